@@ -51,7 +51,7 @@ def install_fingerprint() -> str:
 
 
 def ensure_environment() -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 (this script may run on an older python3)
         sys.exit("distlab needs Python 3.10 or newer; this is " + sys.version.split()[0])
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV}")

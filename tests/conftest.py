@@ -7,6 +7,7 @@ grace period, because a killed process needs a moment to be reaped).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -69,8 +70,6 @@ def no_leftover_processes(request: pytest.FixtureRequest):
     if leftovers:
         described = [f"pid {p.pid}: {' '.join(p.cmdline())[:120]}" for p in leftovers]
         for process in leftovers:
-            try:
+            with contextlib.suppress(psutil.Error):
                 process.kill()
-            except psutil.Error:
-                pass
         pytest.fail("test left child processes running:\n" + "\n".join(described))

@@ -1,0 +1,145 @@
+"""Does 2x computers give 2x throughput? Measure it with real worker processes.
+
+Lecture 1's promise of scalability (可扩展性) is that adding machines adds
+throughput (吞吐量). Here the "machines" are worker processes on this computer:
+the same CPU-bound job is split into equal tasks and run on 1, 2, ... workers,
+and the wall-clock speed-up is compared with the ideal line.
+
+What it must never do: time process start-up as if it were work. Each pool is
+started and warmed before the clock starts, so the figure measures the job
+(plus the real cost of shipping tasks and results between processes).
+
+Where it fits: chapter 01 plots these figures; chapter 04 (MapReduce) asks the
+same question of a real coordinator and workers over RPC.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import multiprocess
+
+# Processes are started with "spawn" everywhere in distlab: forking a kernel or a
+# multi-threaded test runner copies its threads' locks in whatever state they are.
+SPAWN = multiprocess.get_context("spawn")
+
+
+def count_primes(bounds: tuple[int, int]) -> int:
+    """Count primes in [low, high) by trial division: deliberately CPU-bound, pure Python."""
+    low, high = bounds
+    found = 0
+    for candidate in range(max(low, 2), high):
+        if candidate % 2 == 0:
+            found += candidate == 2
+            continue
+        divisor = 3
+        while divisor * divisor <= candidate:
+            if candidate % divisor == 0:
+                break
+            divisor += 2
+        else:
+            found += 1
+    return found
+
+
+def split_range(high: int, parts: int) -> list[tuple[int, int]]:
+    """Split [0, high) into `parts` ranges of equal width (the last one takes the rest)."""
+    if parts < 1:
+        raise ValueError(f"parts must be at least 1, got {parts}")
+    width = high // parts
+    edges = [i * width for i in range(parts)] + [high]
+    return list(itertools.pairwise(edges))
+
+
+def _warm(_: int) -> int:
+    return os.getpid()
+
+
+@dataclass(frozen=True)
+class SpeedupRun:
+    """Figures for one worker count: the median job time and the answer it computed."""
+
+    workers: int
+    seconds: float
+    answer: int
+
+
+@dataclass(frozen=True)
+class SpeedupReport:
+    """Speed-up of the same job on several worker counts, measured in one run."""
+
+    runs: tuple[SpeedupRun, ...]
+    cpu_count: int
+    tasks: int
+
+    @property
+    def baseline(self) -> SpeedupRun:
+        return next(run for run in self.runs if run.workers == 1)
+
+    def speedup(self, workers: int) -> float:
+        """Time on one worker divided by time on `workers` workers (ideal: `workers`)."""
+        run = next(run for run in self.runs if run.workers == workers)
+        return self.baseline.seconds / run.seconds
+
+    @property
+    def answers_agree(self) -> bool:
+        """Did every worker count compute the same answer? (Parallelism must not change it.)"""
+        return len({run.answer for run in self.runs}) == 1
+
+    def table(self) -> str:
+        lines = [f"{'workers':>7}  {'seconds':>8}  {'speed-up':>8}  {'ideal':>5}"]
+        for run in self.runs:
+            lines.append(
+                f"{run.workers:>7}  {run.seconds:>8.3f}  {self.speedup(run.workers):>7.2f}x"
+                f"  {run.workers:>4}x"
+            )
+        return "\n".join(lines)
+
+
+def time_job_on_pool(
+    workers: int,
+    tasks: Sequence[tuple[int, int]],
+    job: Callable[[tuple[int, int]], int] = count_primes,
+    repeats: int = 3,
+) -> SpeedupRun:
+    """Run `job` over `tasks` on a pool of `workers` processes; median seconds of `repeats`."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    with SPAWN.Pool(workers) as pool:
+        # Start-up is not work: make every worker import distlab before timing.
+        pool.map(_warm, range(workers * 2), chunksize=1)
+        timings, answer = [], 0
+        for _ in range(repeats):
+            started = time.perf_counter()
+            answer = sum(pool.map(job, tasks, chunksize=1))
+            timings.append(time.perf_counter() - started)
+    return SpeedupRun(workers=workers, seconds=statistics.median(timings), answer=answer)
+
+
+def measure_speedup(
+    worker_counts: Sequence[int] = (1, 2),
+    *,
+    high: int = 400_000,
+    tasks: int = 8,
+    repeats: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> SpeedupReport:
+    """Count the primes below `high`, split into `tasks` equal ranges, on each worker count.
+
+    Worker counts above the number of CPUs are allowed on purpose: they show the
+    speed-up flattening once every core is busy.
+    """
+    if 1 not in worker_counts:
+        raise ValueError("worker_counts must include 1: it is the baseline")
+    ranges = split_range(high, tasks)
+    runs = []
+    for workers in worker_counts:
+        if progress:
+            progress(f"timing {workers} worker(s)...")
+        runs.append(time_job_on_pool(workers, ranges, repeats=repeats))
+    return SpeedupReport(runs=tuple(runs), cpu_count=os.cpu_count() or 1, tasks=tasks)
