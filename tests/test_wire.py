@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distlab.kv.weak import AntiEntropy, Stamp, Update
+from distlab.wire import MessageCodec, WireError
+
+CODEC = MessageCodec([Stamp, Update, AntiEntropy])
+
+
+def roundtrip(value):
+    return CODEC.decode(msgpack.unpackb(msgpack.packb(CODEC.encode(value)), strict_map_key=False))
+
+
+def test_nested_messages_survive_msgpack():
+    message = AntiEntropy((Update("x", "1", Stamp(3, "a")), Update("y", "", Stamp(1, "b"))))
+    assert roundtrip(message) == message
+
+
+def test_plain_data_passes_through_with_lists_as_tuples():
+    assert roundtrip({"k": [1, "a", b"\x00", None, 2.5]}) == {"k": (1, "a", b"\x00", None, 2.5)}
+
+
+def test_a_list_that_looks_like_a_tag_stays_plain_data():
+    assert roundtrip(["Update", ["x", "1", 1]]) == ("Update", ("x", "1", 1))
+
+
+def test_unregistered_types_are_refused_both_ways():
+    @dataclass(frozen=True)
+    class Secret:
+        x: int
+
+    with pytest.raises(TypeError, match="register it"):
+        CODEC.encode(Secret(1))
+    with pytest.raises(WireError, match="unknown message type"):
+        CODEC.decode({"__msg__": "Secret", "fields": [1]})
+    with pytest.raises(WireError, match="unknown message type"):
+        CODEC.decode({"__msg__": "os.system", "fields": ["rm -rf /"]})
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"__msg__": "Stamp", "fields": [1]}, "needs 2 fields"),
+        ({"__msg__": "Stamp", "fields": 7}, "malformed"),
+        ({"__msg__": "Stamp", "fields": [1, "a"], "extra": 1}, "malformed"),
+        ({"__msg__": 5, "fields": []}, "unknown message type"),
+        ({1.5: "x"}, "map keys"),
+        ({"__msg__": "Stamp", "fields": ["3", "a"]}, "Stamp.counter must be int, got str"),
+        ({"__msg__": "Stamp", "fields": [True, "a"]}, "must be int, got bool"),
+        ({"__msg__": "Update", "fields": ["x", 1, None]}, "Update.value must be str"),
+        ({"__msg__": "Update", "fields": ["x", "1", [3, "a"]]}, "Update.stamp must be Stamp"),
+    ],
+)
+def test_malformed_messages_are_clear_wire_errors(data, message):
+    with pytest.raises(WireError, match=message):
+        CODEC.decode(data)
+
+
+def test_plain_map_may_not_use_the_tag_key():
+    with pytest.raises(TypeError, match="__msg__"):
+        CODEC.encode({"__msg__": "Stamp", "fields": [1, "a"]})
+
+
+def test_registration_errors():
+    with pytest.raises(TypeError, match="not a dataclass"):
+        MessageCodec([int])
+    with pytest.raises(ValueError, match="two message types"):
+        MessageCodec([Stamp, Stamp])
+
+
+leaves = st.none() | st.integers() | st.text(max_size=5) | st.binary(max_size=5)
+tagged = st.fixed_dictionaries(
+    {"__msg__": st.sampled_from(["Stamp", "Update", "AntiEntropy", "Nope"]) | leaves},
+    optional={"fields": st.lists(leaves, max_size=4) | leaves, "x": leaves},
+)
+
+
+@given(st.recursive(leaves | tagged, lambda inner: st.lists(inner) | tagged, max_leaves=10))
+def test_hostile_data_decodes_or_raises_wire_error_only(data):
+    with contextlib.suppress(WireError):  # the one acceptable failure: a clear error
+        CODEC.decode(data)
