@@ -12,7 +12,9 @@ import sys
 
 # command name -> (module, help). Each module exposes ``add_arguments(parser)``
 # and ``run(args) -> int``.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "node": ("distlab.cluster.config", "run one cluster node from a TOML config (multi-host)"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
