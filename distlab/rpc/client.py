@@ -1,0 +1,741 @@
+"""The RPC client: many concurrent calls share one TCP connection, matched by request id.
+
+Each call gets a fresh request id and a slot in the connection's ``pending`` table, then
+sends its frame. Replies are read by a *leader/follower* scheme: whichever waiting caller
+holds the connection's read lock reads the socket and hands every reply to the slot with
+the same id (its own or another caller's); the others wait on a bare lock until their
+reply arrives or they are promoted to reader. A lone caller thus reads its own reply
+with no thread hand-over (the fast path), while many threads still share one connection
+without taking turns: a slow call never holds up a fast one. Asynchronous calls are
+read by a background thread that takes the read lock only while they are outstanding.
+``call_async`` returns a ``concurrent.futures.Future`` whose deadline is kept by one
+timer thread (``DelayLine``), never by a thread per call.
+
+Failures are ``RpcError``s that say whether the call certainly did not run
+(``definite``). With ``retries=N`` a call is re-sent after a timeout or a lost
+connection: *at-least-once*, so a non-idempotent handler may run twice — unless the
+client was made with ``at_most_once=True``, when every retry carries the same
+``(client_id, seq)`` and the server's duplicate table runs it at most once.
+
+What it must never do: return a reply to the wrong caller, wait forever (every wait has
+a timeout), or unpickle anything. Where it fits: nodes call peers with it; the cluster
+controller uses one named "controller" (exempt from faults) to drive ``Fault.set``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import itertools
+import logging
+import select
+import socket
+import threading
+import time
+from _thread import allocate_lock
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from distlab.rpc import auth, codec
+from distlab.rpc._io import recv_one_frame
+from distlab.rpc.at_most_once import ClientSession
+from distlab.rpc.codec import REQUEST, BadMessage
+from distlab.rpc.delay_line import DelayLine
+from distlab.rpc.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    RpcError,
+    RpcTimeout,
+    SessionExpired,
+    error_from_wire,
+)
+from distlab.rpc.faults import FaultPolicy
+from distlab.rpc.framing import DEFAULT_MAX_FRAME_BYTES, HEADER, VERSION, FrameDecoder, FrameError
+from distlab.rpc.trace import LamportClock, Tracer
+
+try:  # the sync layer warns when a thread holds a distlab lock across a blocking call
+    from distlab.sync import warn_if_locks_held as _warn_if_locks_held
+except ImportError:  # rpc works without it
+    _warn_if_locks_held = None
+
+_WARN_KWARGS: dict[str, int] = {}
+if _warn_if_locks_held is not None:
+    with contextlib.suppress(TypeError, ValueError):
+        if "stacklevel" in inspect.signature(_warn_if_locks_held).parameters:
+            _WARN_KWARGS = {"stacklevel": 3}  # blame the caller of Client.call
+
+log = logging.getLogger("distlab.rpc")
+
+DEFAULT_TIMEOUT = 10.0
+_RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
+
+
+@dataclass(frozen=True)
+class ClientStatistics:
+    """What the client has done so far."""
+
+    requests_sent: int
+    retries: int
+    timeouts: int
+    connections_made: int
+    connections_lost: int
+    late_replies: int
+    in_flight: int
+
+
+class _Waiter:
+    """Slot of a blocking call. ``lock`` is a wake-up token: released when the reply is
+    in (``done``) or when the caller is promoted to reader."""
+
+    __slots__ = ("done", "error", "lock", "method", "ok", "sent", "value")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.lock = allocate_lock()
+        self.lock.acquire()
+        self.sent = True
+        self.done = False
+        self.error: RpcError | None = None
+        self.ok = False
+        self.value: Any = None
+
+    def wake(self) -> None:
+        # try/except rather than contextlib.suppress: this is on every call's path.
+        try:  # noqa: SIM105
+            self.lock.release()
+        except RuntimeError:  # already released: one token is enough
+            pass
+
+    def deliver(self, ok: bool, value: Any) -> None:
+        self.ok, self.value = ok, value
+        self.done = True
+        self.wake()
+
+    def fail(self, error: RpcError) -> None:
+        self.error = error
+        self.done = True
+        self.wake()
+
+
+class _Connection:
+    """One TCP connection to the server, its pending calls and who reads it."""
+
+    __slots__ = (
+        "alive",
+        "async_cond",
+        "async_outstanding",
+        "decoder",
+        "pending",
+        "poller",
+        "read_lock",
+        "send_lock",
+        "server_name",
+        "sock",
+    )
+
+    def __init__(self, sock: socket.socket, server_name: str, max_frame_bytes: int) -> None:
+        self.sock = sock
+        self.server_name = server_name
+        self.pending: dict[int, Any] = {}
+        self.send_lock = threading.Lock()
+        self.read_lock = threading.Lock()  # the reading role; only its holder calls recv
+        self.decoder = FrameDecoder(max_frame_bytes)
+        # The socket stays blocking (senders must never see a timeout mid-frame); a
+        # reader waits with poll() and only then calls recv.
+        self.poller = select.poll()
+        self.poller.register(sock.fileno(), select.POLLIN)
+        self.alive = True
+        self.async_outstanding = 0  # asynchronous calls waiting for a reply
+        self.async_cond = threading.Condition()
+
+    def send(self, frame: bytes) -> None:
+        try:
+            with self.send_lock:
+                self.sock.sendall(frame)
+        except OSError:
+            self.shutdown()  # the reader notices and fails every pending call
+
+    def shutdown(self) -> None:
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def fail_all(self, error_message: str) -> None:
+        self.alive = False
+        with self.async_cond:
+            self.async_cond.notify_all()
+        pending = self.pending
+        while pending:
+            try:
+                _, slot = pending.popitem()
+            except KeyError:
+                break
+            slot.fail(ConnectionLost(error_message, definite=not slot.sent))
+
+
+class Client:
+    """Calls methods on one Server. Thread-safe; reconnects when the server comes back.
+
+    ``name`` identifies this side to the server and to the fault policy; ``policy``
+    (usually the node's, shared with its Server) faults the requests this client sends.
+    """
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        name: str = "client",
+        secret: str | bytes | None = None,
+        policy: FaultPolicy | None = None,
+        tracer: Tracer | None = None,
+        *,
+        at_most_once: bool = False,
+        clock: LamportClock | None = None,
+        connect_timeout: float = 5.0,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> None:
+        self.address = (str(address[0]), int(address[1]))
+        self.name = name
+        self._key = auth.as_key(secret)
+        self.policy = policy if policy is not None else FaultPolicy()
+        self.tracer = tracer
+        self.clock = clock if clock is not None else LamportClock()
+        self.at_most_once = at_most_once
+        self._session = ClientSession() if at_most_once else None
+        self.connect_timeout = connect_timeout
+        self.max_frame_bytes = max_frame_bytes
+        self._ids = itertools.count(1)
+        self._last_id = 0
+        self._conn: _Connection | None = None
+        self._connect_lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
+        self._delay_line = DelayLine(f"rpc-client-{name}-timer")
+        self._closed = False
+        self._stats_lock = threading.Lock()
+        self._counts = dict.fromkeys(("retries", "timeouts", "connects", "lost", "late"), 0)
+
+    # -- public API ---------------------------------------------------------------------
+    @property
+    def server_name(self) -> str | None:
+        """The server's name, learned at connect (None before the first connection)."""
+        conn = self._conn
+        return conn.server_name if conn is not None else None
+
+    def call(
+        self, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT, retries: int = 0
+    ) -> Any:
+        """Call ``method`` ("Service.method") with ``args``; return its result or raise.
+
+        ``timeout`` bounds each attempt. ``retries`` re-sends after a timeout or a lost
+        connection (see the module docstring for what that means without at-most-once).
+        Raises RemoteError, RpcTimeout, ConnectionLost, UnknownMethod, BadArguments, ...
+        """
+        if _warn_if_locks_held is not None:
+            _warn_if_locks_held(f"rpc {method}", **_WARN_KWARGS)
+        session = self._session
+        seq = session.start() if session is not None else 0
+        maybe_ran = False
+        try:
+            attempt = 0
+            while True:
+                try:
+                    return self._call_once(method, args, timeout, session, seq)
+                except (RpcTimeout, ConnectionLost) as error:
+                    maybe_ran = maybe_ran or not error.definite
+                    if attempt >= retries or isinstance(error, AuthenticationError):
+                        if maybe_ran:
+                            error.definite = False  # an earlier attempt may have run
+                        raise
+                    attempt += 1
+                    self._count("retries")
+                except SessionExpired:
+                    self._renew_session(session)
+                    raise
+        finally:
+            if session is not None:
+                session.end(seq)
+
+    def call_async(
+        self, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT, retries: int = 0
+    ) -> Future:
+        """Like ``call`` but returns at once with a Future for the result (or the error)."""
+        session = self._session
+        seq = session.start() if session is not None else 0
+        pending = _AsyncCall(self, method, args, timeout, retries, session, seq)
+        pending.attempt()
+        return pending.future
+
+    def close(self) -> None:
+        """Close the connection (pending calls fail with ConnectionLost); join threads."""
+        with self._connect_lock:
+            self._closed = True
+            conn = self._conn
+        if conn is not None:
+            self._lose(conn, "the client was closed")
+        for reader in list(self._readers):
+            if reader is not threading.current_thread():
+                reader.join()
+        self._delay_line.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def statistics(self) -> ClientStatistics:
+        """Counters: requests sent, retries, timeouts, connections, late replies."""
+        conn = self._conn
+        with self._stats_lock:
+            c = self._counts
+            return ClientStatistics(
+                requests_sent=self._last_id,
+                retries=c["retries"],
+                timeouts=c["timeouts"],
+                connections_made=c["connects"],
+                connections_lost=c["lost"],
+                late_replies=c["late"],
+                in_flight=len(conn.pending) if conn is not None else 0,
+            )
+
+    # -- one attempt --------------------------------------------------------------------
+    def _call_once(
+        self,
+        method: str,
+        args: tuple,
+        timeout: float,
+        session: ClientSession | None,
+        seq: int,
+    ) -> Any:
+        deadline = time.monotonic() + timeout
+        conn = self._connection(timeout)
+        waiter = _Waiter(method)
+        request_id = self._send(conn, method, args, session, seq, waiter)
+        read_lock = conn.read_lock
+        while not waiter.done:
+            if read_lock.acquire(False):
+                # Leader: read until our own reply is in (dispatching others' on the way).
+                try:
+                    self._read(conn, waiter, deadline)
+                finally:
+                    read_lock.release()
+                    self._promote(conn)
+                if waiter.done:
+                    break
+            else:
+                # Follower: wait for our reply, or to be promoted when the leader leaves.
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    waiter.lock.acquire(timeout=remaining)
+                    continue
+            if time.monotonic() >= deadline and not waiter.done:
+                if conn.pending.pop(request_id, None) is not None:
+                    self._count("timeouts")
+                    raise RpcTimeout(
+                        self._timeout_message(method, timeout, waiter.sent, conn),
+                        definite=not waiter.sent,
+                    )
+                # The reply (or a failure) raced the timeout: it is being delivered.
+                while not waiter.done:
+                    waiter.lock.acquire(timeout=0.01)
+        if waiter.error is not None:
+            raise waiter.error
+        if waiter.ok:
+            return waiter.value
+        raise error_from_wire(*waiter.value)
+
+    def _promote(self, conn: _Connection) -> None:
+        """After leaving the read lock: wake someone to take over reading, if needed."""
+        if not conn.pending:
+            return
+        for slot in list(conn.pending.values()):
+            if type(slot) is _Waiter and not slot.done:
+                slot.wake()
+                return
+        if conn.async_outstanding:
+            with conn.async_cond:
+                conn.async_cond.notify()
+
+    def _timeout_message(self, method: str, timeout: float, sent: bool, conn: _Connection) -> str:
+        if not sent:
+            return (
+                f"{method} to {conn.server_name}: no reply in {timeout} s (the fault policy "
+                f"dropped the request, so it did not run)"
+            )
+        return f"{method} to {conn.server_name}: no reply in {timeout} s (it may have run)"
+
+    def _send(
+        self,
+        conn: _Connection,
+        method: str,
+        args: tuple,
+        session: ClientSession | None,
+        seq: int,
+        slot: Any,
+    ) -> int:
+        """Register ``slot`` and send one request frame (subject to the fault policy)."""
+        request_id = next(self._ids)
+        self._last_id = request_id
+        now = self.clock.tick()
+        if session is not None:
+            message = [
+                REQUEST,
+                request_id,
+                now,
+                method,
+                args,
+                [session.client_id, seq, session.ack],
+            ]
+        else:
+            message = [REQUEST, request_id, now, method, args]
+        try:
+            payload = codec.pack(message)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise TypeError(f"cannot send the arguments of {method}: {error}") from None
+        if len(payload) > self.max_frame_bytes:
+            raise ValueError(
+                f"request to {method} is {len(payload)} bytes; the frame limit is "
+                f"{self.max_frame_bytes}"
+            )
+        frame = HEADER.pack(len(payload), VERSION) + payload
+        conn.pending[request_id] = slot
+        if not conn.alive:  # the reader may have failed everything just before we registered
+            conn.pending.pop(request_id, None)
+            raise ConnectionLost(f"connection to {conn.server_name} lost", definite=True)
+        if method.startswith("Fault.") or not self.policy.active:
+            delays: tuple[float, ...] = (0.0,)
+            note = ""
+        else:
+            delays, note = self.policy.plan(self.name, conn.server_name, "request")
+        tracer = self.tracer
+        if tracer is not None:
+            kind = "send" if delays else "drop"
+            tracer.record(
+                self.name, conn.server_name, kind, "request", method, request_id, now, note
+            )
+        if not delays:
+            slot.sent = False
+            return request_id
+        for delay in delays:
+            if delay > 0:
+                self._delay_line.schedule(delay, conn.send, frame)
+            else:
+                conn.send(frame)
+        return request_id
+
+    def _expire(self, conn: _Connection, request_id: int, slot: Any, timeout: float) -> None:
+        """Deadline of an asynchronous attempt (runs on the timer thread)."""
+        if conn.pending.pop(request_id, None) is slot:
+            self._count("timeouts")
+            slot.fail(
+                RpcTimeout(
+                    self._timeout_message(slot.method, timeout, slot.sent, conn),
+                    definite=not slot.sent,
+                )
+            )
+
+    def _renew_session(self, session: ClientSession | None) -> None:
+        # The server forgot us: later calls start a new session (a new client id).
+        with self._connect_lock:
+            if self._session is session:
+                self._session = ClientSession()
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self._counts[key] += 1
+
+    # -- connection ---------------------------------------------------------------------
+    def _connection(self, timeout: float) -> _Connection:
+        conn = self._conn
+        if conn is not None and conn.alive and not self._idle_connection_is_dead(conn):
+            return conn
+        with self._connect_lock:
+            if self._closed:
+                raise ConnectionLost("the client is closed", definite=True)
+            conn = self._conn
+            if conn is not None and conn.alive:
+                return conn
+            self._readers = [reader for reader in self._readers if reader.is_alive()]
+            conn = self._connect(min(timeout, self.connect_timeout))
+            self._conn = conn
+            return conn
+
+    def _connect(self, timeout: float) -> _Connection:
+        host, port = self.address
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise ConnectionLost(
+                f"cannot connect to {host}:{port}: {error}", definite=True
+            ) from None
+        try:
+            server_name = self._handshake(sock, time.monotonic() + timeout)
+            sock.settimeout(None)
+        except AuthenticationError:
+            sock.close()
+            raise
+        except (OSError, EOFError, FrameError, BadMessage) as error:
+            sock.close()
+            raise ConnectionLost(
+                f"handshake with {host}:{port} failed: {error or type(error).__name__}",
+                definite=True,
+            ) from None
+        conn = _Connection(sock, server_name, self.max_frame_bytes)
+        reader = threading.Thread(
+            target=self._read_async,
+            args=(conn,),
+            name=f"rpc-client-{self.name}-async-reader",
+            daemon=True,
+        )
+        self._readers.append(reader)
+        self._count("connects")
+        reader.start()
+        return conn
+
+    def _handshake(self, sock: socket.socket, deadline: float) -> str:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        decoder = FrameDecoder(4096)
+        welcome = codec.expect(
+            codec.unpack(recv_one_frame(sock, decoder, deadline)), codec.WELCOME, 4, "WELCOME"
+        )
+        _, version, server_name, server_nonce = welcome
+        if version != VERSION:
+            raise BadMessage(f"server speaks protocol version {version}, this client {VERSION}")
+        server_name = str(server_name)
+        response = client_nonce = None
+        if self._key is not None:
+            if not isinstance(server_nonce, bytes):
+                raise AuthenticationError(
+                    f"server {server_name!r} does not authenticate peers, but this client was "
+                    f"given a secret: refusing to talk to an unauthenticated server"
+                )
+            response = auth.respond(self._key, auth.CLIENT_LABEL, server_nonce)
+            client_nonce = auth.new_nonce()
+        elif server_nonce is not None:
+            raise AuthenticationError(
+                f"server {server_name!r} requires a shared secret; pass secret=... to Client"
+            )
+        hello = codec.pack([codec.HELLO, self.name, response, client_nonce])
+        sock.sendall(HEADER.pack(len(hello), VERSION) + hello)
+        answer = codec.unpack(recv_one_frame(sock, decoder, deadline))
+        if type(answer) is list and answer and answer[0] == codec.DENIED:
+            raise AuthenticationError(f"server {server_name!r} refused us: {answer[1:]}")
+        _, proof = codec.expect(answer, codec.READY, 2, "READY")
+        if self._key is not None:
+            assert client_nonce is not None
+            if not auth.verify(self._key, auth.SERVER_LABEL, client_nonce, proof):
+                raise AuthenticationError(
+                    f"server {server_name!r} could not prove it knows the secret"
+                )
+        return server_name
+
+    def _read(self, conn: _Connection, waiter: _Waiter | None, deadline: float | None) -> None:
+        """Read and dispatch replies (caller holds ``conn.read_lock``).
+
+        Returns when ``waiter`` is done, at ``deadline``, when no asynchronous call is
+        outstanding (background reader: ``waiter`` None), or when the connection dies.
+        """
+        sock, poll, decoder = conn.sock, conn.poller.poll, conn.decoder
+        pending, observe, tracer = conn.pending, self.clock.observe, self.tracer
+        try:
+            while conn.alive:
+                if waiter is not None:
+                    if waiter.done:
+                        return
+                    remaining_ms = int((deadline - time.monotonic()) * 1000) + 1
+                    if remaining_ms <= 0:
+                        return
+                elif not conn.async_outstanding:
+                    return
+                else:
+                    remaining_ms = 50  # re-check now and then whether async calls remain
+                if not poll(remaining_ms):
+                    continue
+                chunk = sock.recv(_RECV_BYTES)
+                if not chunk:
+                    raise EOFError("the server closed the connection")
+                for payload in decoder.feed(chunk):
+                    request_id, lamport, ok, value = codec.parse_reply(codec.unpack(payload))
+                    now = observe(lamport)
+                    slot = pending.pop(request_id, None) if request_id is not None else None
+                    if tracer is not None:
+                        tracer.record(
+                            self.name,
+                            conn.server_name,
+                            "recv",
+                            "reply",
+                            slot.method if slot is not None else "",
+                            request_id or 0,
+                            now,
+                            "" if slot is not None else "late",
+                        )
+                    if slot is None:
+                        if request_id is None:
+                            log.warning(
+                                "%s: server could not parse a request: %s", self.name, value
+                            )
+                        self._count("late")  # a duplicate, or the caller gave up already
+                        continue
+                    slot.deliver(ok, value)
+        except (OSError, EOFError, FrameError, BadMessage) as error:
+            self._lose(conn, f"connection to {conn.server_name} broke: {error}")
+
+    def _lose(self, conn: _Connection, reason: str) -> None:
+        was_alive = conn.alive
+        conn.alive = False
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        if was_alive and not self._closed:
+            self._count("lost")
+        conn.fail_all(reason)
+
+    def _read_async(self, conn: _Connection) -> None:
+        """Background reader: holds the read lock only while async calls are outstanding."""
+        cond = conn.async_cond
+        while True:
+            with cond:
+                while conn.alive and not conn.async_outstanding:
+                    cond.wait()
+            if not conn.alive:
+                break
+            with conn.read_lock:
+                self._read(conn, None, None)
+            self._promote(conn)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+
+    def _idle_connection_is_dead(self, conn: _Connection) -> bool:
+        """Before reusing an idle connection, notice a server that went away meanwhile
+        (nobody reads an idle connection), so the next call can reconnect cleanly."""
+        if conn.pending or not conn.read_lock.acquire(False):
+            return False
+        try:
+            if not conn.poller.poll(0):
+                return False
+            try:
+                data = conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            except OSError:
+                data = b""
+            if data:
+                return False  # a late reply is waiting: the connection is fine
+            self._lose(conn, f"connection to {conn.server_name} closed")
+            return True
+        finally:
+            conn.read_lock.release()
+
+
+class _AsyncCall:
+    """One ``call_async``: its Future, its attempts and its retries."""
+
+    __slots__ = (
+        "args",
+        "client",
+        "conn",
+        "counted",
+        "future",
+        "maybe_ran",
+        "method",
+        "retries_left",
+        "sent",
+        "seq",
+        "session",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        client: Client,
+        method: str,
+        args: tuple,
+        timeout: float,
+        retries: int,
+        session: ClientSession | None,
+        seq: int,
+    ) -> None:
+        self.client, self.method, self.args = client, method, args
+        self.timeout, self.retries_left = timeout, retries
+        self.session, self.seq = session, seq
+        self.future: Future = Future()
+        self.sent = True
+        self.maybe_ran = False
+        self.conn: _Connection | None = None
+        self.counted = False  # this attempt is in conn.async_outstanding
+
+    def attempt(self) -> None:
+        client = self.client
+        self.sent = True
+        try:
+            conn = client._connection(self.timeout)
+        except RpcError as error:
+            self.fail(error)
+            return
+        self.conn = conn
+        with conn.async_cond:  # counted before sending, so a reader is sure to be there
+            conn.async_outstanding += 1
+            self.counted = True
+        try:
+            request_id = client._send(conn, self.method, self.args, self.session, self.seq, self)
+        except RpcError as error:
+            self.fail(error)
+            return
+        except (TypeError, ValueError) as error:  # unsendable arguments: the caller's mistake
+            self._uncount()
+            self._finish_error(error)
+            return
+        with conn.async_cond:
+            conn.async_cond.notify()  # wake the background reader
+        scheduled = client._delay_line.schedule(
+            self.timeout, client._expire, conn, request_id, self, self.timeout
+        )
+        # Closed meanwhile: nobody would ever expire this attempt, so fail it now.
+        if not scheduled and conn.pending.pop(request_id, None) is self:
+            self.fail(ConnectionLost("the client was closed", definite=not self.sent))
+
+    def _uncount(self) -> None:
+        conn = self.conn
+        if conn is not None and self.counted:
+            with conn.async_cond:
+                if self.counted:
+                    self.counted = False
+                    conn.async_outstanding -= 1
+
+    def deliver(self, ok: bool, value: Any) -> None:
+        self._uncount()
+        if ok:
+            self._finish(value)
+            return
+        error = error_from_wire(*value)
+        if isinstance(error, SessionExpired):
+            self.client._renew_session(self.session)
+        self._finish_error(error)
+
+    def fail(self, error: RpcError) -> None:
+        self._uncount()
+        self.maybe_ran = self.maybe_ran or not error.definite
+        retriable = isinstance(error, (RpcTimeout, ConnectionLost)) and not isinstance(
+            error, AuthenticationError
+        )
+        if retriable and self.retries_left > 0:
+            self.retries_left -= 1
+            self.client._count("retries")
+            # Retry from the timer thread: never connect from a reader thread.
+            if self.client._delay_line.schedule(0.0, self.attempt):
+                return
+            error = ConnectionLost("the client was closed", definite=error.definite)
+        if self.maybe_ran:
+            error.definite = False
+        self._finish_error(error)
+
+    def _finish(self, value: Any) -> None:
+        if self.session is not None:
+            self.session.end(self.seq)
+        if not self.future.done():
+            self.future.set_result(value)
+
+    def _finish_error(self, error: BaseException) -> None:
+        if self.session is not None:
+            self.session.end(self.seq)
+        if not self.future.done():
+            self.future.set_exception(error)

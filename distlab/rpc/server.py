@@ -1,0 +1,708 @@
+"""The RPC server: serves the public methods of registered objects as "Name.method".
+
+One thread accepts connections; each connection gets a reader thread that cuts the byte
+stream into frames and runs each request's handler *inline* — no hand-over to another
+thread on the fast path — then sends the reply under the connection's send lock. So that
+a slow handler never stalls other calls (not even other calls multiplexed on the same
+connection), a watchdog hands the connection's *reading role* to a pool thread once a
+handler has run for ``handoff_after`` seconds (10 ms by default); the slow thread
+finishes its call and returns to the pool.
+
+What it must never do: crash, wedge or run out of memory because of what a peer sends.
+Every frame is size-checked before buffering (``framing``), decoded only to plain data
+(``codec``), shape-checked, and a frame left half-sent for ``frame_timeout`` seconds
+closes its connection (slow-loris). Unauthenticated peers get no service. Errors in a
+handler become error replies; the connection stays usable.
+
+Where it fits: a node (``distlab.cluster``) runs one Server with its services; the
+built-in ``Fault`` service lets a controller change the node's FaultPolicy at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import queue
+import socket
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from distlab.rpc import auth, codec
+from distlab.rpc._io import recv_one_frame
+from distlab.rpc.at_most_once import (
+    Cached,
+    DuplicateTable,
+    DuplicateTableStatistics,
+    Execute,
+    Expired,
+    InProgress,
+    Stale,
+)
+from distlab.rpc.codec import REPLY, BadMessage
+from distlab.rpc.delay_line import DelayLine
+from distlab.rpc.faults import FaultControl, FaultPolicy
+from distlab.rpc.framing import (
+    DEFAULT_MAX_FRAME_BYTES,
+    HEADER,
+    VERSION,
+    FrameDecoder,
+    FrameError,
+)
+from distlab.rpc.trace import LamportClock, Tracer
+
+log = logging.getLogger("distlab.rpc")
+
+_RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
+
+
+@dataclass(frozen=True)
+class ServerStatistics:
+    """What the server has done so far."""
+
+    connections_open: int
+    connections_accepted: int
+    connections_refused: int
+    auth_failures: int
+    calls: int
+    errors: int
+    bad_frames: int
+    slow_frames_closed: int
+    workers: int
+    duplicate_table: DuplicateTableStatistics
+
+
+class _Connection:
+    """One accepted connection: its socket, its peer's name, a send lock, and who reads it.
+
+    Exactly one thread at a time holds the *reading role* (the one whose ``token``
+    equals ``self.token``). It runs handlers inline; if one takes longer than
+    ``handoff_after``, the watchdog gives the role to another thread (``token += 1``)
+    and the slow one leaves when its handler returns.
+    """
+
+    __slots__ = (
+        "alive",
+        "backlog",
+        "busy_since",
+        "deadline",
+        "decoder",
+        "peer",
+        "peer_address",
+        "role_lock",
+        "send_lock",
+        "sock",
+        "token",
+    )
+
+    def __init__(self, sock: socket.socket, peer_address: Any, max_frame_bytes: int) -> None:
+        self.sock = sock
+        self.peer = "?"
+        self.peer_address = peer_address
+        self.send_lock = threading.Lock()
+        self.role_lock = threading.Lock()
+        self.alive = True
+        self.token = 0
+        self.busy_since = 0.0  # when the reading thread started a handler (0: not in one)
+        self.decoder = FrameDecoder(max_frame_bytes)
+        self.backlog: deque[bytes] = deque()  # decoded frames not yet handled
+        self.deadline = 0.0  # when a half-received frame must be complete (0: none)
+
+    def send(self, frame: bytes) -> None:
+        # One buffer, one sendall, under the lock: frames from workers never interleave.
+        try:
+            with self.send_lock:
+                self.sock.sendall(frame)
+        except OSError:
+            self.alive = False
+
+    def shutdown(self) -> None:
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WorkerPool:
+    """Threads that take over a connection's reading role; grow on demand up to ``max_workers``."""
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self._max = max_workers
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1  # reserve an idle worker for this item
+            elif len(self._threads) < self._max:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-worker-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            # else: every worker is busy; the item waits in the queue.
+        self._queue.put((fn, args))
+
+    def _work(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if item is None:
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:  # a bug in the server's own code: log it, keep the worker
+                log.exception("rpc worker failed")
+            with self._lock:
+                self._idle += 1
+
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    def close(self, timeout: float) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s is still running a handler after close()", thread.name)
+
+
+class Server:
+    """Serves registered objects over TCP. See docs/CONTRACTS.md and docs/WIRE_FORMAT.md.
+
+    Binding an address other than loopback requires ``secret`` (refuses to start
+    without). With a ``secret``, every peer must pass the HMAC challenge at connect
+    (also on loopback, if one is given).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "server",
+        secret: str | bytes | None = None,
+        policy: FaultPolicy | None = None,
+        tracer: Tracer | None = None,
+        *,
+        clock: LamportClock | None = None,
+        max_workers: int = 64,
+        max_connections: int = 256,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        frame_timeout: float = 10.0,
+        handshake_timeout: float = 5.0,
+        handoff_after: float = 0.01,
+        duplicate_table: DuplicateTable | None = None,
+    ) -> None:
+        self._key = auth.as_key(secret)
+        if self._key is None and not auth.is_loopback(host):
+            raise ValueError(
+                f"refusing to serve on {host!r} without a shared secret: any machine that "
+                f"can reach it could call every method; pass secret=... (or bind 127.0.0.1)"
+            )
+        self.host, self.port, self.name = host, port, name
+        self.policy = policy if policy is not None else FaultPolicy()
+        self.tracer = tracer
+        self.clock = clock if clock is not None else LamportClock()
+        self.max_connections = max_connections
+        self.max_frame_bytes = max_frame_bytes
+        self.frame_timeout = frame_timeout
+        self.handshake_timeout = handshake_timeout
+        self.handoff_after = handoff_after
+        self._last_activity = 0.0
+        self._watch_idle = False
+        self._watch_cond = threading.Condition()
+        self._watchdog: threading.Thread | None = None
+        self._methods: dict[str, Callable[..., Any]] = {}
+        self._services: set[str] = set()
+        self._table = duplicate_table if duplicate_table is not None else DuplicateTable()
+        self._table_lock = threading.Lock()
+        self._pool = _WorkerPool(max_workers, f"rpc-{name}")
+        self._delay_line = DelayLine(f"rpc-{name}-delay")
+        self._lock = threading.Lock()
+        self._connections: dict[_Connection, threading.Thread] = {}
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._closed = False
+        self._counts = dict.fromkeys(
+            ("accepted", "refused", "auth_failures", "calls", "errors", "bad_frames", "slow"), 0
+        )
+        self.address: tuple[str, int] = (host, port)
+        self.register(FaultControl(self.policy), "Fault")
+
+    # -- services -----------------------------------------------------------------------
+    def register(self, obj: object, name: str | None = None) -> None:
+        """Serve ``obj``'s public methods (no leading "_") as ``"<name>.<method>"``.
+
+        ``name`` defaults to the class name. Handlers run on worker threads, several at
+        once: protect shared state with a lock.
+        """
+        name = name or type(obj).__name__
+        if "." in name or not name:
+            raise ValueError(f"service name {name!r} must be non-empty and contain no '.'")
+        if name in self._services:
+            raise ValueError(f"a service named {name!r} is already registered")
+        methods = {}
+        for attribute in dir(obj):
+            if attribute.startswith("_"):
+                continue
+            value = getattr(obj, attribute)
+            if callable(value):
+                methods[f"{name}.{attribute}"] = value
+        if not methods:
+            raise ValueError(f"{type(obj).__name__} has no public methods to serve as {name!r}")
+        self._services.add(name)
+        self._methods.update(methods)
+
+    def methods(self) -> list[str]:
+        """Every served method name, sorted."""
+        return sorted(self._methods)
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> Server:
+        """Bind, listen and start accepting; returns self (``server.address`` is real)."""
+        if self._listener is not None:
+            raise RuntimeError("start() called twice on the same Server")
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        # SO_REUSEADDR: a restarted node can bind its old port while old sockets linger.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self.port))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
+        self._listener = listener
+        self.address = listener.getsockname()[:2]
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"rpc-{self.name}-accept", daemon=True
+        )
+        self._accept_thread.start()
+        self._watchdog = threading.Thread(
+            target=self._watch, name=f"rpc-{self.name}-watchdog", daemon=True
+        )
+        self._watchdog.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close every connection, join every thread the server started."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            connections = dict(self._connections)
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+            self._listener.close()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout)
+        with self._watch_cond:
+            self._watch_cond.notify_all()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout)
+        for connection in connections:
+            connection.shutdown()
+        for thread in connections.values():
+            thread.join(timeout)
+        self._delay_line.close()
+        self._pool.close(timeout)
+
+    def __enter__(self) -> Server:
+        return self if self._listener is not None else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def statistics(self) -> ServerStatistics:
+        """Counters and sizes (connections, calls, errors, refusals, duplicate table)."""
+        with self._table_lock:
+            table = self._table.statistics()
+        with self._lock:
+            c = self._counts
+            return ServerStatistics(
+                connections_open=len(self._connections),
+                connections_accepted=c["accepted"],
+                connections_refused=c["refused"],
+                auth_failures=c["auth_failures"],
+                calls=c["calls"],
+                errors=c["errors"],
+                bad_frames=c["bad_frames"],
+                slow_frames_closed=c["slow"],
+                workers=self._pool.size,
+                duplicate_table=table,
+            )
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    # -- connections --------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                sock, peer_address = self._listener.accept()
+            except OSError:
+                return  # the listener was closed
+            with self._lock:
+                if self._closed or len(self._connections) >= self.max_connections:
+                    self._counts["refused"] += 1
+                    refuse = True
+                else:
+                    refuse = False
+                    self._counts["accepted"] += 1
+                    connection = _Connection(sock, peer_address, self.max_frame_bytes)
+                    thread = threading.Thread(
+                        target=self._serve_connection,
+                        args=(connection,),
+                        name=f"rpc-{self.name}-conn",
+                        daemon=True,
+                    )
+                    self._connections[connection] = thread
+            if refuse:
+                log.warning(
+                    "%s: refusing connection from %s (limit reached)", self.name, peer_address
+                )
+                sock.close()
+            else:
+                thread.start()
+
+    def _serve_connection(self, connection: _Connection) -> None:
+        sock = connection.sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # half-open peers
+            authenticated = self._handshake(connection, connection.peer_address)
+        except OSError as error:
+            log.info("%s: handshake with %s failed: %s", self.name, connection.peer_address, error)
+            authenticated = False
+        except (FrameError, BadMessage) as error:
+            self._count("bad_frames")
+            log.warning("%s: bad handshake from %s: %s", self.name, connection.peer_address, error)
+            authenticated = False
+        if authenticated:
+            sock.settimeout(None)
+            self._reader_loop(connection, 0)
+        else:
+            self._drop_connection(connection)
+
+    def _drop_connection(self, connection: _Connection) -> None:
+        connection.alive = False
+        with contextlib.suppress(OSError):
+            connection.sock.close()
+        with self._lock:
+            self._connections.pop(connection, None)
+
+    def _handshake(self, connection: _Connection, peer: Any) -> bool:
+        sock = connection.sock
+        deadline = time.monotonic() + self.handshake_timeout
+        sock.settimeout(self.handshake_timeout)
+        nonce = auth.new_nonce() if self._key is not None else None
+        welcome = codec.pack([codec.WELCOME, VERSION, self.name, nonce])
+        sock.sendall(HEADER.pack(len(welcome), VERSION) + welcome)
+        try:
+            # A HELLO is tiny: a small limit here means an unauthenticated peer can never
+            # make the server buffer more than 4 KiB.
+            payload = recv_one_frame(sock, FrameDecoder(4096), deadline)
+        except TimeoutError:
+            log.warning("%s: peer %s did not finish the handshake in time", self.name, peer)
+            return False
+        except EOFError:
+            return False
+        hello = codec.expect(codec.unpack(payload), codec.HELLO, 4, "HELLO")
+        _, client_name, response, client_nonce = hello
+        connection.peer = str(client_name)[:200]
+        reply_proof = None
+        if self._key is not None:
+            assert nonce is not None
+            if not auth.verify(self._key, auth.CLIENT_LABEL, nonce, response):
+                self._count("auth_failures")
+                log.warning(
+                    "%s: authentication failed for peer %s (claims name %r); no service",
+                    self.name,
+                    peer,
+                    connection.peer,
+                )
+                denied = codec.pack([codec.DENIED, "authentication failed"])
+                sock.sendall(HEADER.pack(len(denied), VERSION) + denied)
+                return False
+            if isinstance(client_nonce, bytes):
+                reply_proof = auth.respond(self._key, auth.SERVER_LABEL, client_nonce)
+        ready = codec.pack([codec.READY, reply_proof])
+        sock.sendall(HEADER.pack(len(ready), VERSION) + ready)
+        return True
+
+    def _reader_loop(self, connection: _Connection, token: int) -> None:
+        """Read and handle frames while holding the reading role (see ``_Connection``)."""
+        sock = connection.sock
+        backlog = connection.backlog
+        handle = self._handle_frame
+        try:
+            while True:
+                if not backlog:
+                    chunk = sock.recv(_RECV_BYTES)
+                    if not chunk:
+                        break
+                    backlog.extend(connection.decoder.feed(chunk))
+                    self._frame_deadline(connection)
+                    continue
+                job = handle(connection, backlog.popleft())
+                if job is None:
+                    continue
+                # Run the handler inline (no hand-over to another thread on the fast
+                # path); the watchdog moves the reading role elsewhere if it is slow.
+                now = time.monotonic()
+                connection.busy_since = now
+                self._last_activity = now
+                if self._watch_idle:
+                    with self._watch_cond:
+                        self._watch_cond.notify()
+                self._run(*job)
+                with connection.role_lock:
+                    if connection.token != token:
+                        return  # another thread reads this connection now
+                    connection.busy_since = 0.0
+        except TimeoutError:
+            # A frame started but did not finish in time: slow-loris or a dead peer.
+            self._count("slow")
+            log.warning(
+                "%s: %s left a frame unfinished for %.1f s; closing",
+                self.name,
+                connection.peer,
+                self.frame_timeout,
+            )
+        except OSError as error:
+            if connection.alive:
+                log.info("%s: connection from %s failed: %s", self.name, connection.peer, error)
+        except FrameError as error:
+            self._count("bad_frames")
+            log.warning("%s: closing connection from %s: %s", self.name, connection.peer, error)
+        self._drop_connection(connection)
+
+    def _frame_deadline(self, connection: _Connection) -> None:
+        # Only a half-received frame has a deadline (the whole frame, not each byte, so
+        # trickling one byte at a time does not help); an idle connection may wait.
+        if connection.decoder.partial:
+            now = time.monotonic()
+            if connection.deadline == 0.0:
+                connection.deadline = now + self.frame_timeout
+            connection.sock.settimeout(max(connection.deadline - now, 0.001))
+        elif connection.deadline != 0.0:
+            connection.deadline = 0.0
+            connection.sock.settimeout(None)
+
+    def _watch(self) -> None:
+        """Hand a connection's reading role to a pool thread when its handler is slow.
+
+        Polls every ``handoff_after / 2`` seconds while calls arrive; sleeps on a
+        condition after a quiet second, so an idle server costs nothing.
+        """
+        cond = self._watch_cond
+        while True:
+            with cond:
+                if self._closed:
+                    return
+                if time.monotonic() - self._last_activity > 1.0:
+                    self._watch_idle = True
+                    # Re-check after publishing the flag: a reader that set
+                    # _last_activity before seeing it would not notify us.
+                    if time.monotonic() - self._last_activity > 1.0:
+                        cond.wait()
+                    self._watch_idle = False
+                    continue
+            time.sleep(self.handoff_after / 2)
+            now = time.monotonic()
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                with connection.role_lock:
+                    since = connection.busy_since
+                    if not since or now - since < self.handoff_after or not connection.alive:
+                        continue
+                    connection.token += 1
+                    connection.busy_since = 0.0
+                    token = connection.token
+                self._pool.submit(self._reader_loop, connection, token)
+
+    # -- requests -----------------------------------------------------------------------
+    def _handle_frame(self, connection: _Connection, payload: bytes) -> tuple | None:
+        """Decode and route one request; return the handler job to run, if any."""
+        request_id = None
+        try:
+            message = codec.unpack(payload)
+            if type(message) is list and len(message) > 1:
+                candidate = message[1]
+                if type(candidate) is int and candidate >= 0:
+                    request_id = candidate  # so even a malformed request gets a matching error
+            request_id, lamport, method, args, session = codec.parse_request(message)
+        except BadMessage as error:
+            self._count("bad_frames")
+            self._reply_error(connection, request_id, "", "bad_request", "BadRequest", str(error))
+            return
+        now = self.clock.observe(lamport)
+        if self.tracer is not None:
+            self.tracer.record(
+                self.name, connection.peer, "recv", "request", method, request_id, now
+            )
+        fn = self._methods.get(method)
+        if fn is None:
+            service = method.partition(".")[0]
+            known = "service" if service in self._services else "no service"
+            self._reply_error(
+                connection,
+                request_id,
+                method,
+                "unknown_method",
+                "UnknownMethod",
+                f"{self.name} has no method {method!r} ({known} {service!r}; "
+                f"methods: {', '.join(self.methods())[:500]})",
+            )
+            return
+        if method.startswith("Fault."):
+            # The control service runs inline and is never faulted (see faults.py).
+            self._run(connection, request_id, method, fn, args, None)
+            return
+        if session is not None:
+            client_id, seq, ack = session
+            with self._table_lock:
+                decision = self._table.begin(client_id, seq, ack, (connection, request_id))
+            if isinstance(decision, Cached):
+                self._send_reply(connection, request_id, method, decision.reply)
+                return
+            if isinstance(decision, (InProgress, Stale)):
+                return  # joined the running call, or an acknowledged copy: never run twice
+            if isinstance(decision, Expired):
+                self._reply_error(
+                    connection,
+                    request_id,
+                    method,
+                    "session_expired",
+                    "SessionExpired",
+                    f"{self.name} no longer remembers client {client_id!r}; the call may "
+                    f"have run before: not running it again",
+                )
+                return
+            assert isinstance(decision, Execute)
+        return (connection, request_id, method, fn, args, session)
+
+    def _run(
+        self,
+        connection: _Connection,
+        request_id: int,
+        method: str,
+        fn: Callable[..., Any],
+        args: list,
+        session: tuple[str, int, int] | None,
+    ) -> None:
+        try:
+            result = fn(*args)
+            reply = [True, result]
+        except TypeError as error:
+            reply = [False, self._type_error_value(method, fn, args, error)]
+        except Exception as error:
+            reply = [
+                False,
+                codec.error_value(
+                    "remote", type(error).__name__, str(error), traceback.format_exc()
+                ),
+            ]
+        with self._lock:
+            self._counts["calls"] += 1
+            if not reply[0]:
+                self._counts["errors"] += 1
+        others = []
+        if session is not None:
+            with self._table_lock:
+                others = self._table.finish(session[0], session[1], reply)
+        self._send_reply(connection, request_id, method, reply)
+        for other_connection, other_id in others:
+            self._send_reply(other_connection, other_id, method, reply)
+
+    @staticmethod
+    def _type_error_value(
+        method: str, fn: Callable[..., Any], args: list, error: TypeError
+    ) -> list:
+        # A TypeError raised while *binding* arguments means the handler never started.
+        try:
+            signature = inspect.signature(fn)
+            signature.bind(*args)
+        except TypeError as bind_error:
+            return codec.error_value(
+                "bad_arguments",
+                "BadArguments",
+                f"{method}{signature} called with {len(args)} argument(s): {bind_error}",
+            )
+        except ValueError:  # no signature available (some builtins): cannot tell
+            pass
+        return codec.error_value("remote", "TypeError", str(error), traceback.format_exc())
+
+    def _reply_error(
+        self,
+        connection: _Connection,
+        request_id: int | None,
+        method: str,
+        kind: str,
+        type_name: str,
+        message: str,
+    ) -> None:
+        self._send_reply(
+            connection, request_id, method, [False, codec.error_value(kind, type_name, message)]
+        )
+
+    def _send_reply(
+        self, connection: _Connection, request_id: int | None, method: str, reply: list
+    ) -> None:
+        ok, value = reply
+        now = self.clock.tick()
+        try:
+            payload = codec.pack([REPLY, request_id, now, ok, value])
+        except (TypeError, ValueError, OverflowError) as error:
+            ok = False
+            value = codec.error_value(
+                "remote", "TypeError", f"{method} returned a value msgpack cannot carry: {error}"
+            )
+            payload = codec.pack([REPLY, request_id, now, ok, value])
+        if len(payload) > self.max_frame_bytes:
+            payload = codec.pack(
+                [
+                    REPLY,
+                    request_id,
+                    now,
+                    False,
+                    codec.error_value(
+                        "remote", "ValueError", f"{method}'s reply exceeds the frame limit"
+                    ),
+                ]
+            )
+        frame = HEADER.pack(len(payload), VERSION) + payload
+        if method.startswith("Fault."):
+            delays, note = (0.0,), ""
+        else:
+            delays, note = self.policy.plan(self.name, connection.peer, "reply")
+        tracer = self.tracer
+        if tracer is not None:
+            if delays:
+                tracer.record(
+                    self.name, connection.peer, "send", "reply", method, request_id or 0, now, note
+                )
+            else:
+                tracer.record(
+                    self.name, connection.peer, "drop", "reply", method, request_id or 0, now, note
+                )
+        for delay in delays:
+            if delay > 0:
+                self._delay_line.schedule(delay, connection.send, frame)
+            else:
+                connection.send(frame)

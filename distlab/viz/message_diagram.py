@@ -1,0 +1,91 @@
+"""Message-sequence diagrams from an rpc trace: one vertical lane per node, time downwards.
+
+Each send is joined to its receive by an arrow; a message the fault policy dropped ends
+in a cross half-way. The vertical position is the Lamport timestamp recorded with the
+event, so the picture respects cause and effect even across processes (a receive is
+always below its send).
+
+What it must never do: run an experiment or touch the network; it only draws the
+``TraceEvent`` list it is given (``distlab.rpc.Tracer.events()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+
+def _key(event: Any, sender: str, receiver: str) -> tuple:
+    return (sender, receiver, event.message, event.request_id)
+
+
+def draw_message_diagram(
+    events: Sequence[Any],
+    *,
+    nodes: Sequence[str] | None = None,
+    title: str = "messages",
+    figsize: tuple[float, float] = (6, 3.5),
+    dpi: int = 80,
+) -> Figure:
+    """Draw ``events`` (TraceEvents) as a message-sequence diagram; return the Figure."""
+    if nodes is None:
+        nodes = []
+        for event in events:
+            for name in (event.node, event.peer):
+                if name not in nodes:
+                    nodes.append(name)
+    lane = {name: i for i, name in enumerate(nodes)}
+    figure, axes = plt.subplots(figsize=figsize, dpi=dpi)
+    sends: dict[tuple, Any] = {}
+    for event in events:
+        if event.kind in ("send", "drop"):
+            sends.setdefault(_key(event, event.node, event.peer), event)
+    max_time = max((event.lamport for event in events), default=1)
+    for name, x in lane.items():
+        axes.plot([x, x], [0, max_time + 1], color="0.75", linewidth=1, zorder=0)
+        axes.text(x, -0.6, name, ha="center", va="bottom", fontsize=9, fontweight="bold")
+    for event in events:
+        if event.node not in lane or event.peer not in lane:
+            continue
+        label = event.method if event.message == "request" else "reply"
+        color = "tab:blue" if event.message == "request" else "tab:green"
+        if event.kind == "recv":
+            send = sends.get(_key(event, event.peer, event.node))
+            if send is None:
+                continue
+            x0, y0 = lane[send.node], send.lamport
+            x1, y1 = lane[event.node], event.lamport
+            axes.annotate(
+                "",
+                xy=(x1, y1),
+                xytext=(x0, y0),
+                arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.2},
+            )
+            axes.text(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                label,
+                fontsize=7,
+                ha="center",
+                va="bottom",
+                color=color,
+            )
+        elif event.kind == "drop":
+            x0, y0 = lane[event.node], event.lamport
+            x1 = x0 + (lane[event.peer] - x0) / 2
+            y1 = y0 + 0.5
+            axes.plot([x0, x1], [y0, y1], color="tab:red", linestyle="--", linewidth=1.2)
+            axes.plot([x1], [y1], marker="x", color="tab:red", markersize=9)
+            axes.text(x1, y1, f" {label} lost", fontsize=7, color="tab:red", va="top")
+    axes.set_xlim(-0.7, max(len(nodes) - 1, 1) + 0.7)
+    axes.set_ylim(max_time + 1.5, -1)
+    axes.set_xticks([])
+    axes.set_ylabel("Lamport time")
+    axes.set_title(title, fontsize=10)
+    for side in ("top", "right", "bottom"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    return figure
