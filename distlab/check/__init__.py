@@ -1,0 +1,43 @@
+"""distlab.check: record histories and check them — linearizability and weaker measures.
+
+    from distlab.check import History, check_linearizable
+    history = History()
+    rec = history.invoke("c1", "put", "x", "1"); history.ok(rec)
+    check_linearizable(history).verdict        # "ok" | "violation" | "unknown"
+
+Modules, each a chapter: history (recording, JSON Lines), models (the sequential KV spec),
+linearizability (the WGL search), explain (violations in words), brute_force (the checker's
+checker), staleness (weak-consistency measures), generate (seeded simulated histories).
+Nothing here does network I/O or starts processes.
+"""
+
+from distlab.check.brute_force import brute_force_linearizable
+from distlab.check.history import History, HistoryStatistics, Operation, PendingCall, op
+from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
+from distlab.check.models import KVModel, Model
+from distlab.check.staleness import (
+    ReplicaSnapshot,
+    StalenessReport,
+    StaleRead,
+    convergence_time,
+    measure_staleness,
+)
+
+__all__ = [
+    "CheckResult",
+    "History",
+    "HistoryStatistics",
+    "KVModel",
+    "KeyResult",
+    "Model",
+    "Operation",
+    "PendingCall",
+    "ReplicaSnapshot",
+    "StaleRead",
+    "StalenessReport",
+    "brute_force_linearizable",
+    "check_linearizable",
+    "convergence_time",
+    "measure_staleness",
+    "op",
+]

@@ -1,0 +1,365 @@
+"""The linearizability checker: Wing & Gong's search with Lowe's memoization, per key.
+
+A history is *linearizable* (线性一致性) if every operation can be given a single instant
+between its invocation and its completion such that, in the order of those instants, the
+operations are legal for the sequential model. Equivalently: there is a total order that
+(1) respects real time — if A completed before B was invoked, A comes first — and
+(2) the model accepts.
+
+The search (Wing & Gong 1993; Lowe 2017; as in Porcupine) walks a doubly linked list of
+call and return events in time order. At a call it tries to linearize that operation now
+(the model must accept it); at a return whose operation is not yet linearized it has gone
+too far, so it backtracks. A cache of (set of linearized operations, model state) pairs
+already explored cuts the search from factorial to, in practice, near linear. The search
+is an explicit loop with its own stack (no recursion limit), partitioned per key
+(linearizability is local), and bounded by a time budget, after which the answer is
+"unknown" — never "ok".
+
+Outcomes:
+- ``fail`` operations definitely did not happen: dropped.
+- ``info`` operations (and ones still pending) may or may not have happened: their return is
+  at +infinity, and the search may leave them out entirely. Indefinite gets constrain
+  nothing and are dropped.
+- Equal times count as overlapping: A precedes B only if A.complete < B.invoke.
+
+This module decides; explain.py turns a failed search into words. It never does I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from distlab.check.history import History, Operation
+from distlab.check.models import KVModel, Model
+
+Verdict = Literal["ok", "violation", "unknown"]
+
+_CHECK_CLOCK_EVERY = 512  # loop iterations between looks at the clock
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """The search's result for one partition (one key)."""
+
+    key: str
+    verdict: Verdict
+    operations: int  # operations searched (after dropping failed ops and indefinite gets)
+    indefinite: int  # indefinite writes among them (may be left out)
+    steps: int  # loop iterations of the search
+    cache_size: int  # distinct (linearized set, state) pairs explored
+    elapsed_s: float
+    # For a violation: the longest linearizable prefix found (op ids, in linearization
+    # order), the model state after it, and the operation that could not be placed next.
+    prefix: tuple[int, ...] = ()
+    prefix_state: Hashable = None
+    stuck: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The checker's answer for a whole history.
+
+    ``verdict`` is "ok" (linearizable), "violation" (proved not linearizable) or "unknown"
+    (the time budget ran out first). ``witness`` holds the operations an explanation points
+    at (for highlighting in a timeline).
+    """
+
+    verdict: Verdict
+    keys: dict[str, KeyResult]
+    explanation: str
+    witness: tuple[Operation, ...] = ()
+    elapsed_s: float = 0.0
+    timeout_s: float | None = None
+    violating_keys: tuple[str, ...] = field(default=())
+
+    @property
+    def linearizable(self) -> bool | None:
+        """True for ok, False for a violation, None when unknown."""
+        return {"ok": True, "violation": False, "unknown": None}[self.verdict]
+
+    def statistics(self) -> CheckStatistics:
+        """Totals over keys: steps, cache entries, operations, time."""
+        return CheckStatistics(
+            verdict=self.verdict,
+            keys=len(self.keys),
+            operations=sum(r.operations for r in self.keys.values()),
+            steps=sum(r.steps for r in self.keys.values()),
+            cache_size=sum(r.cache_size for r in self.keys.values()),
+            elapsed_s=self.elapsed_s,
+        )
+
+
+@dataclass(frozen=True)
+class CheckStatistics:
+    verdict: Verdict
+    keys: int
+    operations: int
+    steps: int
+    cache_size: int
+    elapsed_s: float
+
+
+def _searchable(ops: Iterable[Operation], model: Model) -> list[Operation]:
+    """Drop what cannot matter, and tighten what must have happened (KV model only).
+
+    - Failed ops did not happen; indefinite gets constrain nothing: both are dropped.
+    - An indefinite put or append that no completed get could have observed is dropped.
+      In any linearization that includes it, a get placed after it and before the next put
+      returns its value followed by appended suffixes (for a put: exactly
+      ``value + suffix + suffix ...``; for an append: text ending in ``value + suffix ...``).
+      If no get's output has that shape, no get sits there, and removing the write changes
+      only states nobody observed. Adding such a write back at the very end is always legal,
+      so both answers agree. Without appends, the shape is simply "equal to the value".
+    - Without appends, an indefinite put that is the only write of a value some get returned
+      must precede that get, so it is given that get's completion as its own: it becomes a
+      required operation, which keeps the search from trying to leave it out.
+    """
+    kept = [op for op in ops if op.status != "fail" and not (op.kind == "get" and op.indefinite)]
+    if not isinstance(model, KVModel):
+        return kept
+    reads = [op for op in kept if op.kind == "get"]
+    if any(op.kind == "append" for op in kept):
+        put_values, ends = _observers(kept)
+        return [
+            op
+            for op in kept
+            if not (op.is_write and op.indefinite) or _observable(op, put_values, ends)
+        ]
+    first_seen: dict[str | None, int] = {}
+    for r in reads:
+        if r.output not in first_seen or r.complete < first_seen[r.output]:  # type: ignore[operator]
+            first_seen[r.output] = r.complete  # type: ignore[assignment]
+    writers: dict[str | None, int] = {}
+    for op in kept:
+        if op.is_write:
+            writers[op.value] = writers.get(op.value, 0) + 1
+    tightened = []
+    for op in kept:
+        if op.kind == "put" and op.indefinite:
+            seen_at = first_seen.get(op.value)
+            if seen_at is None:
+                continue  # never observed: may be assumed not to have happened
+            if op.value != model.init() and writers[op.value] == 1 and seen_at >= op.invoke:
+                op = replace(op, status="ok", complete=seen_at)
+        tightened.append(op)
+    return tightened
+
+
+def _observers(ops: list[Operation]) -> tuple[set[str], list[tuple[str, list[int]]]]:
+    """What completed gets could show about writes, for `_observable`.
+
+    A get placed after a write and before the next put returns: for a put of v, v followed
+    by zero or more append suffixes; for an append of s, some text, then s, then zero or
+    more append suffixes. For each get output, the positions i where ``out[i:]`` is a
+    concatenation of append suffixes tell both: ``out[:i]`` could be a put's value, and an
+    append's value could end at i.
+    """
+    suffixes = {op.value for op in ops if op.kind == "append" and op.value}
+    lengths = sorted({len(x) for x in suffixes})
+    put_values: set[str] = set()
+    ends: list[tuple[str, list[int]]] = []
+    for read in ops:
+        if read.kind != "get":
+            continue
+        out = read.output or ""
+        tail = [False] * len(out) + [True]  # tail[i]: out[i:] is made of append suffixes
+        for i in range(len(out) - 1, -1, -1):
+            tail[i] = any(
+                tail[i + n] and out[i : i + n] in suffixes for n in lengths if i + n <= len(out)
+            )
+        positions = [i for i, ok in enumerate(tail) if ok]
+        put_values.update(out[:i] for i in positions)
+        ends.append((out, positions))
+    return put_values, ends
+
+
+def _observable(write: Operation, put_values: set[str], ends: list[tuple[str, list[int]]]) -> bool:
+    """Could some completed get have been placed after ``write`` and before the next put?"""
+    value = write.value or ""
+    if write.kind == "put":
+        return value in put_values
+    return any(
+        out[i - len(value) : i] == value
+        for out, positions in ends
+        for i in positions
+        if i >= len(value)
+    )
+
+
+def check_partition(
+    key: str,
+    ops: Sequence[Operation],
+    model: Model,
+    *,
+    deadline: float | None = None,
+    memoize: bool = True,
+) -> KeyResult:
+    """Run the WGL search on one partition. ``deadline`` is a time.monotonic() value."""
+    started = time.monotonic()
+    ops = _searchable(ops, model)
+    n = len(ops)
+    required_left = sum(not op.indefinite for op in ops)
+    indefinite = n - required_left
+
+    # Entries: index 0 is the head sentinel, n_entries + 1 the tail sentinel. A call entry
+    # sorts before a return entry at the same time, so touching intervals overlap.
+    raw: list[tuple[int, int, int]] = []  # (time, 0=call / 1=return, op position)
+    for position, op in enumerate(ops):
+        raw.append((op.invoke, 0, position))
+        if not op.indefinite:
+            raw.append((op.complete, 1, position))  # type: ignore[arg-type]
+    raw.sort()
+    size = len(raw)
+    tail = size + 1
+    entry_op = [0] * (size + 2)
+    is_call = [False] * (size + 2)
+    return_of = [0] * n  # op position -> its return entry (0 when indefinite: none)
+    for entry, (_, kind, position) in enumerate(raw, start=1):
+        entry_op[entry] = position
+        if kind == 0:
+            is_call[entry] = True
+        else:
+            return_of[position] = entry
+    nxt = list(range(1, size + 3))
+    prv = [-1, *range(0, size + 1)]
+
+    def result(verdict: Verdict, steps: int, cache_size: int, **extra) -> KeyResult:
+        return KeyResult(
+            key=key,
+            verdict=verdict,
+            operations=n,
+            indefinite=indefinite,
+            steps=steps,
+            cache_size=cache_size,
+            elapsed_s=time.monotonic() - started,
+            **extra,
+        )
+
+    if required_left == 0:
+        return result("ok", 0, 0)
+    if deadline is not None and time.monotonic() > deadline:
+        return result("unknown", 0, 0)  # the budget was spent before this key's turn
+
+    step = model.step
+    state = model.init()
+    linearized = 0  # bitset over op positions
+    cache: set[tuple[int, Hashable]] = set()
+    stack: list[tuple[int, Hashable, int]] = []  # (call entry, state before, set before)
+    best_depth = -1
+    best: tuple[tuple[int, ...], Hashable, int] = ((), state, 0)
+    steps = 0
+    entry = nxt[0]
+    while True:
+        steps += 1
+        if deadline is not None and steps % _CHECK_CLOCK_EVERY == 0 and time.monotonic() > deadline:
+            return result("unknown", steps, len(cache))
+        if entry != tail and is_call[entry]:
+            position = entry_op[entry]
+            op = ops[position]
+            ok, new_state = step(state, op)
+            if ok:
+                new_linearized = linearized | (1 << position)
+                if memoize:
+                    memo_key = (new_linearized, new_state)
+                    if memo_key in cache:
+                        entry = nxt[entry]
+                        continue
+                    cache.add(memo_key)
+                stack.append((entry, state, linearized))
+                state, linearized = new_state, new_linearized
+                # Lift the call and its return out of the list.
+                nxt[prv[entry]] = nxt[entry]
+                prv[nxt[entry]] = prv[entry]
+                ret = return_of[position]
+                if ret:
+                    nxt[prv[ret]] = nxt[ret]
+                    prv[nxt[ret]] = prv[ret]
+                    required_left -= 1
+                    if required_left == 0:
+                        return result("ok", steps, len(cache))
+                entry = nxt[0]
+            else:
+                entry = nxt[entry]
+            continue
+        # A return whose operation is not linearized yet (or the end): backtrack.
+        if len(stack) > best_depth:
+            best_depth = len(stack)
+            stuck = entry_op[entry] if entry != tail else -1
+            best = (tuple(ops[entry_op[e]].id for e, _, _ in stack), state, stuck)
+        if not stack:
+            prefix, prefix_state, stuck = best
+            return result(
+                "violation",
+                steps,
+                len(cache),
+                prefix=prefix,
+                prefix_state=prefix_state,
+                stuck=ops[stuck].id if stuck >= 0 else None,
+            )
+        entry, state, linearized = stack.pop()
+        position = entry_op[entry]
+        ret = return_of[position]
+        if ret:
+            # Unlift in reverse order of lifting.
+            prv[nxt[ret]] = ret
+            nxt[prv[ret]] = ret
+            required_left += 1
+        prv[nxt[entry]] = entry
+        nxt[prv[entry]] = entry
+        entry = nxt[entry]
+
+
+def _operations(history: History | Iterable[Operation]) -> list[Operation]:
+    if isinstance(history, History):
+        return history.operations()
+    return list(history)
+
+
+def check_linearizable(
+    history: History | Iterable[Operation],
+    model: Model | None = None,
+    *,
+    timeout_s: float | None = 10.0,
+    memoize: bool = True,
+    explain: bool = True,
+) -> CheckResult:
+    """Is ``history`` linearizable with respect to ``model`` (default: `KVModel`)?
+
+    Each key is searched separately, all under one time budget of ``timeout_s`` seconds
+    (None: no limit). If any key has a violation the verdict is "violation" (proved);
+    otherwise, if the budget ran out on any key, "unknown"; otherwise "ok".
+    ``memoize=False`` turns the cache off (a baseline for benchmarks; exponential).
+    """
+    from distlab.check.explain import explain_result
+
+    model = model if model is not None else KVModel()
+    started = time.monotonic()
+    deadline = None if timeout_s is None else started + timeout_s
+    ops = _operations(history)
+    parts = model.partition(ops)
+    results: dict[str, KeyResult] = {}
+    for key in sorted(parts, key=str):
+        results[key] = check_partition(key, parts[key], model, deadline=deadline, memoize=memoize)
+    violating = tuple(k for k, r in results.items() if r.verdict == "violation")
+    if violating:
+        verdict: Verdict = "violation"
+    elif any(r.verdict == "unknown" for r in results.values()):
+        verdict = "unknown"
+    else:
+        verdict = "ok"
+    elapsed = time.monotonic() - started
+    text, witness = "", ()
+    if explain:
+        text, witness = explain_result(verdict, results, parts, model, timeout_s)
+    return CheckResult(
+        verdict=verdict,
+        keys=results,
+        explanation=text,
+        witness=tuple(witness),
+        elapsed_s=elapsed,
+        timeout_s=timeout_s,
+        violating_keys=violating,
+    )
