@@ -1,0 +1,64 @@
+"""Raft (lectures 5-7): a pure protocol core plus the data it exchanges with its drivers.
+
+    from distlab.raft import RaftNode, RaftConfig, Ready, PersistedState
+
+`core` holds the rules (Figure 2 and §7), `log` the compacted log, `messages` the
+RPCs, `ready` the driver contract (persist, then send, then apply), `codec` the
+plain-data form of messages and records for sockets and disks. Nothing here
+performs I/O; `distlab.sim` and `distlab.cluster` are the drivers.
+"""
+
+from distlab.raft.core import RaftConfig, RaftNode, RaftStatistics, Role
+from distlab.raft.log import RaftLog
+from distlab.raft.messages import (
+    AppendEntries,
+    AppendEntriesReply,
+    Envelope,
+    InstallSnapshot,
+    InstallSnapshotReply,
+    LogEntry,
+    Message,
+    NodeId,
+    RequestVote,
+    RequestVoteReply,
+    message_size,
+)
+from distlab.raft.ready import (
+    ApplyMsg,
+    CommandApplied,
+    HardState,
+    NotLeader,
+    PersistedState,
+    Proposed,
+    Ready,
+    Snapshot,
+    SnapshotApplied,
+)
+
+__all__ = [
+    "AppendEntries",
+    "AppendEntriesReply",
+    "ApplyMsg",
+    "CommandApplied",
+    "Envelope",
+    "HardState",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
+    "LogEntry",
+    "Message",
+    "NodeId",
+    "NotLeader",
+    "PersistedState",
+    "Proposed",
+    "RaftConfig",
+    "RaftLog",
+    "RaftNode",
+    "RaftStatistics",
+    "Ready",
+    "RequestVote",
+    "RequestVoteReply",
+    "Role",
+    "Snapshot",
+    "SnapshotApplied",
+    "message_size",
+]

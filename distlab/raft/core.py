@@ -1,0 +1,653 @@
+"""RaftNode: the rules of Raft (extended paper, Figure 2, plus §7 snapshots) as a pure class.
+
+What it is: one server's protocol state machine. Inputs are method calls:
+`tick()` (one unit of logical time), `receive(sender, message)`,
+`propose(command)` and `snapshot(index, data)`. Outputs collect as data until a
+driver calls `take_ready()` (see `distlab.raft.ready` for the driver contract:
+persist, then send, then apply).
+What it must never do: touch sockets, threads, the clock, files or the global
+`random` module. All randomness comes from the injected `random.Random`, so a
+seeded driver replays a run exactly.
+Where it fits: `distlab.sim` drives it with a virtual clock; the real-process
+driver (distlab.cluster) drives it with sockets and a disk.
+
+Read it like a chapter: timers and elections (§5.2), votes and the up-to-date
+check (§5.4.1), log replication with the consistency check and fast backtracking
+(§5.3), commitment by counting only current-term entries (§5.4.2, Figure 8), and
+snapshots with InstallSnapshot (§7).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from distlab.raft.log import RaftLog
+from distlab.raft.messages import (
+    AppendEntries,
+    AppendEntriesReply,
+    Envelope,
+    InstallSnapshot,
+    InstallSnapshotReply,
+    LogEntry,
+    Message,
+    NodeId,
+    RequestVote,
+    RequestVoteReply,
+)
+from distlab.raft.ready import (
+    ApplyMsg,
+    CommandApplied,
+    HardState,
+    NotLeader,
+    PersistedState,
+    Proposed,
+    Ready,
+    Snapshot,
+    SnapshotApplied,
+)
+
+
+class Role(str, Enum):
+    """The three roles of §5.1."""
+
+    FOLLOWER = "follower"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    """Timing and batching knobs, all in ticks or counts (a driver decides what a tick is)."""
+
+    election_timeout_ticks: tuple[int, int] = (10, 20)
+    heartbeat_interval_ticks: int = 3
+    max_entries_per_append: int = 64
+
+    def __post_init__(self) -> None:
+        low, high = self.election_timeout_ticks
+        if not 0 < low <= high:
+            raise ValueError(f"election_timeout_ticks must be 0 < low <= high, got {low, high}")
+        if not 0 < self.heartbeat_interval_ticks < low:
+            raise ValueError(
+                "heartbeat_interval_ticks must be positive and shorter than the smallest "
+                f"election timeout ({self.heartbeat_interval_ticks} vs {low}), or followers "
+                "would time out while the leader is healthy"
+            )
+        if self.max_entries_per_append < 1:
+            raise ValueError("max_entries_per_append must be at least 1")
+
+
+@dataclass(frozen=True)
+class RaftStatistics:
+    """What a widget or a test may watch; a snapshot of the node's state."""
+
+    node_id: NodeId
+    role: str
+    current_term: int
+    voted_for: NodeId | None
+    leader_id: NodeId | None
+    last_log_index: int
+    log_length: int
+    commit_index: int
+    last_applied: int
+    snapshot_index: int
+    elections_started: int
+    messages_sent: int
+
+
+class RaftNode:
+    """Raft's rules (paper, Figure 2). No I/O, no sleeping, no clock.
+
+    ``peers`` are the other members of the cluster. ``persisted`` is what the
+    driver saved from earlier `Ready` batches; constructing from it is a restart
+    (volatile state starts over, as after a crash).
+    """
+
+    def __init__(
+        self,
+        node_id: NodeId,
+        peers: list[NodeId] | tuple[NodeId, ...],
+        *,
+        rng: random.Random,
+        config: RaftConfig | None = None,
+        persisted: PersistedState | None = None,
+    ) -> None:
+        if node_id in peers:
+            raise ValueError(f"peers must not contain the node itself ({node_id!r})")
+        if len(set(peers)) != len(peers):
+            raise ValueError(f"peers contain duplicates: {list(peers)}")
+        self.node_id = node_id
+        self.peers: tuple[NodeId, ...] = tuple(peers)
+        self.config = config or RaftConfig()
+        self._rng = rng
+        self._majority = (len(self.peers) + 1) // 2 + 1
+
+        # Persistent state on all servers (Figure 2), restored from disk on restart.
+        persisted = persisted or PersistedState()
+        self.current_term: int = persisted.hard_state.current_term
+        self.voted_for: NodeId | None = persisted.hard_state.voted_for
+        self._snapshot: Snapshot | None = persisted.snapshot
+        if persisted.snapshot is None:
+            self.log = RaftLog(entries=persisted.entries)
+        else:
+            snap = persisted.snapshot
+            self.log = RaftLog(
+                snap.last_included_index,
+                snap.last_included_term,
+                [e for e in persisted.entries if e.index > snap.last_included_index],
+            )
+
+        # Volatile state on all servers. §7: what the snapshot covers is committed and,
+        # once the snapshot is handed back to the service, applied.
+        self.role = Role.FOLLOWER
+        self.leader_id: NodeId | None = None
+        self.commit_index = self.log.snapshot_index
+        self.last_applied = self.log.snapshot_index
+
+        # Volatile state on leaders (reinitialised after each election).
+        self.next_index: dict[NodeId, int] = {}
+        self.match_index: dict[NodeId, int] = {}
+        # Peers whose log position is unknown (after an election or a rejection): they get
+        # one AppendEntries per heartbeat or reply until one succeeds, so a dead or far
+        # behind follower does not receive the same backlog again with every proposal.
+        self._probing: set[NodeId] = set()
+
+        self._votes: set[NodeId] = set()
+        self._election_elapsed = 0
+        self._election_timeout = self._random_election_timeout()
+        self._heartbeat_elapsed = 0
+
+        # Outputs waiting for take_ready().
+        self._messages: list[Envelope] = []
+        self._hard_state_changed = False
+        self._log_changed_from: int | None = None
+        self._snapshot_to_persist: Snapshot | None = None
+        self._snapshot_to_apply: Snapshot | None = persisted.snapshot
+        self._replicate_pending = False
+
+        self._elections_started = 0
+        self._messages_sent = 0
+
+    # ==========================================================================================
+    # Inputs
+    # ==========================================================================================
+
+    def tick(self) -> None:
+        """One unit of logical time: heartbeats for a leader, the election timer for others."""
+        if self.role is Role.LEADER:
+            self._heartbeat_elapsed += 1
+            if self._heartbeat_elapsed >= self.config.heartbeat_interval_ticks:
+                # §5.2: leaders send periodic heartbeats to maintain their authority.
+                self._heartbeat_elapsed = 0
+                for peer in self.peers:
+                    self._send_append_entries(peer)
+        else:
+            self._election_elapsed += 1
+            if self._election_elapsed >= self._election_timeout:
+                self._start_election()
+
+    def receive(self, sender: NodeId, message: Message) -> None:
+        """Handle one message from ``sender``."""
+        # §5.1: a message from a later term means ours is over; adopt it and follow.
+        if message.term > self.current_term:
+            self.become_follower(message.term)
+        match message:
+            case RequestVote():
+                self._handle_request_vote(sender, message)
+            case RequestVoteReply():
+                self._handle_request_vote_reply(sender, message)
+            case AppendEntries():
+                self._handle_append_entries(sender, message)
+            case AppendEntriesReply():
+                self._handle_append_entries_reply(sender, message)
+            case InstallSnapshot():
+                self._handle_install_snapshot(sender, message)
+            case InstallSnapshotReply():
+                self._handle_install_snapshot_reply(sender, message)
+            case _:
+                raise TypeError(f"receive() got {type(message).__name__}, not a Raft message")
+
+    def propose(self, command: Any) -> Proposed | NotLeader:
+        """Append ``command`` to the log if this node is the leader (§5.3).
+
+        Entries proposed between two `take_ready` calls go out in one AppendEntries
+        per follower (batching).
+        """
+        if self.role is not Role.LEADER:
+            return NotLeader(leader_hint=self.leader_id)
+        entry = LogEntry(term=self.current_term, index=self.log.last_index + 1, command=command)
+        self.log.append([entry])
+        self._log_changed(entry.index)
+        self._replicate_pending = True
+        self._advance_commit_index()  # a one-node cluster commits at once
+        return Proposed(index=entry.index, term=entry.term)
+
+    def snapshot(self, index: int, data: bytes) -> None:
+        """The service's state after applying entries up to ``index``: compact the log (§7).
+
+        ``index`` must already have been delivered on the apply channel. A snapshot
+        no newer than the current one is ignored.
+        """
+        if index > self.last_applied:
+            raise ValueError(
+                f"snapshot(index={index}) beyond the last applied entry ({self.last_applied}); "
+                "the service may only snapshot state it has applied"
+            )
+        if index <= self.log.snapshot_index:
+            return
+        term = self.log.term_at(index)
+        assert term is not None, "snapshot index must be held in the log"
+        self.log.compact(index, term)
+        self._snapshot = Snapshot(index, term, bytes(data))
+        self._snapshot_to_persist = self._snapshot
+
+    # ==========================================================================================
+    # Outputs
+    # ==========================================================================================
+
+    def has_ready(self) -> bool:
+        """True if `take_ready` would return anything (cheap; drivers poll it)."""
+        return bool(
+            self._messages
+            or self._hard_state_changed
+            or self._log_changed_from is not None
+            or self._snapshot_to_persist is not None
+            or self._snapshot_to_apply is not None
+            or self._replicate_pending
+            or self.commit_index > self.last_applied
+        )
+
+    def take_ready(self) -> Ready:
+        """Everything to persist, send and apply since the last call (then forget it)."""
+        if self._replicate_pending:
+            self._replicate_pending = False
+            # Only a node that is still the leader may send them (it may have stepped
+            # down since the proposal, on hearing of a later term).
+            for peer in self.peers if self.role is Role.LEADER else ():
+                if peer not in self._probing and self.next_index[peer] <= self.log.last_index:
+                    self._send_append_entries(peer)
+
+        hard_state = None
+        if self._hard_state_changed:
+            hard_state = HardState(self.current_term, self.voted_for)
+            self._hard_state_changed = False
+
+        log_from = None
+        entries: list[LogEntry] = []
+        if self._log_changed_from is not None:
+            log_from = max(self._log_changed_from, self.log.snapshot_index + 1)
+            entries = self.log.entries_from(log_from)
+            self._log_changed_from = None
+
+        snapshot, self._snapshot_to_persist = self._snapshot_to_persist, None
+
+        # The apply channel: an installed or restored snapshot first, then each
+        # committed entry exactly once, in index order.
+        committed: list[ApplyMsg] = []
+        if self._snapshot_to_apply is not None:
+            snap, self._snapshot_to_apply = self._snapshot_to_apply, None
+            committed.append(
+                SnapshotApplied(snap.last_included_index, snap.last_included_term, snap.data)
+            )
+        if self.commit_index > self.last_applied:
+            for entry in self.log.entries_from(
+                self.last_applied + 1, self.commit_index - self.last_applied
+            ):
+                committed.append(CommandApplied(entry.index, entry.term, entry.command))
+            self.last_applied = self.commit_index
+
+        messages, self._messages = self._messages, []
+        return Ready(hard_state, log_from, entries, snapshot, messages, committed)
+
+    def statistics(self) -> RaftStatistics:
+        """A frozen view of the node's state for widgets and tests."""
+        return RaftStatistics(
+            node_id=self.node_id,
+            role=self.role.value,
+            current_term=self.current_term,
+            voted_for=self.voted_for,
+            leader_id=self.leader_id,
+            last_log_index=self.log.last_index,
+            log_length=len(self.log),
+            commit_index=self.commit_index,
+            last_applied=self.last_applied,
+            snapshot_index=self.log.snapshot_index,
+            elections_started=self._elections_started,
+            messages_sent=self._messages_sent,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """`statistics()` as a plain dict (what a node program reports to `Cluster.status()`)."""
+        return asdict(self.statistics())
+
+    # ==========================================================================================
+    # Roles and elections (§5.2)
+    # ==========================================================================================
+
+    def become_follower(self, term: int) -> None:
+        """Follow in ``term``; a new term clears the vote (Figure 2, "Rules for Servers")."""
+        if term > self.current_term:
+            self.current_term = term
+            self.voted_for = None
+            self.leader_id = None
+            self._hard_state_changed = True
+        if self.role is not Role.FOLLOWER:
+            self.role = Role.FOLLOWER
+            self._election_elapsed = 0
+
+    def become_candidate(self) -> None:
+        """Start a new term and vote for ourselves (§5.2)."""
+        self.current_term += 1
+        self.voted_for = self.node_id
+        self._hard_state_changed = True
+        self.role = Role.CANDIDATE
+        self.leader_id = None
+        self._votes = {self.node_id}
+        self._reset_election_timer()
+        self._elections_started += 1
+
+    def become_leader(self) -> None:
+        """Won the election: take charge of replication and assert authority at once (§5.2)."""
+        assert self.role is Role.CANDIDATE, "only a candidate can become leader"
+        self.role = Role.LEADER
+        self.leader_id = self.node_id
+        # §5.3: next_index starts just past our last entry; match_index at 0.
+        self.next_index = {peer: self.log.last_index + 1 for peer in self.peers}
+        self.match_index = {peer: 0 for peer in self.peers}
+        self._probing = set(self.peers)
+        self._heartbeat_elapsed = 0
+        for peer in self.peers:
+            self._send_append_entries(peer)
+
+    def _start_election(self) -> None:
+        self.become_candidate()
+        if len(self._votes) >= self._majority:  # a cluster of one
+            self.become_leader()
+            return
+        request = RequestVote(
+            term=self.current_term,
+            candidate_id=self.node_id,
+            last_log_index=self.log.last_index,
+            last_log_term=self.log.last_term,
+        )
+        for peer in self.peers:
+            self._send(peer, request)
+
+    def _random_election_timeout(self) -> int:
+        # §5.2: randomized timeouts make split votes rare and short-lived.
+        low, high = self.config.election_timeout_ticks
+        return self._rng.randint(low, high)
+
+    def _reset_election_timer(self) -> None:
+        self._election_elapsed = 0
+        self._election_timeout = self._random_election_timeout()
+
+    # ==========================================================================================
+    # Voting (§5.2, §5.4.1)
+    # ==========================================================================================
+
+    def _candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
+        """§5.4.1: the later last term wins; with equal last terms, the longer log wins."""
+        if last_log_term != self.log.last_term:
+            return last_log_term > self.log.last_term
+        return last_log_index >= self.log.last_index
+
+    def _handle_request_vote(self, sender: NodeId, request: RequestVote) -> None:
+        granted = (
+            request.term == self.current_term
+            and self.voted_for in (None, request.candidate_id)
+            and self._candidate_log_is_up_to_date(request.last_log_index, request.last_log_term)
+        )
+        if granted:
+            # At most one vote per term, and it is durable before the reply leaves
+            # (the driver persists Ready.hard_state before sending): Election Safety.
+            if self.voted_for is None:
+                self.voted_for = request.candidate_id
+                self._hard_state_changed = True
+            self._reset_election_timer()
+        self._send(sender, RequestVoteReply(term=self.current_term, vote_granted=granted))
+
+    def _handle_request_vote_reply(self, sender: NodeId, reply: RequestVoteReply) -> None:
+        if self.role is not Role.CANDIDATE or reply.term != self.current_term:
+            return  # a late reply to an election we no longer run
+        if reply.vote_granted:
+            self._votes.add(sender)
+            if len(self._votes) >= self._majority:
+                self.become_leader()
+
+    # ==========================================================================================
+    # Log replication (§5.3)
+    # ==========================================================================================
+
+    def _send_append_entries(self, peer: NodeId) -> None:
+        """Send the peer what it is missing: entries from next_index, or our snapshot (§7)."""
+        next_index = self.next_index[peer]
+        if next_index <= self.log.snapshot_index:
+            assert self._snapshot is not None, "a compacted log implies a snapshot"
+            snap = self._snapshot
+            self._send(
+                peer,
+                InstallSnapshot(
+                    term=self.current_term,
+                    leader_id=self.node_id,
+                    last_included_index=snap.last_included_index,
+                    last_included_term=snap.last_included_term,
+                    data=snap.data,
+                ),
+            )
+            # Optimistic: assume it arrives; a later rejection resends it.
+            self.next_index[peer] = snap.last_included_index + 1
+            return
+        prev_log_index = next_index - 1
+        prev_log_term = self.log.term_at(prev_log_index)
+        assert prev_log_term is not None, "next_index must lie within the log"
+        entries = tuple(self.log.entries_from(next_index, self.config.max_entries_per_append))
+        self._send(
+            peer,
+            AppendEntries(
+                term=self.current_term,
+                leader_id=self.node_id,
+                prev_log_index=prev_log_index,
+                prev_log_term=prev_log_term,
+                entries=entries,
+                leader_commit=self.commit_index,
+            ),
+        )
+        if peer not in self._probing:
+            # Pipelining: assume the entries arrive, so the next send carries only newer
+            # ones. A loss shows up as a rejection (the follower's log is too short).
+            self.next_index[peer] = next_index + len(entries)
+
+    def _handle_append_entries(self, sender: NodeId, request: AppendEntries) -> None:
+        if request.term < self.current_term:
+            # A stale leader: our term in the reply makes it step down.
+            self._send(sender, AppendEntriesReply(term=self.current_term, success=False))
+            return
+        # request.term == current_term: this is the one legitimate leader of our term.
+        assert self.role is not Role.LEADER, "Election Safety: two leaders in one term"
+        if self.role is Role.CANDIDATE:
+            self.become_follower(request.term)
+        self.leader_id = request.leader_id
+        self._election_elapsed = 0  # §5.2: heard from the current leader
+
+        prev_log_index = request.prev_log_index
+        entries = request.entries
+        if prev_log_index < self.log.snapshot_index:
+            # §7: the prefix our snapshot covers is committed, so it matches the leader's
+            # log (Leader Completeness); skip what the snapshot already holds.
+            skip = self.log.snapshot_index - prev_log_index
+            if skip >= len(entries):
+                self._send(
+                    sender,
+                    AppendEntriesReply(
+                        term=self.current_term,
+                        success=True,
+                        match_index=prev_log_index + len(entries),
+                    ),
+                )
+                return
+            entries = entries[skip:]
+            prev_log_index = self.log.snapshot_index
+        elif prev_log_index > self.log.last_index:
+            # Consistency check fails: our log is too short. Ask for entries after our end.
+            self._send(
+                sender,
+                AppendEntriesReply(
+                    term=self.current_term,
+                    success=False,
+                    conflict_index=self.log.last_index + 1,
+                    conflict_term=None,
+                ),
+            )
+            return
+        elif self.log.term_at(prev_log_index) != request.prev_log_term:
+            # Consistency check fails on a term mismatch. Fast backtracking: name the
+            # conflicting term and where it starts, so the leader skips it in one round.
+            conflict_term = self.log.term_at(prev_log_index)
+            assert conflict_term is not None
+            self._send(
+                sender,
+                AppendEntriesReply(
+                    term=self.current_term,
+                    success=False,
+                    conflict_index=self.log.first_index_of_term(conflict_term, prev_log_index),
+                    conflict_term=conflict_term,
+                ),
+            )
+            return
+
+        # The logs match up to prev_log_index (Log Matching). Figure 2, steps 3-4:
+        # delete a conflicting suffix, then append what is new. Entries we already hold
+        # are left alone, so a delayed, shorter AppendEntries never truncates the log.
+        for position, entry in enumerate(entries):
+            if entry.index <= self.log.last_index:
+                if self.log.term_at(entry.index) == entry.term:
+                    continue
+                assert entry.index > self.commit_index, (
+                    "State Machine Safety: a leader asked to overwrite a committed entry"
+                )
+                self.log.truncate_from(entry.index)
+            self.log.append(list(entries[position:]))
+            self._log_changed(entry.index)
+            break
+
+        last_new_index = prev_log_index + len(entries)
+        # Figure 2, step 5: commit up to what the leader committed, but only as far as
+        # the entries this request proved to match.
+        if request.leader_commit > self.commit_index:
+            self.commit_index = max(self.commit_index, min(request.leader_commit, last_new_index))
+        self._send(
+            sender,
+            AppendEntriesReply(term=self.current_term, success=True, match_index=last_new_index),
+        )
+
+    def _handle_append_entries_reply(self, sender: NodeId, reply: AppendEntriesReply) -> None:
+        if self.role is not Role.LEADER or reply.term != self.current_term:
+            return
+        if reply.success:
+            self._probing.discard(sender)
+            if reply.match_index > self.match_index[sender]:
+                self.match_index[sender] = reply.match_index
+                self._advance_commit_index()
+            self.next_index[sender] = max(self.next_index[sender], self.match_index[sender] + 1)
+            if self.next_index[sender] <= self.log.last_index:
+                self._send_append_entries(sender)
+            return
+        if reply.conflict_term is None and reply.conflict_index <= self.match_index[sender]:
+            return  # "log too short" from before it caught up: stale
+        # Fast backtracking (the 6.824 guide's version of §5.3's optimisation):
+        # if we hold entries of the conflicting term, resume after our last one;
+        # otherwise skip the follower's whole conflicting term.
+        if reply.conflict_term is None:
+            next_index = reply.conflict_index
+        else:
+            last_of_term = self.log.last_index_of_term(reply.conflict_term)
+            next_index = reply.conflict_index if last_of_term is None else last_of_term + 1
+        next_index = max(min(next_index, self.log.last_index + 1), self.match_index[sender] + 1)
+        if sender in self._probing and next_index >= self.next_index[sender]:
+            # A late rejection of a position we already backed away from (pipelined
+            # requests overtaking each other); the probe in flight will answer.
+            return
+        self._probing.add(sender)
+        self.next_index[sender] = next_index
+        self._send_append_entries(sender)
+
+    def _advance_commit_index(self) -> None:
+        """§5.3/§5.4.2: commit the highest index stored on a majority, if it is from our term.
+
+        Figure 8: an entry from an earlier term may sit on a majority and still be
+        overwritten, so it is never committed by counting, only indirectly, when an
+        entry of the current term after it commits.
+        """
+        matched = sorted([self.log.last_index, *self.match_index.values()], reverse=True)
+        majority_index = matched[self._majority - 1]
+        if (
+            majority_index > self.commit_index
+            and self.log.term_at(majority_index) == self.current_term
+        ):
+            self.commit_index = majority_index
+
+    # ==========================================================================================
+    # Snapshots (§7)
+    # ==========================================================================================
+
+    def _handle_install_snapshot(self, sender: NodeId, request: InstallSnapshot) -> None:
+        index = request.last_included_index
+        if request.term < self.current_term:
+            self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=0))
+            return
+        assert self.role is not Role.LEADER, "Election Safety: two leaders in one term"
+        if self.role is Role.CANDIDATE:
+            self.become_follower(request.term)
+        self.leader_id = request.leader_id
+        self._election_elapsed = 0
+
+        if index > self.commit_index:
+            # A snapshot older than what we committed would move the service backwards;
+            # only a newer one is installed.
+            if self.log.term_at(index) == request.last_included_term:
+                # §7: our log holds the snapshot's last entry: keep what follows it.
+                self.log.compact(index, request.last_included_term)
+            else:
+                # §7: otherwise the whole log is superseded by the snapshot.
+                self.log.reset(index, request.last_included_term)
+                self._log_changed(index + 1)
+            snap = Snapshot(index, request.last_included_term, bytes(request.data))
+            self._snapshot = snap
+            self._snapshot_to_persist = snap
+            self._snapshot_to_apply = snap
+            self.commit_index = index
+            self.last_applied = index  # the service catches up by applying the snapshot
+        self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=index))
+
+    def _handle_install_snapshot_reply(self, sender: NodeId, reply: InstallSnapshotReply) -> None:
+        if self.role is not Role.LEADER or reply.term != self.current_term:
+            return
+        self._probing.discard(sender)  # its log now ends at (or after) the snapshot
+        if reply.last_included_index > self.match_index[sender]:
+            self.match_index[sender] = reply.last_included_index
+            self._advance_commit_index()
+        self.next_index[sender] = max(self.next_index[sender], self.match_index[sender] + 1)
+        if self.next_index[sender] <= self.log.last_index:
+            self._send_append_entries(sender)
+
+    # ==========================================================================================
+    # Plumbing
+    # ==========================================================================================
+
+    def _send(self, peer: NodeId, message: Message) -> None:
+        self._messages.append(Envelope(self.node_id, peer, message))
+        self._messages_sent += 1
+
+    def _log_changed(self, from_index: int) -> None:
+        if self._log_changed_from is None or from_index < self._log_changed_from:
+            self._log_changed_from = from_index
+
+    def __repr__(self) -> str:
+        return (
+            f"RaftNode({self.node_id!r}, {self.role.value}, term={self.current_term}, "
+            f"last={self.log.last_index}, commit={self.commit_index})"
+        )

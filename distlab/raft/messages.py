@@ -1,0 +1,157 @@
+"""Raft's messages: the RPCs of Figure 2 (and §7's InstallSnapshot) as frozen dataclasses.
+
+What it is: plain data that a RaftNode consumes (`receive`) and produces (inside
+`Ready.messages`, each wrapped in an `Envelope` naming sender and receiver).
+What it must never do: hold behaviour or references to nodes; a message is a value
+that a driver may copy, delay, duplicate or drop.
+Where it fits: `distlab.raft.core` reads and writes these; the simulator and the
+real-process driver carry them. `message_size` gives a byte estimate so tests can
+bound traffic without a real codec.
+
+The paper's RPCs are request/reply pairs; here each half is a one-way message,
+because a driver may lose one half and not the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NodeId = str
+"""A node's name, e.g. ``"n0"``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One slot of the replicated log: the term it was created in and the service's command."""
+
+    term: int
+    index: int
+    command: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVote:
+    """§5.2: a candidate asks for a vote; §5.4.1: it tells how up to date its log is."""
+
+    term: int
+    candidate_id: NodeId
+    last_log_index: int
+    last_log_term: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVoteReply:
+    """The voter's current term (so a stale candidate steps down) and its decision."""
+
+    term: int
+    vote_granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntries:
+    """§5.3: replicate entries after (prev_log_index, prev_log_term); empty = heartbeat."""
+
+    term: int
+    leader_id: NodeId
+    prev_log_index: int
+    prev_log_term: int
+    entries: tuple[LogEntry, ...]
+    leader_commit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntriesReply:
+    """The follower's answer.
+
+    On success ``match_index`` is the last index known to match the leader's log
+    (the reply carries it so that a delayed or duplicated reply is still exact).
+    On failure ``conflict_term``/``conflict_index`` let the leader skip a whole
+    term of mismatching entries in one round (the "fast backtracking" of the
+    extended paper's §5.3 note and the 6.824 guide). ``conflict_term`` is None when
+    the follower's log is simply too short.
+    """
+
+    term: int
+    success: bool
+    match_index: int = 0
+    conflict_index: int = 0
+    conflict_term: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot:
+    """§7: the leader sends its snapshot to a follower whose next entry was compacted away."""
+
+    term: int
+    leader_id: NodeId
+    last_included_index: int
+    last_included_term: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotReply:
+    """The follower's term, and which snapshot it answers (replies may arrive late)."""
+
+    term: int
+    last_included_index: int
+
+
+Message = (
+    RequestVote
+    | RequestVoteReply
+    | AppendEntries
+    | AppendEntriesReply
+    | InstallSnapshot
+    | InstallSnapshotReply
+)
+
+REQUESTS = (RequestVote, AppendEntries, InstallSnapshot)
+"""The message types that start an exchange (6.824 counts these as "RPCs")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A message in flight: who sent it, who should receive it, and the message."""
+
+    src: NodeId
+    dst: NodeId
+    message: Message
+
+
+_FIELD_BYTES = 8  # a rough size for an int, a bool or a short name on the wire
+
+
+def command_size(command: Any) -> int:
+    """A byte estimate of a service command (its text form; bytes count as themselves)."""
+    if isinstance(command, (bytes, bytearray)):
+        return len(command)
+    return len(str(command))
+
+
+def message_size(message: Message) -> int:
+    """A byte estimate of a message on the wire: fixed fields plus commands and snapshot data.
+
+    Only meant for comparing traffic (e.g. "bytes sent stay close to the bytes
+    of the commands"), not for predicting a real codec's output.
+    """
+    fixed = _FIXED_SIZES.get(type(message))
+    if fixed is not None:
+        return fixed
+    match message:
+        case AppendEntries(entries=entries):
+            return 6 * _FIELD_BYTES + sum(
+                2 * _FIELD_BYTES + command_size(e.command) for e in entries
+            )
+        case InstallSnapshot(data=data):
+            return 5 * _FIELD_BYTES + len(data)
+    raise TypeError(f"message_size() got {type(message).__name__}, which is not a Raft message")
+
+
+_FIXED_SIZES: dict[type, int] = {
+    RequestVote: 4 * _FIELD_BYTES,
+    RequestVoteReply: 2 * _FIELD_BYTES,
+    AppendEntriesReply: 5 * _FIELD_BYTES,
+    InstallSnapshotReply: 2 * _FIELD_BYTES,
+}

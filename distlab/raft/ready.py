@@ -1,0 +1,115 @@
+"""What a RaftNode hands its driver: state to persist, messages to send, entries to apply.
+
+What it is: the data types that cross the boundary between the pure core and a
+driver (`Ready`, `HardState`, `Snapshot`, `PersistedState`, the apply-channel
+items, and the answers to `propose`).
+What it must never do: perform I/O itself; these are values.
+Where it fits: `RaftNode.take_ready()` returns a `Ready`; a driver (the
+simulator, the real-process node) must handle it in this order:
+
+1. **persist** ``hard_state``, ``snapshot`` and the log change
+   (``log_from``/``entries``) durably;
+2. **send** ``messages``;
+3. **apply** ``committed`` to the service, in order.
+
+The order is the contract: a node's replies (a granted vote, a successful
+AppendEntries) are only valid once its term, vote and log are durable (Figure 2
+keeps them on stable storage before any reply). Sending before the write is
+durable lets a crash break that promise: a restarted node could vote twice in
+one term (Election Safety) or forget entries a leader counted as replicated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlab.raft.messages import Envelope, LogEntry, NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class HardState:
+    """Figure 2's persistent scalars: the latest term seen and the vote cast in it."""
+
+    current_term: int = 0
+    voted_for: NodeId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """§7: the service's state after applying every entry up to ``last_included_index``."""
+
+    last_included_index: int
+    last_included_term: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedState:
+    """Everything a node finds on disk after a restart; pass it to ``RaftNode(persisted=...)``."""
+
+    hard_state: HardState = HardState()
+    snapshot: Snapshot | None = None
+    entries: tuple[LogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommandApplied:
+    """Apply channel: the committed entry at ``index`` (delivered once, in index order)."""
+
+    index: int
+    term: int
+    command: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotApplied:
+    """Apply channel: replace the service's state by this snapshot (installed or restored)."""
+
+    index: int
+    term: int
+    data: bytes
+
+
+ApplyMsg = CommandApplied | SnapshotApplied
+
+
+@dataclass(frozen=True)
+class Ready:
+    """One batch of a node's outputs; see the module docstring for the required order.
+
+    Log change: after installing ``snapshot`` (drop persisted entries up to its
+    index), replace every persisted entry with index >= ``log_from`` by
+    ``entries``. ``log_from`` None means the log did not change.
+    """
+
+    hard_state: HardState | None = None
+    log_from: int | None = None
+    entries: list[LogEntry] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    messages: list[Envelope] = field(default_factory=list)
+    committed: list[ApplyMsg] = field(default_factory=list)
+
+    @property
+    def must_persist(self) -> bool:
+        """True if the driver has anything to write before it may send."""
+        return self.hard_state is not None or self.log_from is not None or self.snapshot is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    """``propose`` accepted: the command sits at ``index`` of the leader's log in ``term``.
+
+    It is not committed yet; it may still be lost if this leader fails.
+    """
+
+    index: int
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotLeader:
+    """``propose`` refused (a definite failure): this node is not the leader; try the hint."""
+
+    leader_hint: NodeId | None
+    definite: bool = True

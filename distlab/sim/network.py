@@ -1,0 +1,166 @@
+"""A seeded, unreliable network for the simulator: drops, delays, duplicates, partitions.
+
+What it is: `SimNetwork` decides, with its own seeded `random.Random`, what happens
+to each message: lost, delivered after a random delay (so messages reorder), or
+delivered twice. It also holds the partition state (symmetric groups and one-way
+blocks) and counts what it carried.
+What it must never do: deliver anything itself or know about Raft's rules; it only
+answers "when (if ever) does this envelope arrive?" and "may src reach dst now?".
+Where it fits: owned by `distlab.sim.simulation.Simulation`, which schedules the
+deliveries on its virtual clock and checks `can_deliver` again on arrival (a
+partition that starts while a message is in flight still cuts it off).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from distlab.raft.messages import REQUESTS, Envelope, NodeId, message_size
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How unreliable the network is. Delays are in ticks, drawn uniformly."""
+
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    delay_ticks: tuple[int, int] = (1, 2)
+    long_delay_rate: float = 0.0
+    long_delay_ticks: tuple[int, int] = (10, 60)
+
+    def __post_init__(self) -> None:
+        for name in ("drop_rate", "duplicate_rate", "long_delay_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+        for name in ("delay_ticks", "long_delay_ticks"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must be 1 <= low <= high ticks, got {(low, high)}")
+
+
+RELIABLE = NetworkConfig()
+"""Every message arrives once, after 1-2 ticks (still reordered across senders)."""
+
+UNRELIABLE = NetworkConfig(
+    drop_rate=0.1, duplicate_rate=0.05, delay_ticks=(1, 4), long_delay_rate=0.03
+)
+"""Like 6.824's unreliable network: losses, duplicates, and some very late messages."""
+
+
+@dataclass(frozen=True)
+class NetworkStatistics:
+    """What the network carried so far."""
+
+    sent: int
+    delivered: int
+    dropped: int
+    duplicated: int
+    bytes_sent: int
+    requests_sent: int
+    sent_by_type: dict[str, int]
+
+
+class SimNetwork:
+    """Seeded fault injection and partition state for the simulator."""
+
+    def __init__(self, rng: random.Random, config: NetworkConfig = RELIABLE) -> None:
+        self._rng = rng
+        self.config = config
+        self._blocked: set[tuple[NodeId, NodeId]] = set()
+        self._disconnected: set[NodeId] = set()
+        self.sent = 0
+        self.delivered = 0
+        self.dropped = 0
+        self.duplicated = 0
+        self.bytes_sent = 0
+        self.requests_sent = 0
+        self.sent_by_type: Counter[str] = Counter()
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def partition(self, *groups: list[NodeId] | tuple[NodeId, ...]) -> None:
+        """Cut every link between different groups (both ways); nodes in no group stay linked."""
+        self._blocked = set()
+        for i, group in enumerate(groups):
+            for other in groups[i + 1 :]:
+                for a in group:
+                    for b in other:
+                        self._blocked.add((a, b))
+                        self._blocked.add((b, a))
+
+    def block(self, src: NodeId, dst: NodeId) -> None:
+        """One-way cut: messages from ``src`` to ``dst`` are lost; the reverse still works."""
+        self._blocked.add((src, dst))
+
+    def disconnect(self, node_id: NodeId) -> None:
+        """Isolate one node in both directions (6.824's ``disconnect``)."""
+        self._disconnected.add(node_id)
+
+    def connect(self, node_id: NodeId) -> None:
+        """Undo `disconnect` for one node."""
+        self._disconnected.discard(node_id)
+
+    def is_connected(self, node_id: NodeId) -> bool:
+        """False if the node was disconnected with `disconnect`."""
+        return node_id not in self._disconnected
+
+    def heal(self) -> None:
+        """Remove every partition, block and disconnection."""
+        self._blocked.clear()
+        self._disconnected.clear()
+
+    def can_deliver(self, src: NodeId, dst: NodeId) -> bool:
+        """May a message go from ``src`` to ``dst`` right now?"""
+        return (
+            src not in self._disconnected
+            and dst not in self._disconnected
+            and (src, dst) not in self._blocked
+        )
+
+    # -- transmission ------------------------------------------------------------------------
+
+    def transmit(self, envelope: Envelope, now: int) -> list[int]:
+        """The ticks at which copies of ``envelope`` arrive: none if lost, two if duplicated."""
+        self.sent += 1
+        message = envelope.message
+        self.bytes_sent += message_size(message)
+        self.sent_by_type[type(message).__name__] += 1
+        if isinstance(message, REQUESTS):
+            self.requests_sent += 1
+        if not self.can_deliver(envelope.src, envelope.dst):
+            self.dropped += 1
+            return []
+        config = self.config
+        rng = self._rng
+        if config.drop_rate and rng.random() < config.drop_rate:
+            self.dropped += 1
+            return []
+        copies = 1
+        if config.duplicate_rate and rng.random() < config.duplicate_rate:
+            copies = 2
+            self.duplicated += 1
+        # Inlined uniform draws: this runs for every message of every schedule.
+        random_ = rng.random
+        arrivals = []
+        for _ in range(copies):
+            if config.long_delay_rate and random_() < config.long_delay_rate:
+                low, high = config.long_delay_ticks
+            else:
+                low, high = config.delay_ticks
+            arrivals.append(now + low + int(random_() * (high - low + 1)))
+        return arrivals
+
+    def statistics(self) -> NetworkStatistics:
+        """Counts of what was sent, delivered, dropped and duplicated."""
+        return NetworkStatistics(
+            sent=self.sent,
+            delivered=self.delivered,
+            dropped=self.dropped,
+            duplicated=self.duplicated,
+            bytes_sent=self.bytes_sent,
+            requests_sent=self.requests_sent,
+            sent_by_type=dict(self.sent_by_type),
+        )
