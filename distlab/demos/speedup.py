@@ -15,12 +15,14 @@ same question of a real coordinator and workers over RPC.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import multiprocess
 
@@ -101,24 +103,19 @@ class SpeedupReport:
         return "\n".join(lines)
 
 
-def time_job_on_pool(
-    workers: int,
-    tasks: Sequence[tuple[int, int]],
-    job: Callable[[tuple[int, int]], int] = count_primes,
-    repeats: int = 3,
-) -> SpeedupRun:
-    """Run `job` over `tasks` on a pool of `workers` processes; median seconds of `repeats`."""
+def _open_pool(workers: int) -> Any:
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    with SPAWN.Pool(workers) as pool:
-        # Start-up is not work: make every worker import distlab before timing.
-        pool.map(_warm, range(workers * 2), chunksize=1)
-        timings, answer = [], 0
-        for _ in range(repeats):
-            started = time.perf_counter()
-            answer = sum(pool.map(job, tasks, chunksize=1))
-            timings.append(time.perf_counter() - started)
-    return SpeedupRun(workers=workers, seconds=statistics.median(timings), answer=answer)
+    pool = SPAWN.Pool(workers)
+    # Start-up is not work: make every worker import distlab before timing.
+    pool.map(_warm, range(workers * 2), chunksize=1)
+    return pool
+
+
+def _time_once(pool: Any, tasks: Sequence[tuple[int, int]], job: Callable) -> tuple[float, int]:
+    started = time.perf_counter()
+    answer = sum(pool.map(job, tasks, chunksize=1))
+    return time.perf_counter() - started, answer
 
 
 def measure_speedup(
@@ -132,14 +129,28 @@ def measure_speedup(
     """Count the primes below `high`, split into `tasks` equal ranges, on each worker count.
 
     Worker counts above the number of CPUs are allowed on purpose: they show the
-    speed-up flattening once every core is busy.
+    speed-up flattening once every core is busy. Repetitions are interleaved (1, 2, ...,
+    1, 2, ...) so that a burst of load from another program on this machine slows every
+    worker count alike instead of skewing the one that happened to be running.
     """
     if 1 not in worker_counts:
         raise ValueError("worker_counts must include 1: it is the baseline")
     ranges = split_range(high, tasks)
-    runs = []
-    for workers in worker_counts:
-        if progress:
-            progress(f"timing {workers} worker(s)...")
-        runs.append(time_job_on_pool(workers, ranges, repeats=repeats))
+    timings: dict[int, list[float]] = {workers: [] for workers in worker_counts}
+    answers: dict[int, int] = {}
+    with contextlib.ExitStack() as stack:
+        pools = {}
+        for workers in worker_counts:
+            pools[workers] = _open_pool(workers)
+            stack.callback(pools[workers].terminate)
+        for round_number in range(1, repeats + 1):
+            if progress:
+                progress(f"round {round_number}/{repeats}: timing {list(worker_counts)} worker(s)")
+            for workers in worker_counts:
+                seconds, answers[workers] = _time_once(pools[workers], ranges, count_primes)
+                timings[workers].append(seconds)
+    runs = [
+        SpeedupRun(workers, statistics.median(timings[workers]), answers[workers])
+        for workers in worker_counts
+    ]
     return SpeedupReport(runs=tuple(runs), cpu_count=os.cpu_count() or 1, tasks=tasks)
