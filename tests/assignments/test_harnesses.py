@@ -1,0 +1,212 @@
+"""Each assignment's harness passes correct code and catches the mistake each check names.
+
+The threaded and socket checks (assignments 1 and 2) are run one at a time here,
+so that a broken implementation costs only the check that should catch it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from distlab.assignments import bank, kv_raft, kv_rpc, mapreduce_worker
+from distlab.assignments import raft_scenarios as scenarios
+from distlab.assignments.raft_election import ElectionRaft, check_election
+from distlab.assignments.raft_log import SEEDS, ReplicationRaft, check_replication
+from distlab.sim.kv_sim import KVService
+from tests.assignments import implementations as impl
+
+# ----------------------------------------------------------------------------- assignment 1
+
+
+def test_correct_bank_passes_every_check():
+    verdict = bank.check_bank(impl.Bank)
+    assert verdict.passed, verdict.text()
+    assert verdict.text().endswith("5/5 checks passed")
+
+
+def test_racy_bank_loses_money():
+    with pytest.raises(AssertionError, match="the total became"):
+        bank._conserved(impl.RacyBank)
+
+
+def test_opposite_lock_order_is_reported_as_potential_deadlock():
+    with pytest.raises(AssertionError, match="PotentialDeadlock: locks 'account"):
+        bank._no_deadlock(impl.OppositeOrderBank)
+
+
+def test_unlocked_total_sees_money_in_flight():
+    with pytest.raises(AssertionError, match=r"total\(\) returned"):
+        bank._consistent_total(impl.UnlockedTotalBank)
+
+
+def test_one_lock_for_the_whole_bank_is_too_coarse():
+    bank._disjoint_in_parallel(impl.Bank)
+    with pytest.raises(AssertionError, match="one lock per account"):
+        bank._disjoint_in_parallel(impl.GlobalLockBank)
+
+
+def test_overdraft_and_wrong_sequential_results_are_caught():
+    class Overdraws(impl.Bank):
+        def _move(self, source, target, amount):
+            self.balances[source] = self.balances[source] - amount
+            self.balances[target] = self.balances[target] + amount
+            return True
+
+    with pytest.raises(AssertionError, match="empty account succeeded"):
+        bank._sequential(Overdraws)
+
+
+# ----------------------------------------------------------------------------- assignment 2
+
+
+def test_correct_kv_server_passes_every_check():
+    verdict = kv_rpc.check_kv_server(impl.KVServer)
+    assert verdict.passed, verdict.text()
+
+
+def test_at_least_once_server_applies_retries_twice():
+    with pytest.raises(AssertionError, match=r"applied [0-9] times"):
+        kv_rpc._one_clerk(impl.NoDedupServer, seed=2, drop_reply=0.4)
+
+
+def test_a_retry_must_get_the_first_answer():
+    with pytest.raises(AssertionError, match="a retry must get the first attempt's answer"):
+        kv_rpc._one_clerk(impl.WrongAnswerOnRetryServer, seed=2, drop_reply=0.4)
+
+
+def test_late_duplicates_of_older_requests_are_caught():
+    with pytest.raises(AssertionError, match=r"applied [0-9] times"):
+        kv_rpc._one_clerk(
+            impl.ExactSeqOnlyServer,
+            seed=3,
+            drop_request=0.2,
+            drop_reply=0.3,
+            duplicate=0.4,
+            reorder=0.3,
+        )
+
+
+def test_unbounded_duplicate_memory_is_caught():
+    with pytest.raises(AssertionError, match="remembers 120 replies"):
+        kv_rpc._memory(impl.RemembersEverythingServer)
+
+
+# ----------------------------------------------------------------------------- assignment 3
+
+
+def test_correct_worker_passes_every_check():
+    verdict = mapreduce_worker.check_worker(impl.worker)
+    assert verdict.passed, verdict.text()
+
+
+def test_untouched_worker_stub_fails_every_check():
+    def stub(call, worker_id, app, work_dir):
+        raise NotImplementedError("write the worker loop")
+
+    verdict = mapreduce_worker.check_worker(stub)
+    assert not any(result.passed for result in verdict.results)
+    assert "NotImplementedError: write the worker loop" in verdict.results[0].detail
+
+
+def test_writing_files_line_by_line_leaves_partial_files_after_a_crash():
+    with pytest.raises(AssertionError, match="a crash mid-task left mr-"):
+        mapreduce_worker._no_partial_files(impl.streaming_worker)
+
+
+def test_a_worker_that_does_not_report_user_errors_is_caught():
+    with pytest.raises(AssertionError, match="a worker raised ValueError"):
+        mapreduce_worker._reported_failure(impl.unreported_errors_worker)
+
+
+def test_a_worker_that_writes_wrong_output_is_caught():
+    with pytest.raises(AssertionError, match="keys differ from the sequential run"):
+        mapreduce_worker._one_worker(impl.unsorted_values_worker)
+
+
+# ----------------------------------------------------------------------------- assignment 4
+
+
+def test_library_election_passes_part_1():
+    verdict = check_election(impl.LibraryElection)
+    assert verdict.passed, verdict.text()
+
+
+def test_untouched_election_skeleton_fails_every_check():
+    verdict = check_election(ElectionRaft)
+    assert not any(result.passed for result in verdict.results)
+    assert all("NotImplementedError" in result.detail for result in verdict.results)
+
+
+@pytest.mark.parametrize(
+    ("node_cls", "caught_by"),
+    [
+        (impl.ForgetsToPersistVote, "a vote survives a restart"),
+        (impl.VotesForEveryone, "votes only for candidates with up-to-date logs"),
+        (impl.VotesForEveryone, "re-election after the leader crashes"),
+        (impl.CountsRefusals, "7 servers, 3 cut off at a time, 10 times"),
+    ],
+    ids=["no-persist", "votes-for-everyone", "two-votes-per-term", "counts-refusals"],
+)
+def test_broken_elections_are_caught(node_cls, caught_by):
+    verdict = check_election(node_cls)
+    assert caught_by in verdict.failed, verdict.text()
+
+
+# ----------------------------------------------------------------------------- assignment 5
+
+
+def test_library_replication_passes_part_2():
+    verdict = check_replication(impl.LibraryReplication)
+    assert verdict.passed, verdict.text()
+
+
+def test_untouched_replication_skeleton_fails_every_check():
+    verdict = check_replication(ReplicationRaft)
+    assert verdict.failed == [result.name for result in verdict.results]
+
+
+@pytest.mark.parametrize(
+    ("node_cls", "scenario"),
+    [
+        (impl.ForgetsToPersistLog, scenarios.whole_cluster_restarts),
+        (impl.CommitsOldTerms, scenarios.figure8_paper),
+        (impl.AcceptsWithoutConsistencyCheck, scenarios.stale_leader_entries_replaced),
+    ],
+    ids=["no-log-persist", "commits-old-terms", "no-consistency-check"],
+)
+def test_broken_replication_is_caught(node_cls, scenario):
+    # Only the scenario that targets the mistake (the full verdict runs 13 of them).
+    scenario(1, impl.LibraryReplication)
+    with pytest.raises(AssertionError) as caught:  # SimulationFailure is an AssertionError
+        for seed in SEEDS:
+            scenario(seed, node_cls)
+    assert "seed=" in str(caught.value) or str(caught.value), "a failure must say why"
+
+
+# ----------------------------------------------------------------------------- assignment 6
+
+
+def test_correct_kv_on_raft_passes_every_check():
+    verdict = kv_raft.check_kv_raft(impl.KVOnRaft)
+    assert verdict.passed, verdict.text()
+
+
+def test_untouched_kv_service_fails_every_check():
+    verdict = kv_raft.check_kv_raft(KVService)
+    assert not any(result.passed for result in verdict.results)
+    assert "NotImplementedError" in verdict.results[0].detail
+
+
+@pytest.mark.parametrize(
+    ("server_cls", "nemesis"),
+    [
+        (impl.LocalReadsKV, {"fault_every_ticks": 40, "partitions": True}),
+        (impl.NoDuplicateTableKV, {"fault_every_ticks": 40, "crashes": True}),
+        (impl.TrustsTheIndexKV, {"fault_every_ticks": 40, "partitions": True}),
+    ],
+    ids=["stale-local-reads", "no-duplicate-table", "trusts-the-index"],
+)
+def test_broken_kv_services_are_not_linearizable(server_cls, nemesis):
+    run = kv_raft._seeded(server_cls, min_completed=1, **nemesis)
+    with pytest.raises(AssertionError, match=r"not linearizable|applied twice|missing"):
+        run()
