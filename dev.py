@@ -62,7 +62,7 @@ def ensure_environment() -> None:
         return
     say("installing distlab and its dependencies (first run: a few minutes)")
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test]")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[test,bench]")
     STAMP.write_text(fingerprint)
 
 

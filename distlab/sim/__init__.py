@@ -13,7 +13,14 @@ node persisted, `safety` checks Raft's properties after every event,
 """
 
 from distlab.sim.disk import SimDisk
-from distlab.sim.experiments import FailoverTrial, failover_trial, failover_trials
+from distlab.sim.experiments import (
+    ElectionTrial,
+    FailoverTrial,
+    election_trial,
+    election_trials,
+    failover_trial,
+    failover_trials,
+)
 from distlab.sim.faults import ScheduleResult, run_random_schedule
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
 from distlab.sim.safety import SafetyChecker, SafetyViolation, SimulationFailure
@@ -22,6 +29,7 @@ from distlab.sim.simulation import SimService, Simulation, SimulationStatistics,
 __all__ = [
     "RELIABLE",
     "UNRELIABLE",
+    "ElectionTrial",
     "FailoverTrial",
     "NetworkConfig",
     "SafetyChecker",
@@ -34,6 +42,8 @@ __all__ = [
     "SimulationFailure",
     "SimulationStatistics",
     "TimelineEvent",
+    "election_trial",
+    "election_trials",
     "failover_trial",
     "failover_trials",
     "run_random_schedule",

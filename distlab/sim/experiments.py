@@ -4,6 +4,9 @@ What it is: `failover_trial(seed, ...)` elects a leader, crashes it, and counts
 the virtual ticks until a new leader exists, and how many candidacies that took
 (more than one means competing candidates, split votes or lost messages).
 `failover_trials` repeats it over seeds. This is the simulator's version of the paper's Figure 16.
+`election_trial(seed, ...)` starts a fresh cluster (every timer starting together, as
+after a leader's crash) and counts the ticks until the first leader, even when the
+timeouts are so alike that split votes go on for a long time; `election_trials` repeats it.
 What it must never do: use the wall clock; results depend only on the seeds and
 the configuration, so a notebook can print them and nbval can check them.
 Where it fits: called by the Raft notebook's election-timeout slider.
@@ -66,3 +69,47 @@ def failover_trials(
 ) -> list[FailoverTrial]:
     """`failover_trial` for each seed."""
     return [failover_trial(seed, nodes=nodes, config=config) for seed in seeds]
+
+
+@dataclass(frozen=True)
+class ElectionTrial:
+    """One election from a cold start: ticks until a leader (None: none within the limit)."""
+
+    seed: int
+    ticks_to_leader: int | None
+    elections: int
+
+    @property
+    def split(self) -> bool:
+        """True if the first candidacy did not produce the leader (split vote or lost race)."""
+        return self.elections > 1
+
+
+def election_trial(
+    seed: int,
+    *,
+    nodes: int = 5,
+    config: RaftConfig | None = None,
+    network: NetworkConfig = RELIABLE,
+    max_ticks: int = 2_000,
+) -> ElectionTrial:
+    """Start ``nodes`` fresh nodes at once and measure the time to the first leader."""
+    sim = Simulation(seed, nodes, config=config, network=network)
+
+    def leader() -> bool:
+        return any(node is not None and node.role is Role.LEADER for node in sim.nodes.values())
+
+    found = sim.run_until(leader, max_ticks)
+    elections = sum(node.statistics().elections_started for node in sim.nodes.values() if node)
+    return ElectionTrial(seed, sim.now if found else None, elections)
+
+
+def election_trials(
+    seeds: range | list[int],
+    *,
+    nodes: int = 5,
+    config: RaftConfig | None = None,
+    max_ticks: int = 2_000,
+) -> list[ElectionTrial]:
+    """`election_trial` for each seed."""
+    return [election_trial(seed, nodes=nodes, config=config, max_ticks=max_ticks) for seed in seeds]

@@ -1,0 +1,235 @@
+"""How Raft messages travel between real node processes: batched, asynchronous, droppable.
+
+What it is: :class:`PeerSender`, one outgoing queue and one thread per peer, which empties
+the queue into ``Raft.step(sender, [message, ...])`` RPCs (one RPC carries every message
+queued for that peer since the last one: batching). The peer may answer the RPC with
+messages of its own (its replies, e.g. AppendEntriesReply), handed to ``on_reply``. And
+:func:`decode_batch`, which turns what arrived back into Raft messages, checking every
+field's type.
+
+What it must never do: block the Raft loop (the loop only appends to a queue), wait for an
+answer, or retry. Raft messages are one-way and Raft tolerates their loss (不可靠网络
+unreliable network): the leader resends on the next heartbeat, a candidate on the next
+election. So a failed call is simply counted and dropped. Nothing from the wire is trusted:
+a malformed batch raises ``ValueError`` before any of it reaches the core.
+
+Where it fits: :class:`distlab.replicated.raft_peer.RaftPeer` owns one PeerSender per peer
+and serves ``Raft.step``; the byte layout of each message is :mod:`distlab.raft.codec`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from distlab.raft import (
+    AppendEntries,
+    AppendEntriesReply,
+    InstallSnapshot,
+    InstallSnapshotReply,
+    LogEntry,
+    Message,
+    RequestVote,
+    RequestVoteReply,
+    codec,
+)
+
+__all__ = ["PeerSender", "SenderStatistics", "decode_batch"]
+
+_MESSAGE_TYPES = (
+    RequestVote,
+    RequestVoteReply,
+    AppendEntries,
+    AppendEntriesReply,
+    InstallSnapshot,
+    InstallSnapshotReply,
+)
+_ID_FIELDS = {"candidate_id", "leader_id"}
+_BOOL_FIELDS = {"vote_granted", "success"}
+
+
+@dataclass(frozen=True)
+class SenderStatistics:
+    """What one PeerSender has done."""
+
+    peer: str
+    batches_sent: int
+    messages_sent: int
+    calls_failed: int  # RPCs that timed out, were refused or were dropped by a partition
+    messages_dropped: int  # dropped before sending (queue overflow, or no connection)
+    queued: int
+
+
+class PeerSender:
+    """The outgoing queue to one peer and the thread that sends it.
+
+    ``put`` never blocks. The thread takes up to ``max_batch`` messages at a time, encodes
+    them and starts one asynchronous ``Raft.step`` call; it does not wait for the answer.
+    If the queue grows beyond ``max_queued`` (a peer that stopped answering), the oldest
+    messages are dropped: Raft will send fresher ones.
+    """
+
+    def __init__(
+        self,
+        ctx: Any,
+        peer: str,
+        *,
+        rpc_timeout: float = 1.0,
+        max_batch: int = 256,
+        max_queued: int = 10_000,
+        on_reply: Callable[[str, Any], None] | None = None,
+        keepalive_s: float = 0.2,
+    ) -> None:
+        self._ctx = ctx
+        self.peer = peer
+        self.rpc_timeout = rpc_timeout
+        self.max_batch = max_batch
+        self.max_queued = max_queued
+        self._on_reply = on_reply
+        self.keepalive_s = keepalive_s
+        self._queue: deque[Message] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._healthy = True  # for logging only the first failure of a run of failures
+        self._batches = self._messages = self._failed = self._dropped = 0
+        self._thread = threading.Thread(
+            target=self._run, name=f"raft-send-{ctx.name}-{peer}", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, messages: list[Message]) -> None:
+        """Queue messages for the peer (never blocks)."""
+        with self._cond:
+            self._queue.extend(messages)
+            overflow = len(self._queue) - self.max_queued
+            for _ in range(max(overflow, 0)):
+                self._queue.popleft()
+                self._dropped += 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Stop the thread; queued messages are dropped (a stopping node owes nobody)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5.0)
+
+    def statistics(self) -> SenderStatistics:
+        """Counters for this peer."""
+        with self._cond:
+            return SenderStatistics(
+                self.peer,
+                self._batches,
+                self._messages,
+                self._failed,
+                self._dropped,
+                len(self._queue),
+            )
+
+    def _run(self) -> None:
+        name, log = self._ctx.name, self._ctx.log
+        self._keep_alive()  # connect now, not when the first message is urgent
+        while True:
+            with self._cond:
+                if not self._queue and not self._closed:
+                    self._cond.wait(self.keepalive_s)
+                if self._closed:
+                    return
+                count = min(len(self._queue), self.max_batch)
+                batch = [self._queue.popleft() for _ in range(count)]
+            if not batch:  # idle for keepalive_s
+                self._keep_alive()
+                continue
+            payload = [codec.encode(message) for message in batch]
+            try:
+                # call_async returns at once once connected; connecting to a frozen peer can
+                # take up to rpc_timeout, which only delays this peer's queue.
+                future = self._ctx.client(self.peer).call_async(
+                    "Raft.step", name, payload, timeout=self.rpc_timeout
+                )
+            except Exception as error:
+                with self._cond:
+                    self._dropped += len(batch)
+                log.warning("raft: dropped %d messages to %s: %r", len(batch), self.peer, error)
+                continue
+            with self._cond:
+                self._batches += 1
+                self._messages += len(batch)
+            future.add_done_callback(self._done)
+
+    def _keep_alive(self) -> None:
+        # A follower sends nothing for a long time (its replies ride on the leader's RPCs),
+        # so its connections to the other followers would be cold when it stands for
+        # election: connecting then costs a few ms of handshake, during which the other
+        # follower may time out too (a split vote). A cheap ping keeps them open.
+        with contextlib.suppress(Exception):  # no connection now: the next message retries
+            self._ctx.client(self.peer).call_async("Node.ping", timeout=self.rpc_timeout)
+
+    def _done(self, future: Any) -> None:
+        error = future.exception()
+        if error is None:
+            self._healthy = True
+            answer = future.result()
+            if answer and self._on_reply is not None:
+                self._on_reply(self.peer, answer)
+            return
+        with self._cond:
+            self._failed += 1
+        if self._healthy:
+            self._healthy = False
+            self._ctx.log.info(
+                "raft: %s unreachable (%s); dropping until it answers", self.peer, error
+            )
+
+
+def decode_batch(batch: Any) -> list[Message]:
+    """The Raft messages in a ``Raft.step`` batch; ValueError naming the first bad one."""
+    if type(batch) is not list:
+        raise ValueError(f"Raft.step expects a list of messages, got {type(batch).__name__}")
+    return [_decode_one(position, item) for position, item in enumerate(batch)]
+
+
+def _decode_one(position: int, item: Any) -> Message:
+    try:
+        message = codec.decode(item)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"message {position} of the batch is not a Raft message: {error}"
+        ) from None
+    if not isinstance(message, _MESSAGE_TYPES):
+        raise ValueError(f"message {position}: {type(message).__name__} is not a Raft message")
+    for field in fields(message):
+        value = getattr(message, field.name)
+        if field.name in _ID_FIELDS:
+            ok = type(value) is str
+        elif field.name in _BOOL_FIELDS:
+            ok = type(value) is bool
+        elif field.name == "conflict_term":
+            ok = value is None or (type(value) is int and value >= 0)
+        elif field.name == "data":
+            ok = type(value) is bytes
+        elif field.name == "entries":
+            ok = _entries_ok(message, value)
+        else:
+            ok = type(value) is int and value >= 0
+        if not ok:
+            raise ValueError(
+                f"message {position}: {type(message).__name__}.{field.name} has a bad value "
+                f"{value!r:.60}"
+            )
+    return message
+
+
+def _entries_ok(message: AppendEntries, entries: tuple[LogEntry, ...]) -> bool:
+    expected = message.prev_log_index + 1
+    for entry in entries:
+        if type(entry.term) is not int or type(entry.index) is not int:
+            return False
+        if entry.index != expected or not 0 < entry.term <= message.term:
+            return False
+        expected += 1
+    return True
