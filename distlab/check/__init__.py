@@ -7,14 +7,16 @@
 
 Modules, each a chapter: history (recording, JSON Lines), models (the sequential KV spec),
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
-checker), staleness (weak-consistency measures), generate (seeded simulated histories).
-Nothing here does network I/O or starts processes.
+checker), staleness (weak-consistency measures), generate (seeded simulated histories),
+nemesis (a seeded fault schedule). Nothing here opens a socket or starts a process; only the
+nemesis acts on the world, and only through the cluster object it is handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
 from distlab.check.history import History, HistoryStatistics, Operation, PendingCall, op
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
 from distlab.check.models import KVModel, Model
+from distlab.check.nemesis import Fault, Nemesis, NemesisEvent
 from distlab.check.staleness import (
     ReplicaSnapshot,
     StalenessReport,
@@ -25,11 +27,14 @@ from distlab.check.staleness import (
 
 __all__ = [
     "CheckResult",
+    "Fault",
     "History",
     "HistoryStatistics",
     "KVModel",
     "KeyResult",
     "Model",
+    "Nemesis",
+    "NemesisEvent",
     "Operation",
     "PendingCall",
     "ReplicaSnapshot",

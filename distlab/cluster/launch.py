@@ -43,6 +43,38 @@ class ClusterError(RuntimeError):
     """A node failed to start, or a control call was misused."""
 
 
+# Named services: ``Cluster.start(n, service="kv", consistency=...)`` picks the program and its
+# options, so a learner need not know which class implements which mode.
+_KV_CONSISTENCIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "strong": ("distlab.replicated.raft_peer:RaftPeer", {"service": "distlab.kv.strong:KVService"}),
+    "weak": ("distlab.kv.weak_node:WeakKVNode", {}),
+    "quorum": ("distlab.kv.quorum_node:QuorumKVNode", {}),
+}
+
+
+def _resolve_service(
+    program: type[NodeProgram] | str | None, options: dict[str, Any]
+) -> tuple[type[NodeProgram] | str, dict[str, Any], str | None]:
+    """The program, node options and KV consistency for ``Cluster(..., **options)``."""
+    if options.get("service") != "kv":
+        if "consistency" in options:
+            raise ClusterError("consistency= is an option of service='kv'")
+        if program is None:
+            raise ClusterError("Cluster.start needs program=... (or service='kv')")
+        return program, options, None
+    if program is not None:
+        raise ClusterError("service='kv' chooses the program itself; do not pass program= too")
+    options = dict(options)
+    options.pop("service")
+    consistency = options.pop("consistency", "strong")
+    if consistency not in _KV_CONSISTENCIES:
+        raise ClusterError(
+            f"consistency must be one of {sorted(_KV_CONSISTENCIES)}, got {consistency!r}"
+        )
+    chosen, defaults = _KV_CONSISTENCIES[consistency]
+    return chosen, {**defaults, **options}, consistency
+
+
 @dataclass(frozen=True)
 class NodeStatus:
     """One node as the controller sees it.
@@ -112,7 +144,7 @@ class Cluster:
     def __init__(
         self,
         n: int,
-        program: type[NodeProgram] | str,
+        program: type[NodeProgram] | str | None = None,
         *,
         seed: int = 0,
         root: str | os.PathLike[str] | None = None,
@@ -124,6 +156,7 @@ class Cluster:
     ) -> None:
         if n < 1:
             raise ValueError(f"a cluster needs at least one node, got n={n}")
+        program, options, self.consistency = _resolve_service(program, options)
         load_program(program)  # fail here, not in n child processes
         import multiprocess
 
@@ -160,8 +193,15 @@ class Cluster:
 
     # -- starting ------------------------------------------------------------------------
     @classmethod
-    def start(cls, n: int, program: type[NodeProgram] | str, **kwargs: Any) -> Cluster:
-        """Start ``n`` nodes running ``program`` and wait until all are ready."""
+    def start(
+        cls, n: int, program: type[NodeProgram] | str | None = None, **kwargs: Any
+    ) -> Cluster:
+        """Start ``n`` nodes running ``program`` and wait until all are ready.
+
+        ``service="kv", consistency="strong"`` (Raft-replicated, linearizable), ``"weak"``
+        (eventually consistent replicas) or ``"quorum"`` (N replicas, options ``r=``, ``w=``
+        for the Clerk) starts the replicated KV store instead of a program.
+        """
         cluster = cls(n, program, **kwargs)
         try:
             cluster._launch(list(cluster._nodes))
@@ -436,9 +476,28 @@ class Cluster:
         """The node's data directory (kept across crashes and restarts)."""
         return self._node(name).data_dir
 
-    def client(self, name: str, *, client_name: str = "client") -> Any:
+    def client(
+        self, name: str | None = None, *, client_name: str = "client", **options: Any
+    ) -> Any:
         """A new rpc Client to the node, named ``client_name`` (subject to network faults
-        unless named "controller"). The cluster closes it on ``close()``."""
+        unless named "controller"). The cluster closes it on ``close()``.
+
+        With no node name, on a ``service="kv"`` cluster: a KV Clerk (put / get / append with
+        retries and at-most-once) for the whole cluster; ``options`` go to the Clerk.
+        """
+        if name is None:
+            if self.consistency is None:
+                raise ClusterError(
+                    "client() with no node name gives a KV Clerk, which needs a cluster started "
+                    "with service='kv'; name a node instead, e.g. client('n0')"
+                )
+            from distlab.kv.clerk import Clerk
+
+            clerk = Clerk.for_cluster(self, **options)
+            self._user_clients.append(clerk)
+            return clerk
+        if options:
+            raise TypeError(f"unexpected options {sorted(options)} for a client of node {name}")
         from distlab.rpc import Client
 
         client = Client(self.address(name), name=client_name, secret=self.secret)

@@ -2,8 +2,9 @@
 
 Moving the slider (or clicking "run again") calls `distlab.demos.races.race_counter`,
 the same function the tests and the notebook call, and shows expected, actual
-and lost updates in a label. A checkbox switches the Mutex on. No race logic
-lives here; tests drive it with ``panel.threads.value = 4`` and ``panel.run.click()``.
+and lost updates in a label — bold, red when updates were lost, green when none were. A
+checkbox switches the Mutex on. No race logic lives here; tests drive it with
+``panel.threads.value = 4`` and ``panel.run.click()``.
 """
 
 from __future__ import annotations
@@ -23,14 +24,22 @@ class CounterRace(widgets.VBox):
         self.threads = widgets.IntSlider(
             value=threads, min=1, max=max_threads, description="threads"
         )
-        self.use_mutex = widgets.Checkbox(value=False, description="use Mutex")
-        self.run = widgets.Button(description="run again")
-        self.result = widgets.Label(value="")
+        # indent=False and an automatic width: by default a checkbox reserves 300 px.
+        self.use_mutex = widgets.Checkbox(
+            value=False, description="use Mutex", indent=False, layout=widgets.Layout(width="auto")
+        )
+        self.run = widgets.Button(
+            description="run again", layout=widgets.Layout(margin="0 0 0 12px")
+        )
+        self.result = widgets.Label(value="", style={"font_weight": "bold"})
         self.last: CounterResult | None = None
         self.threads.observe(self._on_change, names="value")
         self.use_mutex.observe(self._on_change, names="value")
         self.run.on_click(lambda _button: self.refresh())
-        super().__init__([widgets.HBox([self.threads, self.use_mutex, self.run]), self.result])
+        controls = widgets.HBox(
+            [self.threads, self.use_mutex, self.run], layout=widgets.Layout(align_items="center")
+        )
+        super().__init__([controls, self.result])
         self.refresh()
 
     def _on_change(self, _change: dict) -> None:
@@ -45,4 +54,5 @@ class CounterRace(widgets.VBox):
             f"{result.threads} threads × {result.increments_per_thread} increments ({guard}): "
             f"expected {result.expected}, got {result.actual}, lost {result.lost_updates}"
         )
+        self.result.style.text_color = "#c00000" if result.lost_updates else "green"
         return result

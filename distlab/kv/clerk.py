@@ -1,0 +1,452 @@
+"""The Clerk: the KV client every mode shares — put, get, append, retried, at most once.
+
+6.824 lab 3's Clerk. A learner calls ``clerk.put("x", "1")`` and does not care which server
+answers. Underneath, each operation becomes a ``Command(client_id, seq, op, key, value)``:
+
+- the client id is fixed for the Clerk's life, and ``seq`` counts its operations from 1;
+  every retry of one operation carries the *same* seq, so the servers' duplicate table
+  applies it at most once (strong mode: the table is in the replicated KVStateMachine, so
+  a retry that reaches a new leader is still recognised);
+- an attempt that fails is retried on another server, with a bounded exponential backoff,
+  until the operation's overall deadline; then the Clerk gives up.
+
+How an operation ends — what the history records (invoke and completion times):
+
+- ``ok`` — a server applied it and answered;
+- ``fail`` (:class:`KVUnavailable`, ``definite=True``) — every attempt was refused before
+  anything could have happened (no server reachable, nobody was leader): it did not happen;
+- ``info`` (:class:`KVTimeout`, ``definite=False``) — some attempt may have been applied
+  (a timeout, a lost reply): the effect may land later, or never.
+
+Three modes, one API (``consistency=``):
+
+- ``"strong"``: sends ``Replicated.submit(command, timeout)`` to the leader it believes in;
+  a ``not_leader`` answer names the leader (or it tries the next server).
+- ``"weak"``: sends ``WeakKV.execute(command)`` to one *sticky* replica (``preferred``) and
+  fails over to the next one only on error; each replica answers from its own copy.
+- ``"quorum"``: the Clerk itself coordinates N replicas (``QuorumKV``, see
+  :mod:`distlab.kv.quorum_node`): a read asks ``r`` replicas (``preferred`` first) and keeps
+  the highest-stamped value; a write reads a stamp first, then sends to all N and waits for
+  ``w`` acks. With r + w > N a read also writes what it read back to a write quorum before
+  answering (as in the ABD algorithm), so puts and gets are linearizable; with r + w <= N
+  reads can be stale. A retried write reuses its stamp and value, so it applies once.
+
+What it must never do: issue two operations at once (it is sequential, like a lab-3 Clerk;
+give each thread its own), report ``ok`` without a server's answer, or wait without a
+deadline. It uses only ``distlab.rpc``; it never starts processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from distlab.check.history import History
+from distlab.kv.state_machine import Command
+from distlab.rpc import Client, RemoteError, RpcError
+
+__all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
+
+Address = tuple[str, int]
+CONSISTENCIES = ("strong", "weak", "quorum")
+
+
+class KVError(Exception):
+    """An operation the Clerk gave up on. ``definite``: it certainly did not happen."""
+
+    definite: bool = False
+
+
+class KVTimeout(KVError):
+    """The deadline passed after an attempt that may have been applied (indefinite)."""
+
+    definite = False
+
+
+class KVUnavailable(KVError):
+    """The deadline passed and no attempt can have been applied (definite failure)."""
+
+    definite = True
+
+
+@dataclass(frozen=True)
+class ClerkStatistics:
+    """What the Clerk has done so far."""
+
+    operations: int
+    ok: int
+    failed: int
+    indefinite: int
+    attempts: int
+    retries: int
+    redirects: int  # not_leader answers that named a leader
+    failovers: int  # switches to another server after an error
+    server: str | None  # the server it would try next (the leader it believes in)
+
+
+class _Refused(Exception):
+    """One attempt certainly not applied (not the leader, lost leadership, refused)."""
+
+    def __init__(self, reason: str, leader: str | None = None) -> None:
+        super().__init__(reason)
+        self.leader = leader
+
+
+class _Maybe(Exception):
+    """One attempt that may have been applied (timeout, lost reply)."""
+
+    def __init__(self, reason: str, leader: str | None = None) -> None:
+        super().__init__(reason)
+        self.leader = leader
+
+
+class Clerk:
+    """A KV client for a replicated store (see the module docstring).
+
+    ``servers`` maps node names to rpc addresses, or is a callable returning that map (read
+    before every attempt, so a restarted node's new port is found). ``history`` records
+    every operation under the name ``history_client`` (default: the client id).
+    """
+
+    def __init__(
+        self,
+        servers: Mapping[str, Address] | Callable[[], Mapping[str, Address]],
+        *,
+        consistency: str = "strong",
+        client_id: str | None = None,
+        preferred: str | None = None,
+        deadline_s: float = 5.0,
+        attempt_timeout_s: float = 1.0,
+        backoff_s: tuple[float, float] = (0.01, 0.2),
+        history: History | None = None,
+        history_client: Hashable | None = None,
+        seed: int = 0,
+        secret: str | None = None,
+        r: int | None = None,
+        w: int | None = None,
+    ) -> None:
+        if consistency not in CONSISTENCIES:
+            raise ValueError(f"consistency must be one of {CONSISTENCIES}, got {consistency!r}")
+        if deadline_s <= 0 or attempt_timeout_s <= 0:
+            raise ValueError("deadline_s and attempt_timeout_s must be positive")
+        if not 0 < backoff_s[0] <= backoff_s[1]:
+            raise ValueError(f"backoff_s is (min, max) with 0 < min <= max, got {backoff_s}")
+        self._servers = servers
+        names = sorted(self._addresses())
+        if not names:
+            raise ValueError("a Clerk needs at least one server")
+        if preferred is not None and preferred not in names:
+            raise ValueError(f"preferred server {preferred!r} is not one of {names}")
+        majority = len(names) // 2 + 1
+        self.r = majority if r is None else int(r)
+        self.w = majority if w is None else int(w)
+        if not (1 <= self.r <= len(names) and 1 <= self.w <= len(names)):
+            raise ValueError(f"need 1 <= r, w <= N = {len(names)}, got r={self.r}, w={self.w}")
+        self.consistency = consistency
+        self.client_id = client_id or f"clerk-{uuid.uuid4().hex[:8]}"
+        self.deadline_s = deadline_s
+        self.attempt_timeout_s = attempt_timeout_s
+        self.backoff_s = backoff_s
+        self.history = history
+        self.history_client = history_client if history_client is not None else self.client_id
+        self.secret = secret
+        self._rng = random.Random(seed)
+        self._seq = itertools.count(1)
+        self._names = names
+        # Strong: the leader we believe in. Weak: the sticky replica. Start at `preferred`,
+        # else at a seeded choice (so many clerks spread over the servers).
+        self._target = preferred if preferred is not None else self._rng.choice(names)
+        self._clients: dict[str, tuple[Address, Client]] = {}
+        self._busy = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            ("operations", "ok", "failed", "indefinite", "attempts", "retries", "redirects",
+             "failovers"),
+            0,
+        )  # fmt: skip
+        self._closed = False
+        self._quorum_write: list | None = None  # quorum: the write an operation decided on
+        self._quorum_result = ""
+        self._lamport = 0  # quorum: the highest stamp counter this clerk has seen
+
+    @property
+    def quorums_intersect(self) -> bool:
+        """Quorum mode: does every read quorum meet every write quorum (r + w > N)?"""
+        return self.r + self.w > len(self._names)
+
+    @classmethod
+    def for_cluster(cls, cluster: Any, **options: Any) -> Clerk:
+        """A Clerk for a running ``distlab.cluster.Cluster`` (mode from its options)."""
+        options.setdefault("consistency", getattr(cluster, "consistency", None) or "strong")
+        options.setdefault("secret", cluster.secret)
+        for quorum_option in ("r", "w"):
+            if quorum_option in getattr(cluster, "options", {}):
+                options.setdefault(quorum_option, cluster.options[quorum_option])
+        names = list(cluster.names)
+        return cls(lambda: {name: cluster.address(name) for name in names}, **options)
+
+    # -- the API -------------------------------------------------------------------------
+    def get(self, key: str) -> str:
+        """The value of ``key`` ("" if it was never written)."""
+        return self._operation("get", key, "")
+
+    def put(self, key: str, value: str) -> None:
+        """Set ``key`` to ``value``."""
+        self._operation("put", key, value)
+
+    def append(self, key: str, suffix: str) -> None:
+        """Append ``suffix`` to ``key``'s value."""
+        self._operation("append", key, suffix)
+
+    def statistics(self) -> ClerkStatistics:
+        """Counters of operations and attempts."""
+        with self._stats_lock:
+            return ClerkStatistics(**self._counts, server=self._target)
+
+    def close(self) -> None:
+        """Close the rpc connections."""
+        self._closed = True
+        for _, client in list(self._clients.values()):
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Clerk:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Clerk {self.client_id} {self.consistency} -> {self._target}>"
+
+    # -- one operation -------------------------------------------------------------------
+    def _operation(self, op: str, key: str, value: str) -> str:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"keys and values are strings, got {key!r} and {value!r}")
+        if self._closed:
+            raise RuntimeError("this Clerk is closed")
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                "a Clerk issues one operation at a time (its sequence numbers assume it); "
+                "give each thread its own Clerk"
+            )
+        try:
+            command = Command(self.client_id, next(self._seq), op, key, value)  # type: ignore[arg-type]
+            self._count("operations")
+            pending = None
+            if self.history is not None:
+                pending = self.history.invoke(
+                    self.history_client, op, key, None if op == "get" else value
+                )  # type: ignore[arg-type]
+            try:
+                result = self._execute(command)
+            except KVError as error:
+                self._count("failed" if error.definite else "indefinite")
+                if pending is not None:
+                    if error.definite:
+                        self.history.fail(pending)  # type: ignore[union-attr]
+                    else:
+                        self.history.info(pending)  # type: ignore[union-attr]
+                raise
+            except BaseException:
+                # A misuse error or an interrupt mid-operation: its outcome is unknown.
+                self._count("indefinite")
+                if pending is not None:
+                    self.history.info(pending)  # type: ignore[union-attr]
+                raise
+            self._count("ok")
+            if pending is not None:
+                self.history.ok(pending, result if op == "get" else None)  # type: ignore[union-attr]
+            return result
+        finally:
+            self._busy.release()
+
+    def _execute(self, command: Command) -> str:
+        self._quorum_write = None
+        deadline = time.monotonic() + self.deadline_s
+        backoff = self.backoff_s[0]
+        maybe_applied = False
+        last_reason = "no attempt made"
+        first = True
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if not first:
+                self._count("retries")
+            first = False
+            server = self._target
+            self._count("attempts")
+            try:
+                return self._attempt(server, command, min(self.attempt_timeout_s, remaining))
+            except _Refused as refusal:
+                last_reason = f"{server}: {refusal}"
+                self._move_on(server, refusal.leader)
+            except _Maybe as maybe:
+                maybe_applied = True
+                last_reason = f"{server}: {maybe}"
+                self._move_on(server, maybe.leader)
+            # Bounded exponential backoff with jitter: do not hammer a cluster mid-election.
+            pause = min(backoff * (0.5 + self._rng.random()), deadline - time.monotonic())
+            if pause > 0:
+                time.sleep(pause)
+            backoff = min(backoff * 2, self.backoff_s[1])
+        what = f"{command.op}({command.key!r}) seq {command.seq}"
+        if maybe_applied:
+            raise KVTimeout(
+                f"{what}: gave up after {self.deadline_s} s; an attempt may have been applied "
+                f"(last: {last_reason})"
+            )
+        raise KVUnavailable(
+            f"{what}: gave up after {self.deadline_s} s; no attempt was applied "
+            f"(last: {last_reason})"
+        )
+
+    def _move_on(self, server: str, leader: str | None) -> None:
+        """Choose the next server after a failed attempt at ``server``."""
+        if self.consistency == "strong" and leader in self._names and leader != server:
+            self._count("redirects")
+            self._target = leader
+            return
+        index = self._names.index(server) if server in self._names else -1
+        self._target = self._names[(index + 1) % len(self._names)]
+        if self._target != server:
+            self._count("failovers")
+
+    def _attempt(self, server: str, command: Command, timeout: float) -> str:
+        if self.consistency == "quorum":
+            return self._attempt_quorum(server, command, timeout)
+        client = self._client(server)
+        try:
+            if self.consistency == "strong":
+                # The server waits up to `timeout` for the entry to be applied; our rpc
+                # timeout leaves it a little more, so its own answer usually arrives first.
+                reply = client.call(
+                    "Replicated.submit", command.to_wire(), timeout, timeout=timeout + 0.5
+                )
+            else:
+                reply = client.call("WeakKV.execute", command.to_wire(), timeout=timeout)
+        except RemoteError as error:
+            raise _Maybe(f"the server raised {error}") from None
+        except RpcError as error:
+            if error.definite:
+                raise _Refused(str(error)) from None
+            raise _Maybe(str(error)) from None
+        return self._result(reply)
+
+    def _result(self, reply: Any) -> str:
+        if not isinstance(reply, dict):
+            raise _Maybe(f"unexpected reply {reply!r}")
+        if not reply.get("ok"):
+            error, leader = reply.get("error"), reply.get("leader")
+            if error == "not_leader":
+                raise _Refused("not the leader", leader)
+            if error == "lost_leadership":
+                # Another entry was committed at our entry's index: ours never will be.
+                raise _Refused("lost leadership before the entry committed", leader)
+            if error == "apply_error":
+                raise ValueError(f"the service failed to apply the command: {reply.get('message')}")
+            raise _Maybe(str(error), leader)  # timeout: the entry may still commit later
+        result = reply.get("result", reply)
+        if isinstance(result, dict) and "error" in result:
+            raise ValueError(f"the service rejected the command: {result['error']}")
+        value = result.get("value", "") if isinstance(result, dict) else result
+        return "" if value is None else str(value)
+
+    def _attempt_quorum(self, first: str, command: Command, timeout: float) -> str:
+        """One try of the quorum protocol (see the module docstring), ``first`` asked first."""
+        deadline = time.monotonic() + timeout
+        start = self._names.index(first)
+        order = self._names[start:] + self._names[:start]
+        if self._quorum_write is None:
+            replies, _ = self._gather(order, "QuorumKV.read", [command.key], self.r, deadline)
+            if len(replies) < self.r:
+                raise _Refused(f"only {len(replies)} of r={self.r} replicas answered a read")
+            value, counter, writer = max(replies, key=lambda reply: (reply[1], reply[2]))
+            self._lamport = max(self._lamport, int(counter))
+            if command.op == "get":
+                self._quorum_result = str(value)
+                if counter == 0 or not self.quorums_intersect:
+                    return self._quorum_result
+                # Write back what we read before answering: a later read cannot go back.
+                self._quorum_write = [command.key, value, counter, writer]
+            else:
+                self._lamport += 1
+                new = command.value if command.op == "put" else str(value) + command.value
+                self._quorum_write = [command.key, new, self._lamport, self.client_id]
+                self._quorum_result = ""
+        # Writes go to every replica; w acknowledgements are enough.
+        acks, maybe = self._gather(
+            order, "QuorumKV.write", self._quorum_write, self.w, deadline, send_all=True
+        )
+        if len(acks) < self.w:
+            reason = f"only {len(acks)} of w={self.w} replicas acknowledged the write"
+            raise _Maybe(reason) if maybe or acks else _Refused(reason)
+        return self._quorum_result
+
+    def _gather(
+        self,
+        order: list[str],
+        method: str,
+        args: list,
+        need: int,
+        deadline: float,
+        send_all: bool = False,
+    ) -> tuple[list[Any], bool]:
+        """Call ``method`` on replicas (the first ``need`` in ``order``, or all) and wait for
+        ``need`` answers; a failed call is replaced by the next replica. Returns the answers
+        and whether some failed call may have run."""
+        queue = list(order)
+        pending: dict[Future, str] = {}
+        answers: list[Any] = []
+        maybe = False
+
+        def launch(count: int) -> None:
+            for _ in range(count):
+                if not queue:
+                    return
+                name = queue.pop(0)
+                remaining = max(0.01, deadline - time.monotonic())
+                pending[self._client(name).call_async(method, *args, timeout=remaining)] = name
+
+        launch(len(queue) if send_all else need)
+        while pending and len(answers) < need:
+            done, _ = wait(
+                pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+            )
+            if not done:
+                break
+            for future in done:
+                del pending[future]
+                try:
+                    answers.append(future.result())
+                except RpcError as error:
+                    maybe = maybe or not error.definite
+                    launch(1)
+        return answers, maybe or bool(pending)
+
+    def _addresses(self) -> dict[str, Address]:
+        servers = self._servers() if callable(self._servers) else self._servers
+        return {str(name): (str(a[0]), int(a[1])) for name, a in servers.items()}
+
+    def _client(self, server: str) -> Client:
+        address = self._addresses()[server]
+        cached = self._clients.get(server)
+        if cached is not None and cached[0] == address:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()  # the node restarted on another port
+        client = Client(address, name=self.client_id, secret=self.secret, connect_timeout=1.0)
+        self._clients[server] = (address, client)
+        return client
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self._counts[key] += 1
