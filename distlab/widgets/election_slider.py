@@ -37,12 +37,17 @@ class ElectionSlider(widgets.VBox):
     ) -> None:
         self.low, self.nodes, self.runs = low, nodes, runs
         self.max_ticks, self.heartbeat_ticks = max_ticks, heartbeat_ticks
+        # One x axis for every slider position, so pictures can be compared; elections end
+        # within a few timeouts, so the simulation's whole horizon would squeeze the curve left.
+        self.axis_ticks = min(max_ticks, 3 * max_high)
         self.high = widgets.IntSlider(
             value=high,
             min=low,
             max=max_high,
-            description="timeout max",
+            description="longest election timeout (ticks)",
             continuous_update=False,
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="420px"),
         )
         self.summary = widgets.Label(value="")
         self.plot = widgets.Output()
@@ -62,11 +67,12 @@ class ElectionSlider(widgets.VBox):
         )
         self.last = trials
         label = f"timeouts {self.low}-{self.high.value} ticks"
-        self.summary.value = summarize_elections(trials, label=label)
-        figure = draw_election_times(trials, title=label, max_ticks=self.max_ticks)
+        figure = draw_election_times(trials, title=label, max_ticks=self.axis_ticks)
         png = io.BytesIO()
         figure.savefig(png, format="png")  # a PNG shows whatever matplotlib backend is active
         self.plot.clear_output(wait=True)
         with self.plot:
             display(Image(data=png.getvalue()))
+        # The summary last, so text and picture never disagree while the plot redraws.
+        self.summary.value = summarize_elections(trials, label=label)
         return trials

@@ -207,7 +207,7 @@ def _write_lab_settings(settings_dir: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 serving a temporary copy of notebooks/; stopped at the end."""
     reason = missing_browser_reason()
@@ -285,13 +285,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         leftovers = _reap(processes, grace_s=15.0)
         # Anything else this session started (Chromium, Playwright's node driver) must be gone
         # too once the browser fixture closed it; it ends before this one.
-        strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+        # (multiprocessing's resource tracker is shared by the whole test run, not ours.)
+        strays = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and "resource_tracker" not in " ".join(_cmdline(p))
+        ]
         leftovers += _reap(strays, grace_s=10.0)
         if leftovers:
             pytest.fail("browser session left processes running:\n" + "\n".join(leftovers))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(lab: Lab) -> Iterator[Any]:
     """Debian's Chromium, headless, launched by Playwright (its own download never runs)."""
     from playwright.sync_api import sync_playwright
@@ -309,7 +314,7 @@ def browser(lab: Lab) -> Iterator[Any]:
         manager.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     """The directory for screenshots; emptied once per session so nothing stale remains."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -471,7 +476,7 @@ class Chapter:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_page(lab: Lab, browser: Any) -> Iterator[Any]:
     """One laptop-sized page running JupyterLab for the whole session.
 
