@@ -162,7 +162,7 @@ def stale_candidate_refused(node_cls: type[RaftNode]) -> None:
     assert reply.term == 5, f"the reply carries term {reply.term}, not our term 5"
 
 
-def _seeded(scenario: Callable[[int, type[RaftNode]], None], node_cls: type[RaftNode]):
+def _seeded(scenario: Callable[[int, type[RaftNode]], object], node_cls: type[RaftNode]):
     def run() -> None:
         for seed in SEEDS:
             scenario(seed, node_cls)

@@ -128,7 +128,7 @@ class ReplicationRaft(RaftNode):
         self.advance_commit_index()
 
 
-def _seeded(scenario: Callable[..., None], node_cls: type[RaftNode], **kwargs: object):
+def _seeded(scenario: Callable[..., object], node_cls: type[RaftNode], **kwargs: object):
     def run() -> None:
         for seed in SEEDS:
             scenario(seed, node_cls, **kwargs)

@@ -8,29 +8,41 @@ scenario also fails on, say, two leaders in one term. The assignments' check
 cells run them over a few fixed seeds: the same code gives the same verdict on
 every machine.
 
-These follow the scenarios in tests/raft (which test the library's own
-`RaftNode`); they are repeated here, parameterised by the node class, so that
-the library's tests and the learners' checks can evolve separately.
+This module is the one home of these scenarios: tests/raft runs them against
+the library's own `RaftNode`, the assignments against a learner's class. Each
+returns its `Simulation` so that a test can check more at the end, and the
+longer ones take a ``checkpoint`` callback, called with a phase name and the
+simulation, where a test wants to look in the middle. The defaults (sizes,
+rounds, no checkpoint) are what the assignments run: changing them changes the
+learners' verdicts.
 What it must never do: use the wall clock or unseeded randomness.
 Where it fits: `distlab.assignments.raft_election` (part 1) and
-`distlab.assignments.raft_log` (part 2) pick from these.
+`distlab.assignments.raft_log` (part 2) pick from these; tests/raft calls them too.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from distlab.raft import Proposed, RaftNode
 from distlab.sim import Simulation, run_random_schedule
 
 NodeClass = type[RaftNode]
+Checkpoint = Callable[[str, Simulation], None]
+"""Called as ``checkpoint(phase, sim)`` at the named phases a scenario documents."""
+
+
+def _no_checkpoint(phase: str, sim: Simulation) -> None:
+    """The default checkpoint: look at nothing, change nothing."""
+
 
 # ------------------------------------------------------------------------------------------
 # Part 1: elections (6.824 2A)
 # ------------------------------------------------------------------------------------------
 
 
-def initial_election(seed: int, node_cls: NodeClass) -> None:
+def initial_election(seed: int, node_cls: NodeClass) -> Simulation:
     """Three servers elect one leader, and without failures the term stays put."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     sim.check_one_leader()
@@ -40,33 +52,45 @@ def initial_election(seed: int, node_cls: NodeClass) -> None:
     sim.run_for(2 * sim.election_timeout_ticks)
     assert sim.check_terms() == term, f"term changed without any failure (seed={seed})"
     sim.check_one_leader()
+    return sim
 
 
-def reelection_after_disconnect(seed: int, node_cls: NodeClass) -> None:
+def _leader_replaced(seed: int, node_cls: NodeClass, *, crash: bool) -> Simulation:
+    """Take the leader away (cut off or crashed), expect a new one, then bring it back."""
+    sim = Simulation(seed, 3, node_cls=node_cls)
+    take_away, bring_back = (sim.crash, sim.restart) if crash else (sim.disconnect, sim.connect)
+    leader1 = sim.check_one_leader()
+    take_away(leader1)
+    leader2 = sim.check_one_leader()
+    if crash:
+        assert leader2 != leader1, f"no new leader after {leader1} crashed (seed={seed})"
+    else:
+        assert leader2 != leader1, f"{leader1} is still the leader while cut off (seed={seed})"
+    bring_back(leader1)
+    sim.check_one_leader()
+    return sim
+
+
+def reelection_after_disconnect(seed: int, node_cls: NodeClass) -> Simulation:
     """A disconnected leader is replaced; when it comes back it does not disturb the new one."""
-    sim = Simulation(seed, 3, node_cls=node_cls)
-    leader1 = sim.check_one_leader()
-    sim.disconnect(leader1)
-    leader2 = sim.check_one_leader()
-    assert leader2 != leader1, f"{leader1} is still the leader while cut off (seed={seed})"
-    sim.connect(leader1)
-    sim.check_one_leader()
+    return _leader_replaced(seed, node_cls, crash=False)
 
 
-def reelection_after_crash(seed: int, node_cls: NodeClass) -> None:
+def reelection_after_crash(seed: int, node_cls: NodeClass) -> Simulation:
     """A crashed leader is replaced; after its restart there is still exactly one leader."""
-    sim = Simulation(seed, 3, node_cls=node_cls)
-    leader1 = sim.check_one_leader()
-    sim.crash(leader1)
-    leader2 = sim.check_one_leader()
-    assert leader2 != leader1, f"no new leader after {leader1} crashed (seed={seed})"
-    sim.restart(leader1)
-    sim.check_one_leader()
+    return _leader_replaced(seed, node_cls, crash=True)
 
 
-def no_leader_without_majority(seed: int, node_cls: NodeClass) -> None:
+def no_leader_without_majority(seed: int, node_cls: NodeClass) -> Simulation:
     """With two of three servers cut off nobody may lead; with a quorum back, someone does."""
     sim = Simulation(seed, 3, node_cls=node_cls)
+    leading_needs_a_quorum(sim)
+    return sim
+
+
+def leading_needs_a_quorum(sim: Simulation) -> None:
+    """On a running three-server simulation: cut off the leader and one more; nobody may
+    lead. Reconnect the other (a quorum again): one leader; then the old one: still one."""
     ids = sim.node_ids
     leader = sim.check_one_leader()
     other = ids[(ids.index(leader) + 1) % 3]
@@ -80,7 +104,7 @@ def no_leader_without_majority(seed: int, node_cls: NodeClass) -> None:
     sim.check_one_leader()
 
 
-def many_elections(seed: int, node_cls: NodeClass) -> None:
+def many_elections(seed: int, node_cls: NodeClass) -> Simulation:
     """Seven servers; ten times three random ones are cut off: four still elect a leader."""
     sim = Simulation(seed, 7, node_cls=node_cls)
     rng = random.Random(seed)
@@ -93,6 +117,7 @@ def many_elections(seed: int, node_cls: NodeClass) -> None:
         for node_id in cut:
             sim.connect(node_id)
     sim.check_one_leader()
+    return sim
 
 
 # ------------------------------------------------------------------------------------------
@@ -100,7 +125,7 @@ def many_elections(seed: int, node_cls: NodeClass) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def basic_agreement(seed: int, node_cls: NodeClass) -> None:
+def basic_agreement(seed: int, node_cls: NodeClass) -> Simulation:
     """Three commands proposed one by one are committed by all three servers, at 1, 2, 3."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     for index in range(1, 4):
@@ -108,9 +133,10 @@ def basic_agreement(seed: int, node_cls: NodeClass) -> None:
         assert count == 0, f"index {index} committed before anything was proposed"
         got = sim.one(index * 100, 3)
         assert got == index, f"command {index * 100} landed at index {got}, not {index}"
+    return sim
 
 
-def agreement_despite_disconnected_follower(seed: int, node_cls: NodeClass) -> None:
+def agreement_despite_disconnected_follower(seed: int, node_cls: NodeClass) -> Simulation:
     """Two of three servers keep committing; the third catches up when it reconnects."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     ids = sim.node_ids
@@ -127,9 +153,10 @@ def agreement_despite_disconnected_follower(seed: int, node_cls: NodeClass) -> N
     sim.one(106, 3)
     sim.run_for(sim.election_timeout_ticks)
     sim.one(107, 3)
+    return sim
 
 
-def agreement_after_leader_crash(seed: int, node_cls: NodeClass) -> None:
+def agreement_after_leader_crash(seed: int, node_cls: NodeClass) -> Simulation:
     """The leader crashes; the others go on; the restarted server catches up."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     sim.one(101, 3)
@@ -139,10 +166,16 @@ def agreement_after_leader_crash(seed: int, node_cls: NodeClass) -> None:
     sim.one(103, 2)
     sim.restart(leader)
     sim.one(104, 3)
+    return sim
 
 
-def no_agreement_without_majority(seed: int, node_cls: NodeClass) -> None:
-    """A leader cut off from three of five followers cannot commit; the entry is later replaced."""
+def no_agreement_without_majority(
+    seed: int, node_cls: NodeClass, *, checkpoint: Checkpoint = _no_checkpoint
+) -> Simulation:
+    """A leader cut off from three of five followers cannot commit; the entry is later replaced.
+
+    Checkpoint ``"reconnected"``: the three followers are back, nothing new proposed yet.
+    """
     sim = Simulation(seed, 5, node_cls=node_cls)
     ids = sim.node_ids
     sim.one(10, 5)
@@ -157,10 +190,12 @@ def no_agreement_without_majority(seed: int, node_cls: NodeClass) -> None:
     assert count == 0, f"{count} servers committed index 2 without a majority (seed={seed})"
     for step in (1, 2, 3):
         sim.connect(ids[(position + step) % 5])
+    checkpoint("reconnected", sim)
     sim.one(1000, 5)
+    return sim
 
 
-def stale_leader_entries_replaced(seed: int, node_cls: NodeClass) -> None:
+def stale_leader_entries_replaced(seed: int, node_cls: NodeClass) -> Simulation:
     """A partitioned leader's uncommitted entries are overwritten when it rejoins."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     sim.one(101, 3)
@@ -175,10 +210,18 @@ def stale_leader_entries_replaced(seed: int, node_cls: NodeClass) -> None:
     sim.one(104, 2)
     sim.connect(leader2)
     sim.one(105, 3)
+    return sim
 
 
-def far_behind_followers_catch_up(seed: int, node_cls: NodeClass) -> None:
-    """6.824's TestBackup2B: followers with 50 conflicting entries are brought back in line."""
+def far_behind_followers_catch_up(
+    seed: int, node_cls: NodeClass, *, checkpoint: Checkpoint = _no_checkpoint
+) -> Simulation:
+    """6.824's TestBackup2B: followers with 50 conflicting entries are brought back in line.
+
+    Checkpoints ``"catch_up_begins"`` (just before the first leader, its follower and one
+    server holding the 50 committed entries are reconnected) and ``"catch_up_done"`` (those
+    three have committed 50 more, before everyone is reconnected).
+    """
     sim = Simulation(seed, 5, node_cls=node_cls)
     rng = random.Random(seed)
     ids = sim.node_ids
@@ -204,16 +247,19 @@ def far_behind_followers_catch_up(seed: int, node_cls: NodeClass) -> None:
     sim.run_for(sim.election_timeout_ticks // 2)
     for node_id in ids:
         sim.disconnect(node_id)
+    checkpoint("catch_up_begins", sim)
     for node_id in (leader1, ids[(at + 1) % 5], other):
         sim.connect(node_id)
     for _ in range(50):
         sim.one(rng.randrange(10**9), 3)
+    checkpoint("catch_up_done", sim)
     for node_id in ids:
         sim.connect(node_id)
     sim.one(rng.randrange(10**9), 5)
+    return sim
 
 
-def whole_cluster_restarts(seed: int, node_cls: NodeClass) -> None:
+def whole_cluster_restarts(seed: int, node_cls: NodeClass) -> Simulation:
     """6.824's TestPersist12C: every server, then leaders, then a follower crash and restart."""
     sim = Simulation(seed, 3, node_cls=node_cls)
     ids = sim.node_ids
@@ -237,14 +283,15 @@ def whole_cluster_restarts(seed: int, node_cls: NodeClass) -> None:
     sim.one(15, 2)
     sim.restart(victim)
     sim.one(16, 3)
+    return sim
 
 
-def repeated_majority_crashes(seed: int, node_cls: NodeClass) -> None:
+def repeated_majority_crashes(seed: int, node_cls: NodeClass, *, rounds: int = 3) -> Simulation:
     """6.824's TestPersist22C: again and again, a majority crashes and comes back from disk."""
     sim = Simulation(seed, 5, node_cls=node_cls)
     ids = sim.node_ids
     index = 1
-    for _ in range(3):
+    for _ in range(rounds):
         sim.one(10 + index, 5)
         index += 1
         at = ids.index(sim.check_one_leader())
@@ -263,9 +310,10 @@ def repeated_majority_crashes(seed: int, node_cls: NodeClass) -> None:
         sim.restart(ids[(at + 4) % 5])
         sim.restart(ids[at])
     sim.one(1000, 5)
+    return sim
 
 
-def figure8(seed: int, node_cls: NodeClass, *, iterations: int, unreliable: bool) -> None:
+def figure8(seed: int, node_cls: NodeClass, *, iterations: int, unreliable: bool) -> Simulation:
     """6.824's Figure 8 tests: leaders come and go after very short reigns.
 
     Reliable: the leader crashes (losing its volatile state) after each round.
@@ -305,20 +353,25 @@ def figure8(seed: int, node_cls: NodeClass, *, iterations: int, unreliable: bool
             sim.restart(node_id)
         sim.connect(node_id)
     sim.one(rng.randrange(10**6), 5)
+    return sim
 
 
-def unreliable_agreement(seed: int, node_cls: NodeClass) -> None:
-    """Commands still commit when the network drops, duplicates and delays messages."""
+def unreliable_agreement(seed: int, node_cls: NodeClass, *, rounds: int = 14) -> Simulation:
+    """Commands still commit when the network drops, duplicates and delays messages.
+
+    Each round proposes four commands, each of which must commit on at least one server.
+    """
     sim = Simulation(seed, 5, node_cls=node_cls)
     sim.set_unreliable(True)
-    for iteration in range(1, 15):
+    for iteration in range(1, rounds + 1):
         for j in range(4):
             sim.one(100 * iteration + j, 1)
     sim.set_unreliable(False)
     sim.one(100, 5)
+    return sim
 
 
-def figure8_paper(seed: int, node_cls: NodeClass) -> None:
+def figure8_paper(seed: int, node_cls: NodeClass) -> Simulation:
     """The paper's Figure 8, scripted on five servers with partitions and crashes.
 
     (a) S1 leads and copies X only to S2. (b) S5 wins a later term with votes from
@@ -379,6 +432,7 @@ def figure8_paper(seed: int, node_cls: NodeClass) -> None:
     sim.restart(s1)
     sim.restart(s2)
     sim.one("end", 5)
+    return sim
 
 
 def random_fault_schedule(seed: int, node_cls: NodeClass) -> None:

@@ -2,6 +2,7 @@
 
 Every test that takes a ``seed`` argument runs once per seed in SCENARIO_SEEDS
 (test ids show ``seed=N``); ``pytest tests/raft --seed N`` runs each of them for N only.
+The seeding itself lives in tests/raft/seeding.py, shared with tests/sim.
 """
 
 from __future__ import annotations
@@ -11,22 +12,9 @@ import random
 import pytest
 
 from distlab.raft import PersistedState, RaftConfig, RaftNode
+from tests.raft.seeding import pytest_generate_tests, seed
 
-SCENARIO_SEEDS = (1, 2, 3, 4, 5)
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "seed" in metafunc.fixturenames:
-        replay = metafunc.config.getoption("--seed") is not None
-        params = [0] if replay else list(SCENARIO_SEEDS)
-        ids = ["seed=replay"] if replay else [f"seed={s}" for s in params]
-        metafunc.parametrize("seed", params, ids=ids, indirect=True)
-
-
-@pytest.fixture
-def seed(request: pytest.FixtureRequest, seed_override: int | None) -> int:
-    """The seed of one scenario run: ``--seed N`` replays N, otherwise one of SCENARIO_SEEDS."""
-    return request.param if seed_override is None else seed_override
+__all__ = ["make_node", "pytest_generate_tests", "seed"]
 
 
 @pytest.fixture

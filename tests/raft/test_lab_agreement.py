@@ -1,20 +1,22 @@
-"""6.824 lab 2B equivalents in the simulator: log replication and agreement."""
+"""6.824 lab 2B equivalents in the simulator: log replication and agreement.
+
+The shared scenarios live in `distlab.assignments.raft_scenarios` (the learners' checks
+run the same ones); the tests here run them against the library's own `RaftNode` and
+add what only the library promises (RPC counts and bytes, fast backtracking).
+"""
 
 from __future__ import annotations
 
 import random
 from typing import ClassVar
 
+from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import AppendEntriesReply, Proposed, RaftNode
 from distlab.sim import Simulation
 
 
 def test_basic_agreement(seed):
-    sim = Simulation(seed, 3)
-    for index in range(1, 4):
-        count, _ = sim.n_committed(index)
-        assert count == 0, "committed before start()"
-        assert sim.one(index * 100, 3) == index
+    scenarios.basic_agreement(seed, RaftNode)
 
 
 def test_rpc_bytes_stay_close_to_the_bytes_of_the_commands(seed):
@@ -33,53 +35,24 @@ def test_rpc_bytes_stay_close_to_the_bytes_of_the_commands(seed):
 
 
 def test_agreement_despite_a_disconnected_follower(seed):
-    sim = Simulation(seed, 3)
-    ids = sim.node_ids
-    sim.one(101, 3)
-    leader = sim.check_one_leader()
-    follower = ids[(ids.index(leader) + 1) % 3]
-    sim.disconnect(follower)
-    sim.one(102, 2)
-    sim.one(103, 2)
-    sim.run_for(sim.election_timeout_ticks)
-    sim.one(104, 2)
-    sim.one(105, 2)
-    sim.connect(follower)
-    sim.one(106, 3)
-    sim.run_for(sim.election_timeout_ticks)
-    sim.one(107, 3)
+    scenarios.agreement_despite_disconnected_follower(seed, RaftNode)
 
 
 def test_agreement_after_the_leader_fails(seed):
-    sim = Simulation(seed, 3)
-    sim.one(101, 3)
-    leader = sim.check_one_leader()
-    sim.crash(leader)
-    sim.one(102, 2)
-    sim.one(103, 2)
-    sim.restart(leader)
-    sim.one(104, 3)
+    scenarios.agreement_after_leader_crash(seed, RaftNode)
 
 
 def test_no_agreement_without_a_majority(seed):
-    sim = Simulation(seed, 5)
-    ids = sim.node_ids
-    sim.one(10, 5)
-    leader = sim.check_one_leader()
-    position = ids.index(leader)
-    for step in (1, 2, 3):
-        sim.disconnect(ids[(position + step) % 5])
-    result = sim.propose(leader, 20)
-    assert isinstance(result, Proposed) and result.index == 2
-    sim.run_for(2 * sim.election_timeout_ticks)
-    count, _ = sim.n_committed(2)
-    assert count == 0, f"{count} committed but no majority"
-    for step in (1, 2, 3):
-        sim.connect(ids[(position + step) % 5])
-    leader2 = sim.check_one_leader()
-    result = sim.propose(leader2, 30)
-    assert isinstance(result, Proposed) and 2 <= result.index <= 3
-    sim.one(1000, 5)
+    def next_entry_lands_after_the_kept_log(phase: str, sim: Simulation) -> None:
+        assert phase == "reconnected"
+        # Index 2 holds the uncommitted 20 on some servers: a new entry lands at 2 or 3.
+        leader2 = sim.check_one_leader()
+        result = sim.propose(leader2, 30)
+        assert isinstance(result, Proposed) and 2 <= result.index <= 3
+
+    scenarios.no_agreement_without_majority(
+        seed, RaftNode, checkpoint=next_entry_lands_after_the_kept_log
+    )
 
 
 def test_concurrent_starts_all_commit(seed):
@@ -106,19 +79,7 @@ def test_concurrent_starts_all_commit(seed):
 
 
 def test_partitioned_leader_rejoins_and_its_stale_entries_are_replaced(seed):
-    sim = Simulation(seed, 3)
-    sim.one(101, 3)
-    leader1 = sim.check_one_leader()
-    sim.disconnect(leader1)
-    for command in (102, 103, 104):
-        sim.propose(leader1, command)  # can never commit
-    sim.one(103, 2)
-    leader2 = sim.check_one_leader()
-    sim.disconnect(leader2)
-    sim.connect(leader1)
-    sim.one(104, 2)
-    sim.connect(leader2)
-    sim.one(105, 3)
+    scenarios.stale_leader_entries_replaced(seed, RaftNode)
 
 
 class RejectionCounter(RaftNode):
@@ -150,45 +111,20 @@ class NaiveBacktrack(RejectionCounter):
         super()._handle_append_entries_reply(sender, reply)
 
 
-def backup_scenario(seed: int, node_cls: type[RaftNode]) -> int:
+def backup_scenario(seed: int, node_cls: type[RejectionCounter]) -> int:
     """6.824's TestBackup2B; returns how many distinct AppendEntries positions were rejected
     while the two far-behind followers caught up at the end."""
-    sim = Simulation(seed, 5, node_cls=node_cls)
-    rng = random.Random(seed)
-    ids = sim.node_ids
-    sim.one(rng.randrange(10**9), 5)
-    leader1 = sim.check_one_leader()
-    at = ids.index(leader1)
-    for step in (2, 3, 4):
-        sim.disconnect(ids[(at + step) % 5])
-    for _ in range(50):  # a leader with only one follower: nothing commits
-        sim.propose(leader1, rng.randrange(10**9))
-    sim.run_for(sim.election_timeout_ticks // 2)
-    sim.disconnect(leader1)
-    sim.disconnect(ids[(at + 1) % 5])
-    for step in (2, 3, 4):
-        sim.connect(ids[(at + step) % 5])
-    for _ in range(50):  # the other three elect a leader and commit
-        sim.one(rng.randrange(10**9), 3)
-    leader2 = sim.check_one_leader()
-    other = ids[(at + 2) % 5] if leader2 != ids[(at + 2) % 5] else ids[(at + 3) % 5]
-    sim.disconnect(other)
-    for _ in range(50):  # again a leader without a majority
-        sim.propose(leader2, rng.randrange(10**9))
-    sim.run_for(sim.election_timeout_ticks // 2)
-    for node_id in ids:
-        sim.disconnect(node_id)
-    # The first leader, its follower and `other` (which has the 50 committed entries).
-    node_cls.rejected.clear()
-    for node_id in (leader1, ids[(at + 1) % 5], other):
-        sim.connect(node_id)
-    for _ in range(50):
-        sim.one(rng.randrange(10**9), 3)
-    rounds = len(set(node_cls.rejected))
-    for node_id in ids:
-        sim.connect(node_id)
-    sim.one(rng.randrange(10**9), 5)
-    return rounds
+    rounds: list[int] = []
+
+    def count_rejections(phase: str, sim: Simulation) -> None:
+        if phase == "catch_up_begins":
+            node_cls.rejected.clear()
+        elif phase == "catch_up_done":
+            rounds.append(len(set(node_cls.rejected)))
+
+    scenarios.far_behind_followers_catch_up(seed, node_cls, checkpoint=count_rejections)
+    assert len(rounds) == 1, "the scenario never reached the end of its catch-up phase"
+    return rounds[0]
 
 
 def test_backup_far_behind_followers_catch_up_in_few_rounds(seed):

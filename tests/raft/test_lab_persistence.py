@@ -1,7 +1,9 @@
 """6.824 lab 2C equivalents in the simulator: persistence, Figure 8, unreliable networks, churn.
 
 A crash here loses everything the node had not handed to the driver for
-persistence; a restart rebuilds it from its SimDisk alone.
+persistence; a restart rebuilds it from its SimDisk alone. The shared scenarios live in
+`distlab.assignments.raft_scenarios` (the learners' checks run the same ones, shorter);
+the tests here run them against the library's own `RaftNode`.
 """
 
 from __future__ import annotations
@@ -10,58 +12,17 @@ import random
 
 import pytest
 
+from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import Proposed, RaftNode, Role
 from distlab.sim import Simulation
 
 
 def test_persist1_survives_whole_cluster_and_leader_restarts(seed):
-    sim = Simulation(seed, 3)
-    ids = sim.node_ids
-    sim.one(11, 3)
-    for node_id in ids:  # crash and restart everyone
-        sim.crash(node_id)
-    for node_id in ids:
-        sim.restart(node_id)
-    sim.one(12, 3)
-    leader1 = sim.check_one_leader()
-    sim.restart(leader1)
-    sim.one(13, 3)
-    leader2 = sim.check_one_leader()
-    sim.crash(leader2)
-    sim.one(14, 2)
-    sim.restart(leader2)
-    sim.wait(4, 3)  # the restarted node catches up
-    leader3 = sim.check_one_leader()
-    victim = ids[(ids.index(leader3) + 1) % 3]
-    sim.crash(victim)
-    sim.one(15, 2)
-    sim.restart(victim)
-    sim.one(16, 3)
+    scenarios.whole_cluster_restarts(seed, RaftNode)
 
 
 def test_persist2_repeated_crashes_of_majorities(seed):
-    sim = Simulation(seed, 5)
-    ids = sim.node_ids
-    index = 1
-    for _ in range(5):
-        sim.one(10 + index, 5)
-        index += 1
-        at = ids.index(sim.check_one_leader())
-        sim.crash(ids[(at + 1) % 5])
-        sim.crash(ids[(at + 2) % 5])
-        sim.one(10 + index, 3)
-        index += 1
-        for step in (0, 3, 4):
-            sim.crash(ids[(at + step) % 5])
-        sim.restart(ids[(at + 1) % 5])
-        sim.restart(ids[(at + 2) % 5])
-        sim.run_for(sim.election_timeout_ticks)
-        sim.restart(ids[(at + 3) % 5])
-        sim.one(10 + index, 3)
-        index += 1
-        sim.restart(ids[(at + 4) % 5])
-        sim.restart(ids[at])
-    sim.one(1000, 5)
+    scenarios.repeated_majority_crashes(seed, RaftNode, rounds=5)
 
 
 def test_persist3_partitioned_leader_and_one_follower_crash_and_restart(seed):
@@ -95,64 +56,16 @@ def test_a_crash_loses_only_what_was_not_persisted(seed):
     assert node.role is Role.FOLLOWER and node.commit_index == 0
 
 
-def figure8(seed: int, *, iterations: int, unreliable: bool, node_cls=RaftNode) -> None:
-    """6.824's Figure 8 tests: leaders come and go after very short reigns.
-
-    Reliable: the leader crashes (loses its volatile state) after each round.
-    Unreliable: the leader is disconnected instead, with losses and very late messages.
-    """
-    sim = Simulation(seed, 5, node_cls=node_cls)
-    sim.set_unreliable(unreliable)
-    rng = random.Random(seed)
-    sim.one(rng.randrange(10**6), 1)
-    ids = sim.node_ids
-    for _ in range(iterations):
-        leader = None
-        for node_id in ids:
-            if sim.connected(node_id) and isinstance(
-                sim.propose(node_id, rng.randrange(10**6)), Proposed
-            ):
-                leader = node_id
-        if rng.random() < 0.1:
-            sim.run_for(rng.randint(0, sim.election_timeout_ticks // 2))
-        else:
-            sim.run_for(rng.randint(0, 2))
-        if leader is not None and (not unreliable or rng.random() < 0.5):
-            if unreliable:
-                sim.disconnect(leader)
-            else:
-                sim.crash(leader)
-        up = [node_id for node_id in ids if sim.connected(node_id)]
-        if len(up) < 3:
-            down = rng.choice([node_id for node_id in ids if node_id not in up])
-            if unreliable:
-                sim.connect(down)
-            else:
-                sim.restart(down)
-    sim.set_unreliable(False)
-    for node_id in ids:
-        if not sim.alive(node_id):
-            sim.restart(node_id)
-        sim.connect(node_id)
-    sim.one(rng.randrange(10**6), 5)
-
-
 def test_figure8_reliable(seed):
-    figure8(seed, iterations=400, unreliable=False)
+    scenarios.figure8(seed, RaftNode, iterations=400, unreliable=False)
 
 
 def test_figure8_unreliable(seed):
-    figure8(seed, iterations=400, unreliable=True)
+    scenarios.figure8(seed, RaftNode, iterations=400, unreliable=True)
 
 
 def test_unreliable_agreement(seed):
-    sim = Simulation(seed, 5)
-    sim.set_unreliable(True)
-    for iteration in range(1, 30):
-        for j in range(4):
-            sim.one(100 * iteration + j, 1)
-    sim.set_unreliable(False)
-    sim.one(100, 5)
+    scenarios.unreliable_agreement(seed, RaftNode, rounds=29)
 
 
 def churn(seed: int, *, unreliable: bool, rounds: int = 20) -> int:
