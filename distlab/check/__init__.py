@@ -8,7 +8,8 @@
 Modules, each a chapter: history (recording, JSON Lines), models (the sequential KV spec),
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
 checker), staleness (weak-consistency measures), generate (seeded simulated histories),
-nemesis (a seeded fault schedule). Nothing here opens a socket or starts a process; only the
+nemesis (a seeded fault schedule), outcome (acknowledged writes lost and the summary numbers
+of a finished run). Nothing here opens a socket or starts a process; only the
 nemesis acts on the world, and only through the cluster object it is handed.
 """
 
@@ -17,6 +18,7 @@ from distlab.check.history import History, HistoryStatistics, Operation, Pending
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
 from distlab.check.models import KVModel, Model
 from distlab.check.nemesis import Fault, Nemesis, NemesisEvent
+from distlab.check.outcome import lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import (
     ReplicaSnapshot,
     StalenessReport,
@@ -43,6 +45,8 @@ __all__ = [
     "brute_force_linearizable",
     "check_linearizable",
     "convergence_time",
+    "lost_acknowledged_writes",
     "measure_staleness",
     "op",
+    "run_numbers",
 ]

@@ -24,6 +24,12 @@ at that moment — the first node if none does), ``heal``, ``crash`` / ``restart
 What it must never do: use global randomness (a seed replays the plan), leave a fault in
 force after ``stop()``, or raise out of its thread (a failed action is recorded instead).
 This module starts no processes itself and imports nothing from ``distlab.cluster``.
+
+Extending it: a nemesis for another kind of cluster (``distlab.engines.EngineNemesis`` for
+etcd and Redis) subclasses :class:`Fault` (its own ``actions``) and :class:`Nemesis`,
+overriding only the hooks :meth:`Nemesis._first_step` (what one random fault is),
+:meth:`Nemesis._target` (which node a step hits) and :meth:`Nemesis._apply` (extra
+actions); planning, the runner thread, ``stop()`` and the undo bookkeeping stay here.
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["ACTIONS", "Fault", "Nemesis", "NemesisEvent", "NemesisStatistics"]
 
 ACTIONS = ("partition", "isolate-leader", "heal", "crash", "restart", "pause", "resume")
 FAULT_KINDS = ("partition", "isolate-leader", "crash", "pause")
 _UNDO = {"partition": "heal", "isolate-leader": "heal", "crash": "restart", "pause": "resume"}
+_N = TypeVar("_N", bound="Nemesis")
 
 
 @dataclass(frozen=True)
@@ -50,18 +57,23 @@ class Fault:
     partition.
     """
 
+    # What a subclass for another kind of cluster changes (not dataclass fields):
+    actions: ClassVar[tuple[str, ...]] = ACTIONS
+    one_node: ClassVar[tuple[str, ...]] = ("crash", "restart", "pause", "resume")
+    noun: ClassVar[str] = "node"  # how error messages call a node
+
     at_s: float
     action: str
     nodes: tuple[str, ...] = ()
     groups: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise ValueError(f"unknown nemesis action {self.action!r}; use one of {ACTIONS}")
+        if self.action not in self.actions:
+            raise ValueError(f"unknown nemesis action {self.action!r}; use one of {self.actions}")
         if self.at_s < 0:
             raise ValueError(f"a fault happens at a time >= 0, got {self.at_s}")
-        if self.action in ("crash", "restart", "pause", "resume") and len(self.nodes) != 1:
-            raise ValueError(f"{self.action} names exactly one node, got {self.nodes}")
+        if self.action in self.one_node and len(self.nodes) != 1:
+            raise ValueError(f"{self.action} names exactly one {self.noun}, got {self.nodes}")
         if self.action == "partition" and len(self.groups) < 2:
             raise ValueError("a partition needs at least two groups")
 
@@ -102,6 +114,12 @@ class Nemesis:
     the random plan with fixed steps.
     """
 
+    # What a subclass for another kind of cluster changes:
+    fault_class: ClassVar[type[Fault]] = Fault  # the steps it plans and undoes
+    fault_kinds: ClassVar[tuple[str, ...]] = FAULT_KINDS  # what plan() may draw
+    undo_of: ClassVar[dict[str, str]] = _UNDO  # fault action -> the action that undoes it
+    thread_name: ClassVar[str] = "nemesis"
+
     def __init__(
         self,
         seed: int = 0,
@@ -112,9 +130,9 @@ class Nemesis:
         schedule: Iterable[Fault] | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        unknown = set(faults) - set(FAULT_KINDS)
+        unknown = set(faults) - set(self.fault_kinds)
         if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {FAULT_KINDS}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {self.fault_kinds}")
         if not faults and schedule is None:
             raise ValueError("a nemesis needs fault kinds or a schedule")
         for name, (low, high) in (("gap_s", gap_s), ("hold_s", hold_s)):
@@ -148,7 +166,7 @@ class Nemesis:
             return [step for step in self.schedule if step.at_s <= duration_s]
         names = list(names)
         if not names:
-            raise ValueError("plan() needs at least one node name")
+            raise ValueError(f"plan() needs at least one {self.fault_class.noun} name")
         rng = random.Random(self.seed)
         steps: list[Fault] = []
         t = rng.uniform(*self.gap_s)
@@ -156,32 +174,38 @@ class Nemesis:
             hold = rng.uniform(*self.hold_s)
             if t + hold > duration_s:
                 break
-            kind = rng.choice(self.faults)
-            if kind in ("partition", "isolate-leader") and len(names) < 2:
-                kind = "crash"
-            if kind == "partition":
-                minority = max(1, (len(names) - 1) // 2)
-                size = rng.randint(1, minority)
-                small = tuple(sorted(rng.sample(names, size)))
-                large = tuple(name for name in names if name not in small)
-                steps.append(Fault(round(t, 3), "partition", groups=(small, large)))
-            elif kind == "isolate-leader":
-                steps.append(Fault(round(t, 3), "isolate-leader"))
-            else:
-                steps.append(Fault(round(t, 3), kind, nodes=(rng.choice(names),)))
-            undo = steps[-1]
-            steps.append(Fault(round(t + hold, 3), _UNDO[kind], nodes=undo.nodes))
+            fault = self._first_step(rng, rng.choice(self.faults), names, round(t, 3))
+            undo = self.undo_of[fault.action]
+            nodes = () if undo == "heal" else fault.nodes
+            steps += [fault, self.fault_class(round(t + hold, 3), undo, nodes=nodes)]
             t += hold + rng.uniform(*self.gap_s)
         return steps
 
+    def _first_step(self, rng: random.Random, kind: str, names: list[str], at_s: float) -> Fault:
+        """The fault of ``kind`` a random plan starts at ``at_s`` (its undo is planned after).
+
+        A hook for subclasses; draws from ``rng`` only, so the plan stays seeded.
+        """
+        if kind in ("partition", "isolate-leader") and len(names) < 2:
+            kind = "crash"
+        if kind == "partition":
+            minority = max(1, (len(names) - 1) // 2)
+            size = rng.randint(1, minority)
+            small = tuple(sorted(rng.sample(names, size)))
+            large = tuple(name for name in names if name not in small)
+            return Fault(at_s, "partition", groups=(small, large))
+        if kind == "isolate-leader":
+            return Fault(at_s, "isolate-leader")
+        return Fault(at_s, kind, nodes=(rng.choice(names),))
+
     # -- running against a cluster -------------------------------------------------------
-    def start(self, cluster: Any, duration_s: float) -> Nemesis:
+    def start(self: _N, cluster: Any, duration_s: float) -> _N:
         """Run ``plan(cluster.names, duration_s)`` on a background thread; returns self."""
         if self._thread is not None:
             raise RuntimeError("this Nemesis was already started; make a new one per run")
         self._cluster = cluster
         self._steps = self.plan(list(cluster.names), duration_s)
-        self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
         return self
 
@@ -194,12 +218,13 @@ class Nemesis:
         if self._thread.is_alive():
             raise RuntimeError(f"the nemesis thread did not stop within {timeout} s")
         with self._lock:
+            undo = self.fault_class
             for name in sorted(self._paused):
-                self._perform(Fault(0, "resume", nodes=(name,)))
+                self._perform(undo(0, "resume", nodes=(name,)))
             if self._partitioned:
-                self._perform(Fault(0, "heal"))
+                self._perform(undo(0, "heal"))
             for name in sorted(self._crashed):
-                self._perform(Fault(0, "restart", nodes=(name,)))
+                self._perform(undo(0, "restart", nodes=(name,)))
             self.recovered_at = self.clock()
 
     @property
@@ -227,36 +252,51 @@ class Nemesis:
                 self._perform(step)
 
     def _perform(self, step: Fault) -> None:
-        cluster = self._cluster
-        action, detail, error = step.action, step.describe(), ""
+        detail, error = step.describe(), ""
         try:
-            if action == "partition":
-                cluster.partition(*[list(group) for group in step.groups])
-                self._partitioned = True
-            elif action == "isolate-leader":
-                leader = self._leader(cluster)
-                others = [name for name in cluster.names if name != leader]
-                cluster.partition([leader], others)
-                self._partitioned = True
-                detail = f"{leader} | {','.join(others)}"
-            elif action == "heal":
-                cluster.heal()
-                self._partitioned = False
-            elif action == "crash":
-                cluster.crash(step.nodes[0])
-                self._crashed.add(step.nodes[0])
-            elif action == "restart":
-                cluster.restart(step.nodes[0])
-                self._crashed.discard(step.nodes[0])
-            elif action == "pause":
-                cluster.pause(step.nodes[0])
-                self._paused.add(step.nodes[0])
-            elif action == "resume":
-                cluster.resume(step.nodes[0])
-                self._paused.discard(step.nodes[0])
+            detail = self._apply(step) or detail
         except Exception as failure:  # recorded, never raised out of the nemesis thread
             error = f"{type(failure).__name__}: {failure}"
-        self.events.append(NemesisEvent(self.clock(), action, detail, error))
+        self.events.append(NemesisEvent(self.clock(), step.action, detail, error))
+
+    def _target(self, step: Fault) -> str:
+        """The node a one-node step hits (a hook: a subclass may resolve roles here)."""
+        return step.nodes[0]
+
+    def _apply(self, step: Fault) -> str:
+        """Do one step to the cluster; returns the event's detail ("" keeps the step's own).
+
+        A hook: a subclass handles its extra actions, then calls this for the rest.
+        """
+        cluster, action = self._cluster, step.action
+        node = self._target(step) if step.nodes else ""
+        if action == "partition":
+            cluster.partition(*[list(group) for group in step.groups])
+            self._partitioned = True
+        elif action == "isolate-leader":
+            leader = self._leader(cluster)
+            others = [name for name in cluster.names if name != leader]
+            cluster.partition([leader], others)
+            self._partitioned = True
+            return f"{leader} | {','.join(others)}"
+        elif action == "heal":
+            cluster.heal()
+            self._partitioned = False
+        elif action == "crash":
+            cluster.crash(node)
+            self._crashed.add(node)
+        elif action == "restart":
+            cluster.restart(node)
+            self._crashed.discard(node)
+        elif action == "pause":
+            cluster.pause(node)
+            self._paused.add(node)
+        elif action == "resume":
+            cluster.resume(node)
+            self._paused.discard(node)
+        else:
+            raise ValueError(f"{type(self).__name__} cannot perform {action!r}")
+        return node
 
     @staticmethod
     def _leader(cluster: Any) -> str:

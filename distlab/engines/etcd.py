@@ -32,26 +32,22 @@ import base64
 import http.client
 import json
 import secrets
-import shutil
 import socket
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from distlab.engines.base import Engine, EngineError, MemberStatus
+from distlab.engines.base import EngineError
 from distlab.engines.processes import (
+    HOST,
+    ServerEngine,
     ServerError,
     ServerProcess,
     free_ports,
-    require_binary,
     wait_until,
 )
 from distlab.engines.proxy import LinkProxy, etcd_peer_identity
 
 __all__ = ["EtcdClient", "EtcdCluster"]
-
-HOST = "127.0.0.1"
 
 
 def _b64(text: str) -> str:
@@ -196,7 +192,7 @@ class EtcdClient:
         return f"EtcdClient({self.address[0]}:{self.address[1]}, {mode} reads)"
 
 
-class EtcdCluster(Engine):
+class EtcdCluster(ServerEngine):
     """A 3-member (or n-member) etcd cluster on loopback. Use `start` as a context manager::
 
     with EtcdCluster.start(3) as etcd:
@@ -216,14 +212,9 @@ class EtcdCluster(Engine):
         election_ms: int = 1000,
         start_timeout_s: float = 30.0,
     ) -> None:
-        super().__init__()
         if n < 1:
             raise ValueError(f"an etcd cluster needs at least one member, got n={n}")
-        self._binary = require_binary("etcd")
-        self._owns_root = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="distlab-etcd-") if root is None else root)
-        self.start_timeout_s = start_timeout_s
-        self._names = [f"n{i}" for i in range(n)]
+        super().__init__("etcd", [f"n{i}" for i in range(n)], root, start_timeout_s)
         ports = free_ports(2 * n)
         self.client_ports = dict(zip(self._names, ports[:n], strict=True))
         peer_ports = dict(zip(self._names, ports[n:], strict=True))
@@ -235,7 +226,6 @@ class EtcdCluster(Engine):
         }
         cluster = ",".join(f"{m}=http://{HOST}:{self.proxies[m].port}" for m in self._names)
         token = f"distlab-{secrets.token_hex(4)}"
-        self.servers: dict[str, ServerProcess] = {}
         for name in self._names:
             client_url = f"http://{HOST}:{self.client_ports[name]}"
             command = [
@@ -257,29 +247,21 @@ class EtcdCluster(Engine):
             ]
             self.servers[name] = ServerProcess(name, command, self.root / f"{name}.log")
         self.member_ids: dict[str, str] = {}  # name -> hex id, as in X-Server-From
-        self._partition: list[set[str]] = []
 
     @classmethod
     def start(cls, n: int = 3, **options: Any) -> EtcdCluster:
         """Start ``n`` members and wait until they have a leader; clean up on failure."""
-        cluster = cls(n, **options)
-        try:
-            for server in cluster.servers.values():
-                server.start()
-            cluster.wait_for_leader()
-            ids = cluster.client(cluster._names[0]).members()
-            cluster.member_ids = {name: format(ids[name], "x") for name in cluster._names}
-        except BaseException:
-            cluster.close()
-            raise
-        cluster._record("start", "*", f"{n} members")
-        return cluster
+        return cls._started(n, **options)
 
-    # ----- the Engine interface ----------------------------------------------------------
+    def _boot(self) -> str:
+        for server in self.servers.values():
+            server.start()
+        self.wait_for_leader()
+        ids = self.client(self._names[0]).members()
+        self.member_ids = {name: format(ids[name], "x") for name in self._names}
+        return f"{len(self._names)} members"
 
-    @property
-    def names(self) -> list[str]:
-        return list(self._names)
+    # ----- the Engine interface (the rest is ServerEngine's) -----------------------------
 
     def address(self, name: str) -> tuple[str, int]:
         """The member's client address."""
@@ -291,18 +273,10 @@ class EtcdCluster(Engine):
     ) -> EtcdClient:
         return EtcdClient(self.address(name), serializable=serializable, timeout_s=timeout_s)
 
-    def crash(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].crash()
-        self._record("crash", name)
-
     def restart(self, name: str, *, wait: bool = True) -> None:
         """Start a crashed member on its data directory; by default wait until it serves."""
-        self._check_member(name)
-        server = self.servers[name]
-        if server.running:
-            raise ServerError(f"{name} is running; crash it before restarting it")
-        server.start()
+        self._check_crashed(name)
+        self.servers[name].start()
         self._record("restart", name)
         if wait:
             self.wait_for_member(name)
@@ -316,60 +290,20 @@ class EtcdCluster(Engine):
 
         wait_until(ready, timeout_s or self.start_timeout_s, f"etcd member {name}", 0.1)
 
-    def pause(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].pause()
-        self._record("pause", name)
-
-    def resume(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].resume()
-        self._record("resume", name)
-
-    def partition(self, *groups: Iterable[str]) -> None:
-        sides = [set(group) for group in groups]
-        for side in sides:
-            for name in side:
-                self._check_member(name)
-        self._heal_proxies()
+    def _cut(self, sides: list[set[str]]) -> None:
+        # Each member's peer proxy refuses raft requests from members outside its side.
         for side in sides:
             outside = {self.member_ids[m] for m in self._names if m not in side}
             for name in side:
                 self.proxies[name].cut(outside)
-        self._partition = sides
-        self._record("partition", "*", " | ".join(",".join(sorted(s)) for s in sides))
 
-    def heal(self) -> None:
-        self._heal_proxies()
-        self._partition = []
-        self._record("heal", "*")
-
-    def _heal_proxies(self) -> None:
-        for proxy in self.proxies.values():
-            proxy.heal()
-
-    def status(self) -> dict[str, MemberStatus]:
-        return {name: self.status_of(name) for name in self._names}
-
-    def status_of(self, name: str) -> MemberStatus:
-        """One member's state; role "leader", "follower" or "no leader" when it answers."""
-        server, address = self.servers[name], self.address(name)
-        if not server.running:
-            return MemberStatus(name, "crashed", False, None, address)
-        if server.paused:
-            return MemberStatus(name, "paused", False, server.pid, address)
-        client = self.client(name, timeout_s=1.0)
-        try:
-            raw = client.status()
-        except EngineError:
-            return MemberStatus(name, "unresponsive", False, server.pid, address)
-        finally:
-            client.close()
+    def _probe(self, client: Any) -> dict[str, Any]:
+        """Role "leader", "follower" or "no leader", raft term and index."""
+        raw = client.status()
         role = "leader" if raw["leader"] == raw["member_id"] else "follower"
         if raw["leader"] == 0:
             role = "no leader"
-        fields = {"role": role, "term": raw["raft_term"], "raft_index": raw["raft_index"]}
-        return MemberStatus(name, "up", True, server.pid, address, fields)
+        return {"role": role, "term": raw["raft_term"], "raft_index": raw["raft_index"]}
 
     def leader(self) -> str | None:
         """The member that calls itself leader now, or None."""
@@ -397,15 +331,6 @@ class EtcdCluster(Engine):
             tails = "\n".join(f"--- {n}:\n{s.log_tail(8)}" for n, s in self.servers.items())
             raise ServerError(f"{err}\n{tails}") from None
         return found[0]
-
-    def close(self) -> None:
-        for server in self.servers.values():
-            server.crash()
-        for proxy in self.proxies.values():
-            proxy.close()
-        if self._owns_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-        self._record("close", "*")
 
     def __repr__(self) -> str:
         up = sum(s.running for s in self.servers.values())

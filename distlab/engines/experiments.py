@@ -23,17 +23,18 @@ engine unless one is passed in, and always stops what it started. Never prints.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult, check_linearizable
 from distlab.check.staleness import StalenessReport, measure_staleness
-from distlab.engines.base import EngineError, EngineEvent
+from distlab.engines.base import Engine, EngineError, EngineEvent
 from distlab.engines.etcd import EtcdCluster
 from distlab.engines.faults import EngineNemesis, Fault, NemesisEvent
 from distlab.engines.redis import RedisReplicaSet
@@ -48,6 +49,7 @@ from distlab.engines.workload import (
 __all__ = ["ExperimentResult", "etcd_experiment", "plot_counterexample", "redis_experiment"]
 
 _US = 1000  # nanoseconds per history time unit
+_E = TypeVar("_E", bound=Engine)
 
 
 @dataclass
@@ -70,6 +72,17 @@ def _clock() -> Callable[[], int]:
     return lambda: (time.monotonic_ns() - origin) // _US
 
 
+@contextlib.contextmanager
+def _engine(given: _E | None, start: Callable[[], _E]) -> Iterator[_E]:
+    """The engine passed in (left running), or one started now and closed afterwards."""
+    engine = start() if given is None else given
+    try:
+        yield engine
+    finally:
+        if given is None:
+            engine.close()
+
+
 def _read_finals(history: History, read: Callable[[str], str], keys: list[str]) -> dict[str, str]:
     """Read every key once more (recorded as client "final"), retrying for a while."""
     finals: dict[str, str] = {}
@@ -86,17 +99,36 @@ def _read_finals(history: History, read: Callable[[str], str], keys: list[str]) 
     return finals
 
 
-def _finish(
+def _run_and_judge(
+    engine: Engine,
+    nemesis: EngineNemesis,
+    specs: list[ClientSpec],
+    history: History,
+    key_names: list[str],
+    *,
+    seed: int,
+    duration_s: float,
+    final_member: Callable[[], str],
     system: str,
     mode: str,
-    history: History,
-    finals: dict[str, str],
-    nemesis: EngineNemesis,
-    engine_events: list[EngineEvent],
-    elapsed_s: float,
     check_timeout_s: float,
     notes: str,
 ) -> ExperimentResult:
+    """Run the clients while the nemesis works, read the final values on the member
+    ``final_member()`` names once every fault is undone, and judge the history."""
+    first_event = len(engine.events())
+    started = time.monotonic()
+    nemesis.start(engine, duration_s)
+    try:
+        run_clients(specs, history, duration_s=duration_s, keys=key_names, seed=seed)
+    finally:
+        nemesis.stop()  # Redis: restarts the old primary, empty, as a replica of the new one
+    elapsed = time.monotonic() - started
+    final_client = engine.client(final_member(), timeout_s=5.0)
+    try:
+        finals = _read_finals(history, final_client.get, key_names)
+    finally:
+        final_client.close()
     check = check_linearizable(history, timeout_s=check_timeout_s)
     staleness = measure_staleness(history)
     lost = lost_acknowledged_writes(history, finals)
@@ -108,10 +140,11 @@ def _finish(
         check,
         staleness,
         lost,
-        elapsed_s=elapsed_s,
+        elapsed_s=elapsed,
         faults=len(faults),
         time_unit_ns=_US,
     )
+    engine_events = engine.events()[first_event:]
     return ExperimentResult(
         summary, history, check, staleness, lost, finals, list(nemesis.events), engine_events, notes
     )
@@ -136,9 +169,7 @@ def etcd_experiment(
     """
     if reads not in ("linearizable", "serializable"):
         raise ValueError(f"reads must be 'linearizable' or 'serializable', got {reads!r}")
-    owned = cluster is None
-    etcd = EtcdCluster.start(3) if cluster is None else cluster
-    try:
+    with _engine(cluster, partial(EtcdCluster.start, 3)) as etcd:
         etcd.wait_for_leader()
         rng = random.Random(seed)
         key_names = [f"{reads[:3]}{seed}-k{i}" for i in range(keys)]
@@ -197,34 +228,20 @@ def etcd_experiment(
             ]
             notes = "clients on every member; nemesis isolates, kills -9 and pauses members"
         nemesis.clock = clock  # fault times on the history's clock, also for a given nemesis
-        first_event = len(etcd.events())
-        started = time.monotonic()
-        nemesis.start(etcd, duration_s)
-        try:
-            run_clients(specs, history, duration_s=duration_s, keys=key_names, seed=seed)
-        finally:
-            nemesis.stop()
-        elapsed = time.monotonic() - started
-        leader = etcd.wait_for_leader()
-        final_client = etcd.client(leader, timeout_s=5.0)
-        try:
-            finals = _read_finals(history, final_client.get, key_names)
-        finally:
-            final_client.close()
-        return _finish(
-            "etcd",
-            f"{reads} reads",
-            history,
-            finals,
+        return _run_and_judge(
+            etcd,
             nemesis,
-            etcd.events()[first_event:],
-            elapsed,
-            check_timeout_s,
-            notes,
+            specs,
+            history,
+            key_names,
+            seed=seed,
+            duration_s=duration_s,
+            final_member=etcd.wait_for_leader,
+            system="etcd",
+            mode=f"{reads} reads",
+            check_timeout_s=check_timeout_s,
+            notes=notes,
         )
-    finally:
-        if owned:
-            etcd.close()
 
 
 def redis_experiment(
@@ -249,9 +266,7 @@ def redis_experiment(
     """
     if not 0 < (cut_at_s or crash_at_s / 2) < crash_at_s < duration_s:
         raise ValueError("need 0 < cut_at_s < crash_at_s < duration_s")
-    owned = replicas is None
-    rs = RedisReplicaSet.start() if replicas is None else replicas
-    try:
+    with _engine(replicas, RedisReplicaSet.start) as rs:
         rs.wait_for_replicas()
         rng = random.Random(seed)
         key_names = [f"redis{seed}-k{i}" for i in range(keys)]
@@ -285,19 +300,6 @@ def redis_experiment(
                 followers[i % len(followers)] for i in range(clients - writers)
             )
         ]
-        first_event = len(rs.events())
-        started = time.monotonic()
-        nemesis.start(rs, duration_s)
-        try:
-            run_clients(specs, history, duration_s=duration_s, keys=key_names, seed=seed)
-        finally:
-            nemesis.stop()  # restarts the old primary, empty, as a replica of the new one
-        elapsed = time.monotonic() - started
-        final_client = rs.client(rs.primary, timeout_s=5.0)
-        try:
-            finals = _read_finals(history, final_client.get, key_names)
-        finally:
-            final_client.close()
         notes = (
             (
                 f"cut replication {old_primary}->{','.join(followers)} at {cut_at_s} s; "
@@ -307,20 +309,20 @@ def redis_experiment(
             + f"kill -9 {old_primary} at {crash_at_s} s; promoted {promoted} by hand "
             "(REPLICAOF NO ONE)"
         )
-        return _finish(
-            "redis",
-            "replica reads, failover" + (", cut first" if cut_at_s is not None else ""),
-            history,
-            finals,
+        return _run_and_judge(
+            rs,
             nemesis,
-            rs.events()[first_event:],
-            elapsed,
-            check_timeout_s,
-            notes,
+            specs,
+            history,
+            key_names,
+            seed=seed,
+            duration_s=duration_s,
+            final_member=lambda: rs.primary,  # the promoted replica, after the run
+            system="redis",
+            mode="replica reads, failover" + (", cut first" if cut_at_s is not None else ""),
+            check_timeout_s=check_timeout_s,
+            notes=notes,
         )
-    finally:
-        if owned:
-            rs.close()
 
 
 def plot_counterexample(result: ExperimentResult, *, max_ops: int = 6, keep_chars: int = 14) -> Any:

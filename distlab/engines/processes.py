@@ -12,6 +12,12 @@ where util-linux's ``setpriv`` exists every server is started with a parent-deat
 The parent-death signal fires when the *thread* that started the child exits, so every
 start goes through one long-lived launcher thread. Servers never write to our stdout: their
 output goes to their log file.
+
+`ServerEngine` is what every engine built from such processes shares (etcd's cluster and
+Redis's replica set): a temporary root folder, one `ServerProcess` and one link proxy per
+member, the signal faults, partitions as proxy cuts, status for crashed/paused/silent
+members, and ``close``. A subclass supplies only what is particular to its system: how to
+start its members, which links a partition cuts, and what a live member reports.
 """
 
 from __future__ import annotations
@@ -22,13 +28,28 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["ServerError", "ServerProcess", "free_ports", "require_binary", "wait_until"]
+from distlab.engines.base import Engine, EngineError, MemberStatus
+
+__all__ = [
+    "HOST",
+    "ServerEngine",
+    "ServerError",
+    "ServerProcess",
+    "free_ports",
+    "require_binary",
+    "wait_until",
+]
+
+HOST = "127.0.0.1"  # engines bind loopback only
 
 _LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distlab-engines-launcher")
 _SETPRIV = shutil.which("setpriv")
@@ -51,7 +72,7 @@ def require_binary(name: str) -> str:
     return path
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+def free_ports(count: int, host: str = HOST) -> list[int]:
     """``count`` distinct TCP ports that were free a moment ago on ``host``.
 
     The sockets are closed before the ports are returned (a server binary must bind them
@@ -186,3 +207,130 @@ class ServerProcess:
     def __repr__(self) -> str:
         state = "paused" if self.paused else "running" if self.running else "stopped"
         return f"ServerProcess({self.name!r}, {state}, pid={self.pid})"
+
+
+_E = TypeVar("_E", bound="ServerEngine")
+
+
+class ServerEngine(Engine):
+    """An `Engine` whose members are `ServerProcess`es on loopback, each with a link proxy.
+
+    The subclass's ``__init__`` calls this one, then fills ``servers`` and ``proxies``
+    (member name -> `ServerProcess` / `distlab.engines.proxy.LinkProxy`); it implements
+    `_boot` (start every member and wait until ready), `_cut` (cut the proxies for a
+    partition) and `_probe` (the status fields of a member that answers).
+    """
+
+    def __init__(
+        self, binary: str, names: list[str], root: str | Path | None, start_timeout_s: float
+    ) -> None:
+        super().__init__()
+        self._binary = require_binary(binary)
+        self._owns_root = root is None  # a folder we made, we remove on close()
+        prefix = f"distlab-{self.system}-"
+        self.root = Path(tempfile.mkdtemp(prefix=prefix) if root is None else root)
+        self.start_timeout_s = start_timeout_s
+        self._names = list(names)
+        self.servers: dict[str, ServerProcess] = {}
+        self.proxies: dict[str, Any] = {}  # name -> LinkProxy
+        self._partition: list[set[str]] = []
+
+    @classmethod
+    def _started(cls: type[_E], *args: Any, **options: Any) -> _E:
+        """A new engine with every member started (closed again if starting fails)."""
+        engine = cls(*args, **options)
+        try:
+            detail = engine._boot()
+        except BaseException:
+            engine.close()
+            raise
+        engine._record("start", "*", detail)
+        return engine
+
+    @abstractmethod
+    def _boot(self) -> str:
+        """Start every member and wait until the engine serves; returns the event's detail."""
+
+    @abstractmethod
+    def _cut(self, sides: list[set[str]]) -> None:
+        """Cut the proxied links a partition into ``sides`` separates (all proxies healed)."""
+
+    @abstractmethod
+    def _probe(self, client: Any) -> dict[str, Any]:
+        """The status fields (at least ``role``) of a live member; EngineError if silent."""
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def crash(self, name: str) -> None:
+        self._check_member(name)
+        self.servers[name].crash()
+        self._record("crash", name)
+
+    def _check_crashed(self, name: str) -> None:
+        """ServerError unless member ``name`` is down (what a restart needs)."""
+        self._check_member(name)
+        if self.servers[name].running:
+            raise ServerError(f"{name} is running; crash it before restarting it")
+
+    def pause(self, name: str) -> None:
+        self._check_member(name)
+        self.servers[name].pause()
+        self._record("pause", name)
+
+    def resume(self, name: str) -> None:
+        self._check_member(name)
+        self.servers[name].resume()
+        self._record("resume", name)
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        sides = [set(group) for group in groups]
+        for side in sides:
+            for name in side:
+                self._check_member(name)
+        self._heal_proxies()
+        self._cut(sides)
+        self._partition = sides
+        self._record("partition", "*", " | ".join(",".join(sorted(s)) for s in sides))
+
+    def heal(self) -> None:
+        self._heal_proxies()
+        self._partition = []
+        self._record("heal", "*")
+
+    def _heal_proxies(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.heal()
+
+    def status(self) -> dict[str, MemberStatus]:
+        return {name: self.status_of(name) for name in self._names}
+
+    def status_of(self, name: str) -> MemberStatus:
+        """One member's state: crashed, paused, unresponsive, or up with its `_probe` fields."""
+        server, address = self.servers[name], self.address(name)
+        if not server.running:
+            return MemberStatus(name, "crashed", False, None, address)
+        if server.paused:
+            return MemberStatus(name, "paused", False, server.pid, address)
+        client = self.client(name, timeout_s=1.0)
+        try:
+            fields = self._probe(client)
+        except EngineError:
+            return MemberStatus(name, "unresponsive", False, server.pid, address)
+        finally:
+            client.close()
+        return MemberStatus(name, "up", True, server.pid, address, fields)
+
+    @abstractmethod
+    def address(self, name: str) -> tuple[str, int]:
+        """The member's client address."""
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.crash()
+        for proxy in self.proxies.values():
+            proxy.close()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self._record("close", "*")

@@ -24,25 +24,21 @@ Never prints; never binds anything but 127.0.0.1; `close()` kills every member.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from distlab.engines.base import Engine, EngineError, MemberStatus
+from distlab.engines.base import EngineError
 from distlab.engines.processes import (
+    HOST,
+    ServerEngine,
     ServerError,
     ServerProcess,
     free_ports,
-    require_binary,
     wait_until,
 )
 from distlab.engines.proxy import LinkProxy
 
 __all__ = ["RedisClient", "RedisReplicaSet"]
-
-HOST = "127.0.0.1"
 
 
 class RedisClient:
@@ -111,7 +107,7 @@ class RedisClient:
         return f"RedisClient({self.address[0]}:{self.address[1]})"
 
 
-class RedisReplicaSet(Engine):
+class RedisReplicaSet(ServerEngine):
     """One Redis primary and ``replicas`` replicas on loopback. Use `start`::
 
     with RedisReplicaSet.start() as rs:
@@ -129,12 +125,8 @@ class RedisReplicaSet(Engine):
         root: str | Path | None = None,
         start_timeout_s: float = 20.0,
     ) -> None:
-        super().__init__()
-        self._binary = require_binary("redis-server")
-        self._owns_root = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="distlab-redis-") if root is None else root)
-        self.start_timeout_s = start_timeout_s
-        self._names = [f"n{i}" for i in range(replicas + 1)]
+        names = [f"n{i}" for i in range(replicas + 1)]
+        super().__init__("redis-server", names, root, start_timeout_s)
         self.ports = dict(zip(self._names, free_ports(len(self._names)), strict=True))
         self.primary = self._names[0]
         # A replica's link to its primary goes through its own proxy (so it can be cut).
@@ -145,21 +137,17 @@ class RedisReplicaSet(Engine):
         self.servers = {
             name: ServerProcess(name, [], self.root / f"{name}.log") for name in self._names
         }
-        self._partition: list[set[str]] = []
 
     @classmethod
     def start(cls, replicas: int = 2, **options: Any) -> RedisReplicaSet:
         """Start the primary and the replicas, and wait until both replicas are in sync."""
-        replica_set = cls(replicas, **options)
-        try:
-            for name in replica_set._names:
-                replica_set._launch(name)
-            replica_set.wait_for_replicas()
-        except BaseException:
-            replica_set.close()
-            raise
-        replica_set._record("start", "*", f"primary {replica_set.primary}, {replicas} replicas")
-        return replica_set
+        return cls._started(replicas, **options)
+
+    def _boot(self) -> str:
+        for name in self._names:
+            self._launch(name)
+        self.wait_for_replicas()
+        return f"primary {self.primary}, {len(self._names) - 1} replicas"
 
     def _launch(self, name: str) -> None:
         (self.root / name).mkdir(exist_ok=True)
@@ -193,11 +181,7 @@ class RedisReplicaSet(Engine):
         finally:
             client.close()
 
-    # ----- the Engine interface ----------------------------------------------------------
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._names)
+    # ----- the Engine interface (the rest is ServerEngine's) -----------------------------
 
     @property
     def replicas(self) -> list[str]:
@@ -211,16 +195,9 @@ class RedisReplicaSet(Engine):
     def client(self, name: str, *, timeout_s: float = 2.0) -> RedisClient:
         return RedisClient(self.address(name), timeout_s=timeout_s)
 
-    def crash(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].crash()
-        self._record("crash", name)
-
     def restart(self, name: str) -> None:
         """Start a crashed member again: empty (no persistence), as a replica of the primary."""
-        self._check_member(name)
-        if self.servers[name].running:
-            raise ServerError(f"{name} is running; crash it before restarting it")
+        self._check_crashed(name)
         if name == self.primary:
             raise ServerError(
                 f"{name} is still the primary; promote a replica first (a restarted Redis "
@@ -230,36 +207,12 @@ class RedisReplicaSet(Engine):
         self._launch(name)
         self._record("restart", name, f"as replica of {self.primary}")
 
-    def pause(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].pause()
-        self._record("pause", name)
-
-    def resume(self, name: str) -> None:
-        self._check_member(name)
-        self.servers[name].resume()
-        self._record("resume", name)
-
-    def partition(self, *groups: Iterable[str]) -> None:
-        """Cut the replication link of every replica not on the primary's side."""
-        sides = [set(group) for group in groups]
-        for side in sides:
-            for name in side:
-                self._check_member(name)
-        for proxy in self.proxies.values():
-            proxy.heal()
+    def _cut(self, sides: list[set[str]]) -> None:
+        """A partition cuts the replication link of every replica not on the primary's side."""
         primary_side = next((s for s in sides if self.primary in s), set())
         for name in self.replicas:
             if name not in primary_side:
                 self.proxies[name].cut()
-        self._partition = sides
-        self._record("partition", "*", " | ".join(",".join(sorted(s)) for s in sides))
-
-    def heal(self) -> None:
-        for proxy in self.proxies.values():
-            proxy.heal()
-        self._partition = []
-        self._record("heal", "*")
 
     def promote(self, name: str) -> None:
         """Failover by hand: ``REPLICAOF NO ONE`` on ``name``; the other replicas follow it."""
@@ -280,32 +233,14 @@ class RedisReplicaSet(Engine):
                     link.close()
         self._record("promote", name, f"REPLICAOF NO ONE (by hand); was {old}")
 
-    def status(self) -> dict[str, MemberStatus]:
-        found = {}
-        for name in self._names:
-            server, address = self.servers[name], self.address(name)
-            if not server.running:
-                found[name] = MemberStatus(name, "crashed", False, None, address)
-                continue
-            if server.paused:
-                found[name] = MemberStatus(name, "paused", False, server.pid, address)
-                continue
-            client = self.client(name, timeout_s=1.0)
-            try:
-                info = client.info()
-            except EngineError:
-                found[name] = MemberStatus(name, "unresponsive", False, server.pid, address)
-                continue
-            finally:
-                client.close()
-            role = "primary" if info.get("role") == "master" else "replica"
-            fields = {
-                "role": role,
-                "offset": int(info.get("master_repl_offset", 0)),
-                "link": info.get("master_link_status", "-"),
-            }
-            found[name] = MemberStatus(name, "up", True, server.pid, address, fields)
-        return found
+    def _probe(self, client: Any) -> dict[str, Any]:
+        """Role "primary" or "replica", replication offset and link state."""
+        info = client.info()
+        return {
+            "role": "primary" if info.get("role") == "master" else "replica",
+            "offset": int(info.get("master_repl_offset", 0)),
+            "link": info.get("master_link_status", "-"),
+        }
 
     def wait_for_replicas(self, timeout_s: float | None = None) -> None:
         """Wait until every running replica's link is up and its offset matches the primary's."""
@@ -322,15 +257,6 @@ class RedisReplicaSet(Engine):
             )
 
         wait_until(in_sync, timeout_s or self.start_timeout_s, "the Redis replicas to sync", 0.05)
-
-    def close(self) -> None:
-        for server in self.servers.values():
-            server.crash()
-        for proxy in self.proxies.values():
-            proxy.close()
-        if self._owns_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-        self._record("close", "*")
 
     def __repr__(self) -> str:
         return f"RedisReplicaSet(primary={self.primary}, replicas={self.replicas})"

@@ -13,7 +13,8 @@ it may have happened).
 
 `summarize` turns a finished run into an `EngineSummary` — the same field names as
 `distlab.kv.workload.WorkloadSummary`, so the rows of one table can come from distlab's own
-store and from etcd or Redis. `lost_acknowledged_writes` uses the same definition too.
+store and from etcd or Redis; the numbers themselves and `lost_acknowledged_writes` come
+from `distlab.check.outcome`, which both workloads share (re-exported here).
 
 Never starts processes (the caller brings the engine); never prints.
 """
@@ -23,12 +24,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult
+from distlab.check.outcome import lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import StalenessReport
 from distlab.engines.base import EngineClient, EngineError
 
@@ -150,43 +152,6 @@ def run_clients(
         raise errors[0]
 
 
-def lost_acknowledged_writes(
-    history: History | Iterable[Operation], final_state: Mapping[str, str]
-) -> list[Operation]:
-    """Acknowledged writes whose effect is missing from ``final_state``.
-
-    An acked append is lost when its suffix is not in the key's final value; an acked put
-    when the final value does not start with its value — unless some put on that key could
-    be ordered after it (did not complete before it was invoked), which may have
-    overwritten it. A lower bound: it never accuses a correct store.
-    """
-    ops = history.operations() if isinstance(history, History) else list(history)
-    lost = []
-    for w in ops:
-        if w.kind == "get" or w.status != "ok":
-            continue
-        final, value = final_state.get(w.key, ""), w.value or ""
-        if (w.kind == "put" and final.startswith(value)) or (w.kind == "append" and value in final):
-            continue
-        overwritten = any(
-            p.kind == "put"
-            and p.key == w.key
-            and p.id != w.id
-            and p.status != "fail"
-            and (p.complete is None or p.complete >= w.invoke)
-            for p in ops
-        )
-        if not overwritten:
-            lost.append(w)
-    return lost
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    return values[min(len(values) - 1, max(0, round(fraction * (len(values) - 1))))]
-
-
 def summarize(
     system: str,
     consistency: str,
@@ -200,29 +165,10 @@ def summarize(
     time_unit_ns: int = 1,
 ) -> EngineSummary:
     """The `EngineSummary` of a finished run (``time_unit_ns``: ns per history time unit)."""
-    stats = history.statistics()
-    latencies = sorted(
-        (op.complete - op.invoke) * time_unit_ns / 1e6
-        for op in history.operations()
-        if op.status == "ok" and op.complete is not None
+    numbers = run_numbers(
+        history, check, staleness, lost, elapsed_s=elapsed_s, time_unit_ns=time_unit_ns
     )
-    return EngineSummary(
-        system=system,
-        consistency=consistency,
-        operations=stats.operations,
-        ok=stats.ok,
-        failed=stats.failed,
-        indefinite=stats.indefinite + stats.pending,
-        verdict=check.verdict,
-        linearizable=check.linearizable,
-        acknowledged_writes_lost=len(lost),
-        stale_reads=staleness.stale_reads,
-        stale_rate=staleness.stale_rate,
-        latency_p50_ms=_percentile(latencies, 0.5),
-        latency_p99_ms=_percentile(latencies, 0.99),
-        throughput_ops_s=stats.ok / elapsed_s if elapsed_s > 0 else 0.0,
-        faults=faults,
-    )
+    return EngineSummary(system=system, consistency=consistency, **numbers, faults=faults)
 
 
 def summary_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:

@@ -29,7 +29,9 @@ Acknowledged writes lost: an acked write ``w`` on key ``k`` is lost when the fin
 append: its suffix is not in the value) *and* no put on ``k`` could have overwritten it — a
 put overwrites ``w`` only if it might be ordered after ``w``, i.e. it did not complete
 before ``w`` was invoked (failed puts never happened and do not count). This never
-accuses a correct store: it is a lower bound on what was lost.
+accuses a correct store: it is a lower bound on what was lost. The definition, and the
+summary numbers, live in `distlab.check.outcome`, shared with `distlab.engines.workload`
+(``lost_acknowledged_writes`` is re-exported here).
 
 Where it fits: uses the Clerk (rpc), the nemesis and the checkers; never starts processes
 (the caller brings the cluster) and never prints.
@@ -42,13 +44,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult, check_linearizable
 from distlab.check.nemesis import Nemesis, NemesisEvent
+from distlab.check.outcome import lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import StalenessReport, measure_staleness
 from distlab.kv.clerk import Clerk, KVError
 from distlab.rpc import Client, RpcError
@@ -99,39 +102,6 @@ class WorkloadResult:
     run: str  # the run's name: its keys are ``<run>.k0``, ``<run>.k1``, ...
     keys: list[str]
     clerk_statistics: list[Any] = field(default_factory=list)
-
-
-def lost_acknowledged_writes(
-    history: History | Iterable[Operation], final_state: Mapping[str, str]
-) -> list[Operation]:
-    """Acked writes whose effect is missing from ``final_state`` (see the module docstring)."""
-    ops = history.operations() if isinstance(history, History) else list(history)
-    lost = []
-    for w in ops:
-        if w.kind == "get" or w.status != "ok":
-            continue
-        final = final_state.get(w.key, "")
-        value = w.value or ""
-        if (w.kind == "put" and final.startswith(value)) or (w.kind == "append" and value in final):
-            continue
-        overwritten = any(
-            p.kind == "put"
-            and p.key == w.key
-            and p.id != w.id
-            and p.status != "fail"
-            and (p.complete is None or p.complete >= w.invoke)
-            for p in ops
-        )
-        if not overwritten:
-            lost.append(w)
-    return lost
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 # Numbers this process's runs, so that each one gets its own keys (module docstring, step 0).
@@ -259,26 +229,9 @@ def run_workload(
     check = check_linearizable(history, timeout_s=check_timeout_s)
     staleness = measure_staleness(history)
     lost = lost_acknowledged_writes(history, final_state)
-    stats = history.statistics()
-    latencies = sorted(
-        (op.complete - op.invoke) / 1e6
-        for op in history.operations()
-        if op.status == "ok" and op.complete is not None
-    )
     summary = WorkloadSummary(
         consistency=consistency,
-        operations=stats.operations,
-        ok=stats.ok,
-        failed=stats.failed,
-        indefinite=stats.indefinite + stats.pending,
-        verdict=check.verdict,
-        linearizable=check.linearizable,
-        acknowledged_writes_lost=len(lost),
-        stale_reads=staleness.stale_reads,
-        stale_rate=staleness.stale_rate,
-        latency_p50_ms=_percentile(latencies, 0.5),
-        latency_p99_ms=_percentile(latencies, 0.99),
-        throughput_ops_s=stats.ok / elapsed if elapsed > 0 else 0.0,
+        **run_numbers(history, check, staleness, lost, elapsed_s=elapsed),
         faults=len(nemesis.events) if nemesis is not None else 0,
         converged=converged,
         convergence_s=convergence_s,

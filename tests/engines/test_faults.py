@@ -29,7 +29,7 @@ def test_plan_is_seeded_and_each_fault_is_undone_before_the_next():
 
 
 def test_invalid_steps_are_refused_with_a_reason():
-    with pytest.raises(ValueError, match="unknown action"):
+    with pytest.raises(ValueError, match="unknown nemesis action"):
         Fault(0.1, "explode", nodes=("n0",))
     with pytest.raises(ValueError, match="exactly one member"):
         Fault(0.1, "crash")
@@ -98,3 +98,27 @@ def test_runner_resolves_roles_records_failures_and_undoes_on_stop():
     assert "RuntimeError" in failed[0].error
     times = [event.time for event in nemesis.events]
     assert times == sorted(times)
+
+
+def test_a_role_target_is_undone_on_the_member_it_hit_and_steps_are_engine_faults():
+    plan = EngineNemesis(5).plan(NAMES, 10.0)
+    assert plan and all(isinstance(step, Fault) for step in plan)  # undo steps too
+    engine = FakeEngine()
+    nemesis = EngineNemesis(
+        11,
+        schedule=[
+            Fault(0.0, "crash", nodes=("@follower",)),
+            Fault(0.01, "restart", nodes=("@follower",)),
+        ],
+    )
+    nemesis.start(engine, duration_s=5.0)
+    deadline = time.monotonic() + 10
+    while len(nemesis.events) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    nemesis.stop()
+    crashed = engine.calls[0][1]
+    assert engine.calls == [("crash", crashed), ("restart", crashed)]
+    assert [event.detail for event in nemesis.events] == [crashed, crashed]
+    stats = nemesis.statistics()
+    assert (stats.planned, stats.performed, stats.failed) == (2, 2, 0)
+    assert stats.recovered_at is not None

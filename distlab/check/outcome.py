@@ -1,0 +1,95 @@
+"""What a finished run amounts to: acknowledged writes lost, and the shared summary numbers.
+
+Two workloads produce histories against very different stores — distlab's own replicated KV
+(`distlab.kv.workload`) and real engines such as etcd and Redis
+(`distlab.engines.workload`) — yet their tables must be comparable row by row. So the
+definitions live here, once, at the level of a `History`:
+
+- :func:`lost_acknowledged_writes`: an acked write ``w`` on key ``k`` is lost when the final
+  value of ``k`` bears no trace of it (for a put: the value does not start with ``w``'s
+  value; for an append: its suffix is not in the value) *and* no put on ``k`` could have
+  overwritten it — a put overwrites ``w`` only if it might be ordered after ``w``, i.e. it
+  did not complete before ``w`` was invoked (failed puts never happened and do not count).
+  A lower bound: it never accuses a correct store.
+- :func:`run_numbers`: operation counts, the checker's verdict, staleness, latency
+  percentiles and throughput, as the keyword arguments both summaries share.
+
+Pure: no clocks, sockets or processes; it only reads what a run recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from distlab.check.history import History, Operation
+from distlab.check.linearizability import CheckResult
+from distlab.check.staleness import StalenessReport
+
+__all__ = ["lost_acknowledged_writes", "percentile", "run_numbers"]
+
+
+def lost_acknowledged_writes(
+    history: History | Iterable[Operation], final_state: Mapping[str, str]
+) -> list[Operation]:
+    """Acknowledged writes whose effect is missing from ``final_state`` (module docstring)."""
+    ops = history.operations() if isinstance(history, History) else list(history)
+    lost = []
+    for w in ops:
+        if w.kind == "get" or w.status != "ok":
+            continue
+        final, value = final_state.get(w.key, ""), w.value or ""
+        if (w.kind == "put" and final.startswith(value)) or (w.kind == "append" and value in final):
+            continue
+        overwritten = any(
+            p.kind == "put"
+            and p.key == w.key
+            and p.id != w.id
+            and p.status != "fail"
+            and (p.complete is None or p.complete >= w.invoke)
+            for p in ops
+        )
+        if not overwritten:
+            lost.append(w)
+    return lost
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """The value at ``fraction`` (0..1) of ``sorted_values`` (nearest rank; 0.0 if empty)."""
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def run_numbers(
+    history: History,
+    check: CheckResult,
+    staleness: StalenessReport,
+    lost: Sequence[Operation],
+    *,
+    elapsed_s: float,
+    time_unit_ns: int = 1,
+) -> dict[str, Any]:
+    """The summary fields every workload reports, by name (``time_unit_ns``: ns per
+    history time unit). Pass them on with ``Summary(**run_numbers(...), ...)``."""
+    stats = history.statistics()
+    latencies = sorted(
+        (op.complete - op.invoke) * time_unit_ns / 1e6
+        for op in history.operations()
+        if op.status == "ok" and op.complete is not None
+    )
+    return {
+        "operations": stats.operations,
+        "ok": stats.ok,
+        "failed": stats.failed,
+        "indefinite": stats.indefinite + stats.pending,
+        "verdict": check.verdict,
+        "linearizable": check.linearizable,
+        "acknowledged_writes_lost": len(lost),
+        "stale_reads": staleness.stale_reads,
+        "stale_rate": staleness.stale_rate,
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
+        "throughput_ops_s": stats.ok / elapsed_s if elapsed_s > 0 else 0.0,
+    }
