@@ -25,6 +25,7 @@ def plot_speedup(
     if cpu_count and cpu_count < top:
         axes.axvline(cpu_count, color="tab:red", alpha=0.4)
         axes.text(cpu_count + 0.05, 1.05, f"{cpu_count} CPUs", color="tab:red")
+    axes.set_ylim(bottom=0.6)  # room for the 1-worker point's label above the axis
     axes.set_xlabel("worker processes")
     axes.set_ylabel("speed-up vs 1 worker")
     axes.set_xticks(list(workers))
