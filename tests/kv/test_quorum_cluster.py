@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from distlab.check.nemesis import Nemesis
@@ -20,10 +22,18 @@ def replica_value(cluster: Cluster, name: str, key: str) -> str:
 
 def test_reads_are_stale_when_quorums_miss_each_other_and_fresh_when_they_meet() -> None:
     with Cluster.start(3, service="kv", consistency="quorum", seed=21) as cluster:
+        # w=3 first: every replica has "old" before n0 goes down (with w=1 the put could be
+        # acknowledged before n0 stored it, and n0 would come back with nothing).
+        cluster.client(client_id="setup", w=3).put("x", "old")
         writer = cluster.client(client_id="writer", w=1)
-        writer.put("x", "old")
         cluster.crash("n0")
         writer.put("x", "new")  # w=1: acknowledged while n0 is down, so n0 never hears of it
+        # The put returned after one ack; let the other live replica store it too, so that any
+        # read quorum of two that includes n0 meets "new".
+        deadline = time.monotonic() + 10.0
+        while {replica_value(cluster, name, "x") for name in ("n1", "n2")} != {"new"}:
+            assert time.monotonic() < deadline, "the live replicas never both stored the write"
+            time.sleep(0.02)
         cluster.restart("n0")
         assert replica_value(cluster, "n0", "x") == "old"
         one = cluster.client(client_id="r1", preferred="n0", r=1)
