@@ -7,7 +7,10 @@ the same id (its own or another caller's); the others wait on a bare lock until 
 reply arrives or they are promoted to reader. A lone caller thus reads its own reply
 with no thread hand-over (the fast path), while many threads still share one connection
 without taking turns: a slow call never holds up a fast one. Asynchronous calls are
-read by a background thread that takes the read lock only while they are outstanding.
+read by a background thread that takes the read lock while they are outstanding, and keeps
+it for a moment (``ASYNC_LINGER_S``) after the last one is answered: a node that calls a
+peer hundreds of times a second then finds its reader already waiting on the socket
+instead of waking it for every call.
 ``call_async`` returns a ``concurrent.futures.Future`` whose deadline is kept by one
 timer thread (``DelayLine``), never by a thread per call.
 
@@ -41,7 +44,7 @@ from distlab.rpc import auth, codec
 from distlab.rpc._io import recv_one_frame
 from distlab.rpc.at_most_once import ClientSession
 from distlab.rpc.codec import REQUEST, BadMessage
-from distlab.rpc.delay_line import DelayLine
+from distlab.rpc.delay_line import DelayLine, Timer
 from distlab.rpc.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -69,6 +72,7 @@ log = logging.getLogger("distlab.rpc")
 
 DEFAULT_TIMEOUT = 10.0
 _RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
+ASYNC_LINGER_S = 0.02  # how long the background reader keeps reading after the last reply
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,13 @@ class Client:
         self._counts = dict.fromkeys(("retries", "timeouts", "connects", "lost", "late"), 0)
 
     # -- public API ---------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """Is a connection open now (so a call starts without connecting)? A hint: the
+        server may have gone away without the client noticing yet."""
+        conn = self._conn
+        return conn is not None and conn.alive
+
     @property
     def server_name(self) -> str | None:
         """The server's name, learned at connect (None before the first connection)."""
@@ -532,11 +543,13 @@ class Client:
     def _read(self, conn: _Connection, waiter: _Waiter | None, deadline: float | None) -> None:
         """Read and dispatch replies (caller holds ``conn.read_lock``).
 
-        Returns when ``waiter`` is done, at ``deadline``, when no asynchronous call is
-        outstanding (background reader: ``waiter`` None), or when the connection dies.
+        Returns when ``waiter`` is done, at ``deadline``, when no asynchronous call has been
+        outstanding for ``ASYNC_LINGER_S`` (background reader: ``waiter`` None), or when the
+        connection dies.
         """
         sock, poll, decoder = conn.sock, conn.poller.poll, conn.decoder
         pending, observe, tracer = conn.pending, self.clock.observe, self.tracer
+        linger_until = 0.0
         try:
             while conn.alive:
                 if waiter is not None:
@@ -546,8 +559,15 @@ class Client:
                     if remaining_ms <= 0:
                         return
                 elif not conn.async_outstanding:
-                    return
+                    # Linger: the next asynchronous call is likely to come soon.
+                    now = time.monotonic()
+                    if not linger_until:
+                        linger_until = now + ASYNC_LINGER_S
+                    elif now >= linger_until:
+                        return
+                    remaining_ms = int((linger_until - now) * 1000) + 1
                 else:
+                    linger_until = 0.0
                     remaining_ms = 50  # re-check now and then whether async calls remain
                 if not poll(remaining_ms):
                     continue
@@ -634,6 +654,7 @@ class _AsyncCall:
         "client",
         "conn",
         "counted",
+        "deadline",
         "future",
         "maybe_ran",
         "method",
@@ -662,6 +683,7 @@ class _AsyncCall:
         self.maybe_ran = False
         self.conn: _Connection | None = None
         self.counted = False  # this attempt is in conn.async_outstanding
+        self.deadline: Timer | None = None  # this attempt's expiry on the client's DelayLine
 
     def attempt(self) -> None:
         client = self.client
@@ -686,14 +708,22 @@ class _AsyncCall:
             return
         with conn.async_cond:
             conn.async_cond.notify()  # wake the background reader
-        scheduled = client._delay_line.schedule(
+        self.deadline = client._delay_line.schedule(
             self.timeout, client._expire, conn, request_id, self, self.timeout
         )
-        # Closed meanwhile: nobody would ever expire this attempt, so fail it now.
-        if not scheduled and conn.pending.pop(request_id, None) is self:
-            self.fail(ConnectionLost("the client was closed", definite=not self.sent))
+        if self.deadline is None:
+            # Closed meanwhile: nobody would ever expire this attempt, so fail it now.
+            if conn.pending.pop(request_id, None) is self:
+                self.fail(ConnectionLost("the client was closed", definite=not self.sent))
+        elif conn.pending.get(request_id) is not self:
+            # Answered before its deadline was even set: that deadline is moot already.
+            self.client._delay_line.cancel(self.deadline)
 
     def _uncount(self) -> None:
+        # The attempt is over: its deadline no longer matters (see DelayLine.cancel).
+        if self.deadline is not None:
+            self.client._delay_line.cancel(self.deadline)
+            self.deadline = None
         conn = self.conn
         if conn is not None and self.counted:
             with conn.async_cond:

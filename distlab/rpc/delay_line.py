@@ -4,8 +4,14 @@ The fault policy decides *that* a message is delayed; the DelayLine does the wai
 so no thread is created per message or per call. Actions must be quick and must not
 block (a send on a socket, failing a future).
 
-What it must never do: run an action after ``close()`` returns, or let an exception
-from one action stop the others. Where it fits: owned by a Client or a Server.
+Most call deadlines never fire: the reply comes first. ``cancel`` forgets such a timer and
+drops cancelled timers from the front of the queue at once, so the thread sleeps until the
+next deadline that still matters instead of waking once per call (at a thousand calls a
+second those wake-ups would compete with the calls themselves for the interpreter).
+
+What it must never do: run an action after ``close()`` returns, or let an exception from
+one action stop the others. Where it fits: owned by a Client or a
+Server.
 """
 
 from __future__ import annotations
@@ -21,35 +27,69 @@ from typing import Any
 log = logging.getLogger("distlab.rpc")
 
 
+class Timer:
+    """A scheduled action, for `DelayLine.cancel`."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: list[Any]) -> None:
+        self.entry = entry
+
+
 class DelayLine:
     """Runs ``action(*args)`` after a delay, on one lazily started daemon thread."""
 
     def __init__(self, name: str = "rpc-delay-line") -> None:
         self._name = name
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
+        # Entries are [due, sequence, action, args]; a cancelled entry's action is None.
+        self._heap: list[list[Any]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def schedule(self, delay_s: float, action: Callable[..., Any], *args: Any) -> bool:
-        """Run ``action(*args)`` in ``delay_s`` seconds; False (and nothing runs) after close."""
+    def schedule(self, delay_s: float, action: Callable[..., Any], *args: Any) -> Timer | None:
+        """Run ``action(*args)`` in ``delay_s`` seconds.
+
+        Returns a handle for `cancel` (truthy), or None -- and nothing will run -- after close.
+        """
         due = time.monotonic() + delay_s
+        entry = [due, next(self._counter), action, args]
         with self._cond:
             if self._closed:
-                return False
-            heapq.heappush(self._heap, (due, next(self._counter), action, args))
+                return None
+            heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
-            elif self._heap[0][0] == due:
+            elif self._heap[0] is entry:
                 self._cond.notify()
-        return True
+        return Timer(entry)
+
+    def cancel(self, timer: Timer) -> None:
+        """Forget ``timer``: its action will not run, unless it is due and already being run
+        (so an action must tolerate running after a cancel, as a deadline check does)."""
+        with self._cond:
+            timer.entry[2] = None
+            self._drop_cancelled_front()
+
+    def _drop_cancelled_front(self) -> None:
+        # Caller holds _cond. Only the front is cheap to drop; cancelled timers deeper in
+        # the heap go when they reach it (so the thread never sleeps until a moot deadline).
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+
+    def queued(self) -> int:
+        """Timers held: not yet run, including cancelled ones not yet at the front."""
+        with self._cond:
+            return len(self._heap)
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._closed:
+                    self._drop_cancelled_front()
                     if self._heap:
                         wait = self._heap[0][0] - time.monotonic()
                         if wait <= 0:
@@ -60,6 +100,8 @@ class DelayLine:
                 if self._closed:
                     return
                 _, _, action, args = heapq.heappop(self._heap)
+            if action is None:  # cancelled
+                continue
             try:
                 action(*args)
             except Exception:  # one failing action must not stop the line

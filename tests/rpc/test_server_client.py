@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -114,6 +115,24 @@ def test_call_async_returns_futures(echo_server):
         assert [f.result(20) for f in futures] == [2 * i for i in range(100)]
         failing = client.call_async("Echo.nope", timeout=20)
         assert isinstance(failing.exception(20), UnknownMethod)
+
+
+def test_blocking_calls_right_after_async_ones_are_answered(echo_server):
+    # The background reader lingers on the connection after an async reply, so the blocking
+    # call that follows waits as a follower and must still get its own reply, fast or slow.
+    server, service = echo_server
+    with Client(server.address) as client:
+        for i in range(200):
+            assert client.call_async("Echo.add", i, 1, timeout=20).result(20) == i + 1
+            assert client.call("Echo.add", i, 2, timeout=20) == i + 2
+        assert client.call_async("Echo.echo", "x", timeout=20).result(20) == "x"
+        time.sleep(0.1)  # past the linger: the blocking caller reads for itself again
+        assert client.call("Echo.echo", "y", timeout=20) == "y"
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(client.call, "Echo.wait_for_release", timeout=20)
+            assert service.started.wait(20)
+            service.release.set()
+            assert slow.result(20) == "released"
 
 
 def test_async_timeout_when_reply_dropped(echo_server):
