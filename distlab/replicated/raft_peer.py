@@ -53,12 +53,13 @@ What it is: a :class:`~distlab.cluster.NodeProgram` that hosts a pure
 messages from peers (``Raft.step``), proposals from clients (``Replicated.submit``), and one
 ``tick()`` per ``tick_ms`` of real time from the *Raft loop* thread -- and whichever thread
 brought the work then *drives* the core: it takes each `Ready` and handles it in the
-contract's order, **persist** (one fsync for the whole batch: group commit), **send** (hand
-messages to each peer's sender thread, never waiting for the network), **apply** (to the
-service, then wake the clients waiting for those indices). Only one thread drives at a
-time; work that arrives meanwhile (during an fsync, say) goes out with the next batch.
-A peer's RPC thread that drives returns the replies for that peer in the RPC's answer, so
-an AppendEntries and its reply make one round trip.
+contract's order, **persist** (one fsync for the whole batch: group commit), **send** (to
+each peer's `PeerSender`: written to the socket at once while the peer keeps up, else
+queued for its thread; never waiting for the network), **apply** (to the service, then
+wake the clients waiting for those indices). Only one thread drives at a time; work that
+arrives meanwhile (during an fsync, say) goes out with the next batch. A peer's RPC thread
+that drives returns the replies for that peer in the RPC's answer, so an AppendEntries and
+its reply make one round trip.
 
 What it must never do: hold the core lock while doing I/O or while a client waits; send a
 message before the state it depends on is durable; apply an entry twice or out of order;
