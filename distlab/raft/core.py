@@ -58,6 +58,12 @@ class Role(str, Enum):
     LEADER = "leader"
 
 
+# Python 3.11's Enum metaclass routes every attribute lookup on the class through a
+# slow hook, so ``Role.LEADER`` costs several times a plain global. The methods below
+# run for every tick and message, so they use these aliases of the very same members.
+_FOLLOWER, _CANDIDATE, _LEADER = Role.FOLLOWER, Role.CANDIDATE, Role.LEADER
+
+
 @dataclass(frozen=True)
 class RaftConfig:
     """Timing and batching knobs, all in ticks or counts (a driver decides what a tick is)."""
@@ -142,7 +148,7 @@ class RaftNode:
 
         # Volatile state on all servers. §7: what the snapshot covers is committed and,
         # once the snapshot is handed back to the service, applied.
-        self.role = Role.FOLLOWER
+        self.role = _FOLLOWER
         self.leader_id: NodeId | None = None
         self.commit_index = self.log.snapshot_index
         self.last_applied = self.log.snapshot_index
@@ -177,7 +183,7 @@ class RaftNode:
 
     def tick(self) -> None:
         """One unit of logical time: heartbeats for a leader, the election timer for others."""
-        if self.role is Role.LEADER:
+        if self.role is _LEADER:
             self._heartbeat_elapsed += 1
             if self._heartbeat_elapsed >= self.config.heartbeat_interval_ticks:
                 # §5.2: leaders send periodic heartbeats to maintain their authority.
@@ -216,7 +222,7 @@ class RaftNode:
         Entries proposed between two `take_ready` calls go out in one AppendEntries
         per follower (batching).
         """
-        if self.role is not Role.LEADER:
+        if self.role is not _LEADER:
             return NotLeader(leader_hint=self.leader_id)
         entry = LogEntry(term=self.current_term, index=self.log.last_index + 1, command=command)
         self.log.append([entry])
@@ -266,7 +272,7 @@ class RaftNode:
             self._replicate_pending = False
             # Only a node that is still the leader may send them (it may have stepped
             # down since the proposal, on hearing of a later term).
-            for peer in self.peers if self.role is Role.LEADER else ():
+            for peer in self.peers if self.role is _LEADER else ():
                 if peer not in self._probing and self.next_index[peer] <= self.log.last_index:
                     self._send_append_entries(peer)
 
@@ -300,7 +306,7 @@ class RaftNode:
             self.last_applied = self.commit_index
 
         messages, self._messages = self._messages, []
-        return Ready(hard_state, log_from, entries, snapshot, messages, committed)
+        return Ready.of(hard_state, log_from, entries, snapshot, messages, committed)
 
     def statistics(self) -> RaftStatistics:
         """A frozen view of the node's state for widgets and tests."""
@@ -334,8 +340,8 @@ class RaftNode:
             self.voted_for = None
             self.leader_id = None
             self._hard_state_changed = True
-        if self.role is not Role.FOLLOWER:
-            self.role = Role.FOLLOWER
+        if self.role is not _FOLLOWER:
+            self.role = _FOLLOWER
             self._election_elapsed = 0
 
     def become_candidate(self) -> None:
@@ -343,7 +349,7 @@ class RaftNode:
         self.current_term += 1
         self.voted_for = self.node_id
         self._hard_state_changed = True
-        self.role = Role.CANDIDATE
+        self.role = _CANDIDATE
         self.leader_id = None
         self._votes = {self.node_id}
         self._reset_election_timer()
@@ -351,8 +357,8 @@ class RaftNode:
 
     def become_leader(self) -> None:
         """Won the election: take charge of replication and assert authority at once (§5.2)."""
-        assert self.role is Role.CANDIDATE, "only a candidate can become leader"
-        self.role = Role.LEADER
+        assert self.role is _CANDIDATE, "only a candidate can become leader"
+        self.role = _LEADER
         self.leader_id = self.node_id
         # §5.3: next_index starts just past our last entry; match_index at 0.
         self.next_index = {peer: self.log.last_index + 1 for peer in self.peers}
@@ -411,7 +417,7 @@ class RaftNode:
         self._send(sender, RequestVoteReply(term=self.current_term, vote_granted=granted))
 
     def _handle_request_vote_reply(self, sender: NodeId, reply: RequestVoteReply) -> None:
-        if self.role is not Role.CANDIDATE or reply.term != self.current_term:
+        if self.role is not _CANDIDATE or reply.term != self.current_term:
             return  # a late reply to an election we no longer run
         if reply.vote_granted:
             self._votes.add(sender)
@@ -467,8 +473,8 @@ class RaftNode:
             self._send(sender, AppendEntriesReply(term=self.current_term, success=False))
             return
         # request.term == current_term: this is the one legitimate leader of our term.
-        assert self.role is not Role.LEADER, "Election Safety: two leaders in one term"
-        if self.role is Role.CANDIDATE:
+        assert self.role is not _LEADER, "Election Safety: two leaders in one term"
+        if self.role is _CANDIDATE:
             self.become_follower(request.term)
         self.leader_id = request.leader_id
         self._election_elapsed = 0  # §5.2: heard from the current leader
@@ -545,7 +551,7 @@ class RaftNode:
         )
 
     def _handle_append_entries_reply(self, sender: NodeId, reply: AppendEntriesReply) -> None:
-        if self.role is not Role.LEADER or reply.term != self.current_term:
+        if self.role is not _LEADER or reply.term != self.current_term:
             return
         if reply.success:
             self._probing.discard(sender)
@@ -599,8 +605,8 @@ class RaftNode:
         if request.term < self.current_term:
             self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=0))
             return
-        assert self.role is not Role.LEADER, "Election Safety: two leaders in one term"
-        if self.role is Role.CANDIDATE:
+        assert self.role is not _LEADER, "Election Safety: two leaders in one term"
+        if self.role is _CANDIDATE:
             self.become_follower(request.term)
         self.leader_id = request.leader_id
         self._election_elapsed = 0
@@ -624,7 +630,7 @@ class RaftNode:
         self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=index))
 
     def _handle_install_snapshot_reply(self, sender: NodeId, reply: InstallSnapshotReply) -> None:
-        if self.role is not Role.LEADER or reply.term != self.current_term:
+        if self.role is not _LEADER or reply.term != self.current_term:
             return
         self._probing.discard(sender)  # its log now ends at (or after) the snapshot
         if reply.last_included_index > self.match_index[sender]:

@@ -45,11 +45,12 @@ class RaftLog:
 
     def term_at(self, index: int) -> int | None:
         """The term of the entry at ``index``; None if it is compacted away or not there yet."""
-        if index == self.snapshot_index:
+        position = index - self.snapshot_index  # 1 for the first entry after the snapshot
+        if position == 0:
             return self.snapshot_term
-        if index < self.snapshot_index or index > self.last_index:
+        if position < 0 or position > len(self._entries):
             return None
-        return self._entries[index - self.snapshot_index - 1].term
+        return self._entries[position - 1].term
 
     def entry(self, index: int) -> LogEntry:
         """The entry at ``index`` (must be held: after the snapshot, at most ``last_index``)."""

@@ -37,7 +37,9 @@ class SimDisk:
         if ready.log_from is not None:
             first = self.entries[0].index if self.entries else ready.log_from
             keep = max(0, ready.log_from - first)
-            self.entries = self.entries[:keep] + list(ready.entries)
+            # In place: the cost is what changed, not the length of the log.
+            del self.entries[keep:]
+            self.entries.extend(ready.entries)
             self.writes += 1
 
     def load(self) -> PersistedState:

@@ -28,6 +28,10 @@ from typing import Any
 from distlab.raft.core import RaftNode, Role
 from distlab.raft.messages import LogEntry, NodeId
 
+# ``Role.LEADER`` is a slow lookup on Python 3.11 (its Enum metaclass hooks attribute
+# access); `after_event` runs after every event, so it compares with this alias.
+_LEADER = Role.LEADER
+
 
 class SimulationFailure(AssertionError):
     """A seeded simulation did not behave as claimed. The message names the seed to replay."""
@@ -65,7 +69,7 @@ class SafetyChecker:
     def after_event(self, node: RaftNode) -> None:
         """Check what one event on ``node`` may have changed: leadership and commitment."""
         self.checks += 1
-        if node.role is not Role.LEADER:
+        if node.role is not _LEADER:
             return
         term = node.current_term
         known = self.leader_of_term.get(term)

@@ -149,12 +149,13 @@ class Simulation:
     def _step(self) -> None:
         queue = self._queue
         queue.now += 1
-        envelope = queue.pop_due()
-        while envelope is not None:
-            self._deliver(envelope)
-            envelope = queue.pop_due()
-        for node_id in self.node_ids:
-            node = self.nodes[node_id]
+        # The messages due now, a tick's worth at a time, in the order they were sent.
+        due = queue.take_due()
+        while due is not None:
+            for envelope in due:
+                self._deliver(envelope)
+            due = queue.take_due()
+        for node_id, node in self.nodes.items():  # in node_ids order (keys never move)
             if node is not None:
                 node.tick()
                 if node.has_ready():
@@ -166,10 +167,11 @@ class Simulation:
 
     def _deliver(self, envelope: Envelope) -> None:
         node = self.nodes[envelope.dst]
-        if node is None or not self.network.can_deliver(envelope.src, envelope.dst):
-            self.network.dropped += 1
+        network = self.network
+        if node is None or not network.can_deliver(envelope.src, envelope.dst):
+            network.dropped += 1
             return
-        self.network.delivered += 1
+        network.delivered += 1
         if self.observers:
             for observer in self.observers:
                 observer(self._queue.now, envelope)
@@ -178,17 +180,21 @@ class Simulation:
 
     def _drain(self, node_id: NodeId, node: RaftNode) -> None:
         checker = self.checker
+        # Looked up once per event rather than once per message (this is the hot path).
+        disk = self.disks[node_id]
+        queue = self._queue
+        now = queue.now
+        transmit = self.network.transmit
         while node.has_ready():
             ready = node.take_ready()
             # 1. persist: the node's replies are only valid once this is durable.
-            self.disks[node_id].save(ready)
+            disk.save(ready)
             if checker is not None and ready.log_from is not None:
                 checker.on_entries(node_id, ready.entries, node.log.term_at(ready.log_from - 1))
             # 2. send
-            now = self._queue.now
             for envelope in ready.messages:
-                for arrival in self.network.transmit(envelope, now):
-                    self._queue.schedule(arrival, envelope)
+                for arrival in transmit(envelope, now):
+                    queue.schedule(arrival, envelope)
             # 3. apply
             for item in ready.committed:
                 self._apply(node_id, node, item)
@@ -197,9 +203,7 @@ class Simulation:
         state = (node.role, node.current_term)
         if self._last_role[node_id] != state:
             self._last_role[node_id] = state
-            self.timeline.append(
-                TimelineEvent(self._queue.now, node_id, node.role.value, node.current_term)
-            )
+            self.timeline.append(TimelineEvent(now, node_id, node.role.value, node.current_term))
 
     def _apply(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
