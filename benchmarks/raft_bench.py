@@ -16,7 +16,9 @@ Workloads (each on a fresh 3-node cluster, 150-300 ms election timeouts, 50 ms h
 * pipelined: 1,000 outstanding writes on the leader (issued at once, awaited, repeated);
   ours also from a client process (10 concurrent ``Replicated.submit_many`` of 100).
 * failover: SIGKILL the leader; time until a write submitted after the kill is applied.
-  Median and p95 over ``--trials`` kills (the killed node is restarted between trials).
+  Median and p95 over ``--trials`` kills (the killed node is restarted between trials);
+  ours with fsync on and off (an election persists the vote, and the new leader's first
+  entries, before answering: a few fsyncs on the way).
 
 Ours runs with fsync on (every Ready batch is fsynced: group commit) and off; PySyncObj keeps
 its log in memory (no journal), so "ours, fsync off" is the like-for-like comparison.
@@ -185,8 +187,8 @@ def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> 
         }
 
 
-def ours_failover(trials: int) -> list[float]:
-    options = dict(election_timeout_ms=TIMEOUTS_MS, heartbeat_ms=HEARTBEAT_MS, fsync=True)
+def ours_failover(trials: int, fsync: bool) -> list[float]:
+    options = dict(election_timeout_ms=TIMEOUTS_MS, heartbeat_ms=HEARTBEAT_MS, fsync=fsync)
     times = []
     with Cluster.start(3, program=RaftPeer, seed=12, **options) as cluster:
         client = RaftClient(cluster)
@@ -446,7 +448,8 @@ def main() -> None:
             runs["base"].append(pysyncobj_throughput(args.writes, args.outstanding, args.rounds))
     ours = {"fsync": _best(runs["fsync"]), "nofsync": _best(runs["nofsync"])}
     base: dict[str, Any] = _best(runs["base"]) if runs["base"] else {}
-    failover = ours_failover(args.trials)
+    failover = ours_failover(args.trials, fsync=True)
+    failover_nofsync = ours_failover(args.trials, fsync=False)
     base_failover: list[float] = []
     if not args.no_pysyncobj:
         base_failover = pysyncobj_failover(args.trials)
@@ -468,12 +471,18 @@ def main() -> None:
             f"{reference or 0:10.0f} {ratio(ours['nofsync'][key], reference):>8}"
         )
     med, p95 = statistics.median(failover), _percentile(failover, 0.95)
+    med_off, p95_off = statistics.median(failover_nofsync), _percentile(failover_nofsync, 0.95)
     print(f"{'failover (s)':32} {'median':>10} {'p95':>10}")
     print(f"{'ours (fsync on)':32} {med:10.3f} {p95:10.3f}")
+    print(f"{'ours (fsync off)':32} {med_off:10.3f} {p95_off:10.3f}")
     if base_failover:
         base_med, base_p95 = statistics.median(base_failover), _percentile(base_failover, 0.95)
-        print(f"{'PySyncObj':32} {base_med:10.3f} {base_p95:10.3f}")
-        print(f"{'ours / PySyncObj':32} {med / base_med:9.2f}x {p95 / base_p95:9.2f}x")
+        print(f"{'PySyncObj (in memory)':32} {base_med:10.3f} {base_p95:10.3f}")
+        print(f"{'ours fsync on / PySyncObj':32} {med / base_med:9.2f}x {p95 / base_p95:9.2f}x")
+        print(
+            f"{'ours fsync off / PySyncObj':32} {med_off / base_med:9.2f}x "
+            f"{p95_off / base_p95:9.2f}x"
+        )
     if DISTURBED_RUNS:
         print(f"({DISTURBED_RUNS} throughput runs were disturbed by a leader change and repeated)")
     summary = {
@@ -482,6 +491,11 @@ def main() -> None:
         "ours_fsync": ours["fsync"],
         "ours_nofsync": ours["nofsync"],
         "ours_failover_s": {"median": med, "p95": p95, "trials": len(failover)},
+        "ours_failover_nofsync_s": {
+            "median": med_off,
+            "p95": p95_off,
+            "trials": len(failover_nofsync),
+        },
         "pysyncobj": base,
     }
     if base_failover:
