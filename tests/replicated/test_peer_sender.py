@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
+
+import pytest
 
 from distlab.raft import InstallSnapshot, RequestVote
 from distlab.replicated.transport import PeerSender
@@ -54,72 +57,80 @@ def terms(batch: list[Any]) -> list[int]:
     return [message["term"] for message in batch]
 
 
-def test_caller_sends_while_the_peer_keeps_up_and_the_thread_takes_over_when_it_lags() -> None:
+def wait_messages_sent(sender: PeerSender, count: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while sender.statistics().messages_sent < count:
+        assert time.monotonic() < deadline, sender.statistics()
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def sender_to_n1() -> Iterator[tuple[PeerSender, FakeClient]]:
     ctx = FakeContext()
     sender = PeerSender(ctx, "n1", keepalive_s=60.0)
-    peer, me = ctx.peer, threading.current_thread().name
     try:
-        sender.put([vote(1)])
-        peer.wait_sent(1)
-        assert peer.sent[0][0] == me and terms(peer.sent[0][1]) == [1]
-        # The first call is unanswered: the next batches go through the sender thread, in order.
-        sender.put([vote(2)])
-        sender.put([vote(3)])
-        deadline = time.monotonic() + 10.0
-        while sender.statistics().messages_sent < 3:
-            assert time.monotonic() < deadline, sender.statistics()
-            time.sleep(0.01)
-        assert [term for _, batch in peer.sent[1:] for term in terms(batch)] == [2, 3]
-        assert all(thread == "raft-send-n0-n1" for thread, _ in peer.sent[1:])
-        # Every call answered: the caller sends again.
-        for future in list(peer.futures):
-            future.set_result([])
-        count = len(peer.sent)
-        sender.put([vote(4)])
-        peer.wait_sent(count + 1)
-        assert peer.sent[-1][0] == me and terms(peer.sent[-1][1]) == [4]
-        stats = sender.statistics()
-        assert stats.batches_sent == len(peer.sent) and stats.batches_sent_inline == 2
-        assert stats.messages_sent == 4
+        yield sender, ctx.peer
     finally:
         sender.close()
 
 
-def test_after_a_failed_call_or_without_a_connection_only_the_thread_sends() -> None:
-    ctx = FakeContext()
-    sender = PeerSender(ctx, "n1", keepalive_s=60.0)
-    peer, me = ctx.peer, threading.current_thread().name
-    try:
-        sender.put([vote(1)])
-        peer.wait_sent(1)
-        peer.futures[0].set_exception(TimeoutError("no answer"))  # a frozen peer, say
-        sender.put([vote(2)])
-        peer.wait_sent(2)
-        assert peer.sent[1][0] != me
-        peer.futures[1].set_result([])  # it answers again: back to the fast path
-        sender.put([vote(3)])
-        peer.wait_sent(3)
-        assert peer.sent[2][0] == me
-        peer.futures[2].set_result([])
-        peer.connected = False  # connecting may block: never in the caller's thread
-        sender.put([vote(4)])
-        peer.wait_sent(4)
-        assert peer.sent[3][0] != me
-        peer.connected = True
-        peer.futures[3].set_result([])
-        snapshot = InstallSnapshot(5, "n0", 9, 5, b"x" * 10)  # may be large: thread only
-        sender.put([snapshot])
-        peer.wait_sent(5)
-        assert peer.sent[4][0] != me
-        assert sender.statistics().calls_failed == 1
-    finally:
-        sender.close()
+def test_caller_sends_while_the_peer_keeps_up_and_the_thread_takes_over_when_it_lags(
+    sender_to_n1: tuple[PeerSender, FakeClient],
+) -> None:
+    (sender, peer), me = sender_to_n1, threading.current_thread().name
+    sender.put([vote(1)])
+    peer.wait_sent(1)
+    assert peer.sent[0][0] == me and terms(peer.sent[0][1]) == [1]
+    # The first call is unanswered: the next batches go through the sender thread, in order.
+    sender.put([vote(2)])
+    sender.put([vote(3)])
+    wait_messages_sent(sender, 3)
+    assert [term for _, batch in peer.sent[1:] for term in terms(batch)] == [2, 3]
+    assert all(thread == "raft-send-n0-n1" for thread, _ in peer.sent[1:])
+    # Every call answered: the caller sends again.
+    for future in list(peer.futures):
+        future.set_result([])
+    count = len(peer.sent)
+    sender.put([vote(4)])
+    peer.wait_sent(count + 1)
+    assert peer.sent[-1][0] == me and terms(peer.sent[-1][1]) == [4]
+    stats = sender.statistics()
+    assert stats.batches_sent == len(peer.sent) and stats.batches_sent_inline == 2
+    assert stats.messages_sent == 4
 
 
-def test_many_putting_threads_keep_per_peer_order() -> None:
-    ctx = FakeContext()
-    sender = PeerSender(ctx, "n1", keepalive_s=60.0)
-    peer = ctx.peer
+def test_after_a_failed_call_or_without_a_connection_only_the_thread_sends(
+    sender_to_n1: tuple[PeerSender, FakeClient],
+) -> None:
+    (sender, peer), me = sender_to_n1, threading.current_thread().name
+    sender.put([vote(1)])
+    peer.wait_sent(1)
+    peer.futures[0].set_exception(TimeoutError("no answer"))  # a frozen peer, say
+    sender.put([vote(2)])
+    peer.wait_sent(2)
+    assert peer.sent[1][0] != me
+    peer.futures[1].set_result([])  # it answers again: back to the fast path
+    sender.put([vote(3)])
+    peer.wait_sent(3)
+    assert peer.sent[2][0] == me
+    peer.futures[2].set_result([])
+    peer.connected = False  # connecting may block: never in the caller's thread
+    sender.put([vote(4)])
+    peer.wait_sent(4)
+    assert peer.sent[3][0] != me
+    peer.connected = True
+    peer.futures[3].set_result([])
+    snapshot = InstallSnapshot(5, "n0", 9, 5, b"x" * 10)  # may be large: thread only
+    sender.put([snapshot])
+    peer.wait_sent(5)
+    assert peer.sent[4][0] != me
+    assert sender.statistics().calls_failed == 1
+
+
+def test_many_putting_threads_keep_per_peer_order(
+    sender_to_n1: tuple[PeerSender, FakeClient],
+) -> None:
+    sender, peer = sender_to_n1
     lock = threading.Lock()
     next_term = iter(range(1, 10_000))
 
@@ -145,14 +156,10 @@ def test_many_putting_threads_keep_per_peer_order() -> None:
         for thread in putters:
             thread.join()
         peer.wait_sent(1)
-        deadline = time.monotonic() + 10.0
-        while sender.statistics().messages_sent < 800:
-            assert time.monotonic() < deadline, sender.statistics()
-            time.sleep(0.01)
+        wait_messages_sent(sender, 800)
         sent = [term for _, batch in peer.sent for term in terms(batch)]
         assert sent == list(range(1, 801))
         assert 0 < sender.statistics().batches_sent_inline < sender.statistics().batches_sent
     finally:
         stop.set()
         answering.join()
-        sender.close()
