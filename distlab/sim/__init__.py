@@ -9,7 +9,8 @@
 `clock` orders events, `network` decides losses and delays, `disk` keeps what a
 node persisted, `safety` checks Raft's properties after every event,
 `simulation` drives the nodes, `faults` turns a seed into a randomized schedule,
-`experiments` measures failovers for the notebooks.
+`experiments` measures failovers for the notebooks, `sweep` runs many schedules on every
+core (also as ``python -m distlab.sim sweep``).
 """
 
 from distlab.sim.disk import SimDisk
@@ -25,6 +26,7 @@ from distlab.sim.faults import ScheduleResult, run_random_schedule
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
 from distlab.sim.safety import SafetyChecker, SafetyViolation, SimulationFailure
 from distlab.sim.simulation import SimService, Simulation, SimulationStatistics, TimelineEvent
+from distlab.sim.sweep import SweepReport, sweep
 
 __all__ = [
     "RELIABLE",
@@ -41,10 +43,12 @@ __all__ = [
     "Simulation",
     "SimulationFailure",
     "SimulationStatistics",
+    "SweepReport",
     "TimelineEvent",
     "election_trial",
     "election_trials",
     "failover_trial",
     "failover_trials",
     "run_random_schedule",
+    "sweep",
 ]

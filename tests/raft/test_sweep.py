@@ -1,7 +1,8 @@
 """Seed sweeps: many randomized fault schedules, each checked for safety after every event.
 
 A failure names its seed; ``pytest tests/raft/test_sweep.py --seed N`` replays exactly it.
-The small sweep runs by default; the long one is marked ``slow``.
+The small sweeps run in this process; the long one (marked ``slow``) on every core, through
+`distlab.sim.sweep` -- the same schedules, sooner.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from distlab.sim import run_random_schedule
+from distlab.sim import sweep as sweep_on_every_core
 
 SMALL_SWEEP = range(30)
 SLOW_SWEEP = range(1000, 1400)
@@ -38,4 +40,10 @@ def test_small_sweep_without_snapshots(seed_override):
 @pytest.mark.slow
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_slow_sweep_of_random_fault_schedules(seed_override, nodes):
-    sweep(SLOW_SWEEP, seed_override, nodes=nodes, ticks=400, fault_rate=0.05)
+    if seed_override is not None:
+        sweep(SLOW_SWEEP, seed_override, nodes=nodes, ticks=400, fault_rate=0.05)
+        return
+    report = sweep_on_every_core(SLOW_SWEEP, nodes=nodes, ticks=400, fault_rate=0.05)
+    assert report.ok, f"{report}\nreplay one with: pytest {__file__} --seed <seed>"
+    assert report.schedules == len(SLOW_SWEEP)
+    assert all(result.committed_index >= 1 for result in report.results)
