@@ -16,6 +16,9 @@ ticks/s and messages/s (messages sent by the nodes; each is also drawn on by the
 and, if it arrives, handled by a node and checked). The same seeds give the same schedules
 on every machine, so two runs (say, before and after a change) do the same work.
 
+Then the same seeds through `distlab.sim.sweep` on every core (worker start-up included),
+with the ratio to one process.
+
 The machine is shared and has two cores: run it more than once and compare runs made close
 together. Schedules per CPU second (process time) are printed too: other processes slow
 the wall clock figures far more than that one.
@@ -33,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from distlab.sim import run_random_schedule
+from distlab.sim import run_random_schedule, sweep
 
 
 def one_pass(seeds: range, nodes: int, ticks: int) -> tuple[float, float, int, int]:
@@ -67,6 +70,19 @@ def measure(seeds: range, nodes: int, ticks: int, repeats: int) -> dict[str, flo
     }
 
 
+def on_every_core(seeds: range, nodes: int, ticks: int, repeats: int) -> dict[str, float]:
+    """`distlab.sim.sweep` over the same seeds on every core (median of ``repeats``); its
+    wall time includes starting the worker processes."""
+    reports = [sweep(seeds, nodes=nodes, ticks=ticks) for _ in range(repeats)]
+    assert all(report.ok for report in reports)
+    seconds = statistics.median(report.seconds for report in reports)
+    return {
+        "workers": reports[0].workers,
+        "seconds": round(seconds, 3),
+        "schedules_per_s": round(len(seeds) / seconds, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -94,6 +110,15 @@ def main() -> None:
             f"{name:<14}{row['seeds']:>6}{row['schedules_per_s']:>13.1f}"
             f"{row['ticks_per_s']:>10}{row['messages_per_s']:>12}"
             f"{row['schedules_per_cpu_s']:>17.1f}"
+        )
+    print("\nthe same seeds through distlab.sim.sweep on every core (x: vs one process above)")
+    for name, (seeds, nodes, ticks) in configurations.items():
+        row = on_every_core(seeds, nodes, ticks, args.repeats)
+        figures[name + "_every_core"] = row
+        speedup = row["schedules_per_s"] / figures[name]["schedules_per_s"]
+        print(
+            f"{name:<14}{len(seeds):>6}{row['schedules_per_s']:>13.1f}"
+            f"   on {row['workers']} workers: {speedup:.2f}x"
         )
     figures_line = {"repeats": args.repeats, "load_1min": round(os.getloadavg()[0], 2), **figures}
     print(json.dumps(figures_line))
