@@ -53,13 +53,13 @@ What it is: a :class:`~distlab.cluster.NodeProgram` that hosts a pure
 messages from peers (``Raft.step``), proposals from clients (``Replicated.submit``), and one
 ``tick()`` per ``tick_ms`` of real time from the *Raft loop* thread -- and whichever thread
 brought the work then *drives* the core: it takes each `Ready` and handles it in the
-contract's order, **persist** (one fsync for the whole batch: group commit), **send** (to
-each peer's `PeerSender`: written to the socket at once while the peer keeps up, else
-queued for its thread; never waiting for the network), **apply** (to the service, then
-wake the clients waiting for those indices). Only one thread drives at a time; work that
-arrives meanwhile (during an fsync, say) goes out with the next batch. A peer's RPC thread
-that drives returns the replies for that peer in the RPC's answer, so an AppendEntries and
-its reply make one round trip.
+contract's order, **persist** (one fsync for the whole batch: group commit), **send** (queue
+on each peer's `PeerSender`; once the driver role is given up, the same thread writes them
+to the sockets while the peers keep up, else their sender threads do; never waiting for
+the network), **apply** (to the service, then wake the clients waiting for those indices).
+Only one thread drives at a time; work that arrives meanwhile (during an fsync, say) goes
+out with the next batch. A peer's RPC thread that drives returns the replies for that peer
+in the RPC's answer, so an AppendEntries and its reply make one round trip.
 
 What it must never do: hold the core lock while doing I/O or while a client waits; send a
 message before the state it depends on is durable; apply an entry twice or out of order;
@@ -327,6 +327,7 @@ class RaftPeer(NodeProgram):
         replies: list[Message] = []
         rounds = 0
         while self._driver.acquire(blocking=False):
+            to_flush: set[str] = set()
             try:
                 while True:
                     with self._lock:
@@ -360,13 +361,18 @@ class RaftPeer(NodeProgram):
                             index = ready.snapshot.last_included_index
                             tail = self.node.log.entries_from(index + 1)
                     rounds += 1
-                    replies.extend(self._handle_ready(ready, tail, reply_to))
+                    replies.extend(self._handle_ready(ready, tail, reply_to, to_flush))
             except Exception:  # a bug or a dead disk: a node that cannot persist must stop
                 self.log.exception("raft: driving the core failed; exiting the node")
                 logging.shutdown()
                 os._exit(70)
             finally:
                 self._driver.release()
+            # The network sends come after giving up the driver role: while this thread
+            # writes to one follower's socket, another thread may already take the role to
+            # handle the first follower's answer (commit, apply, wake the client).
+            for peer in to_flush:
+                self._senders[peer].flush()
             # Work added after our last look, by a thread that found the role taken,
             # would otherwise wait for the next tick: look once more.
             with self._lock:
@@ -404,7 +410,11 @@ class RaftPeer(NodeProgram):
                 self.storage.flush_if_stale()
 
     def _handle_ready(
-        self, ready: Ready, tail: list[LogEntry] | None, reply_to: str | None = None
+        self,
+        ready: Ready,
+        tail: list[LogEntry] | None,
+        reply_to: str | None = None,
+        to_flush: set[str] | None = None,
     ) -> list[Message]:
         self._readies += 1
         # 1. persist (group commit: one fsync for everything in this batch)
@@ -419,8 +429,11 @@ class RaftPeer(NodeProgram):
             for peer, messages in by_peer.items():
                 if peer == reply_to:
                     replies = messages
-                else:
+                elif to_flush is None:
                     self._senders[peer].put(messages)
+                else:  # queued in order now; sent once the driver role is released
+                    self._senders[peer].put(messages, send=False)
+                    to_flush.add(peer)
         # 3. apply, in log order, then answer the clients waiting for those entries
         if ready.committed:
             self._apply(ready.committed)

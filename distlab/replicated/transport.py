@@ -113,16 +113,26 @@ class PeerSender:
         )
         self._thread.start()
 
-    def put(self, messages: list[Message]) -> None:
-        """Queue messages for the peer; send them from this thread if the way is clear."""
+    def put(self, messages: list[Message], *, send: bool = True) -> None:
+        """Queue messages for the peer and `flush` them -- or, with ``send=False``, only
+        queue them: the caller promises to call `flush` soon (see RaftPeer._drive)."""
         with self._cond:
             self._queue.extend(messages)
             overflow = len(self._queue) - self.max_queued
             for _ in range(max(overflow, 0)):
                 self._queue.popleft()
                 self._dropped += 1
+        if send:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued from this thread if the way is clear, else wake the sender
+        thread. Never blocks on a slow peer."""
+        with self._cond:
+            if not self._queue:
+                return
             # Only to a peer whose every call was answered: a frozen peer's socket buffer
-            # may be full, and a send into it would block this thread (often the driver).
+            # may be full, and a send into it would block this thread (often a driver).
             inline = (
                 self._healthy
                 and not (self._closed or self._sending or self._in_flight)

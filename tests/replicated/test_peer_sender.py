@@ -163,3 +163,18 @@ def test_many_putting_threads_keep_per_peer_order(
     finally:
         stop.set()
         answering.join()
+
+
+def test_queued_without_sending_until_flushed(sender_to_n1: tuple[PeerSender, FakeClient]) -> None:
+    # A driver queues under its role and flushes after giving it up (RaftPeer._drive).
+    sender, peer = sender_to_n1
+    me = threading.current_thread().name
+    sender.put([vote(1)], send=False)
+    sender.put([vote(2)], send=False)
+    time.sleep(0.05)
+    assert peer.sent == [] and sender.statistics().queued == 2
+    sender.flush()
+    peer.wait_sent(1)
+    assert peer.sent == [(me, peer.sent[0][1])] and terms(peer.sent[0][1]) == [1, 2]
+    sender.flush()  # nothing queued: nothing sent
+    assert len(peer.sent) == 1
