@@ -42,17 +42,32 @@ _TYPES: dict[str, type] = {
 }
 
 
+# Each record type's field names, looked up once: dataclasses.fields() builds a new tuple
+# on every call, and every message a node sends or receives goes through here.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(field.name for field in fields(cls)) for cls in _TYPES.values()
+}
+_FIELD_SETS: dict[type, frozenset[str]] = {
+    cls: frozenset(names) for cls, names in _FIELD_NAMES.items()
+}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a Raft record type this codec knows, in declaration order."""
+    return _FIELD_NAMES[cls]
+
+
 def encode(value: Any) -> dict[str, Any]:
     """A Raft message or record as ``{"type": name, field: value, ...}`` of plain data."""
     name = type(value).__name__
     if _TYPES.get(name) is not type(value):
         raise TypeError(f"encode() does not know {name}; it encodes {sorted(_TYPES)}")
     data: dict[str, Any] = {"type": name}
-    for field in fields(value):
-        item = getattr(value, field.name)
-        if field.name == "entries":
+    for field_name in _FIELD_NAMES[type(value)]:
+        item = getattr(value, field_name)
+        if field_name == "entries":
             item = [[e.term, e.index, e.command] for e in item]
-        data[field.name] = item
+        data[field_name] = item
     return data
 
 
@@ -63,11 +78,11 @@ def decode(data: dict[str, Any]) -> Any:
     cls = _TYPES.get(data["type"])
     if cls is None:
         raise ValueError(f"unknown Raft record type {data['type']!r}")
-    names = {field.name for field in fields(cls)}
-    given = set(data) - {"type"}
-    if given != names:
+    names = _FIELD_SETS[cls]
+    if len(data) != len(names) + 1 or not names.issubset(data):
+        given = set(data) - {"type"}
         raise ValueError(f"{data['type']} needs fields {sorted(names)}, got {sorted(given)}")
-    values = {name: data[name] for name in names}
+    values = {name: data[name] for name in _FIELD_NAMES[cls]}
     if "entries" in values:
         values["entries"] = tuple(LogEntry(t, i, c) for t, i, c in values["entries"])
     if "data" in values and isinstance(values["data"], (bytearray, memoryview)):

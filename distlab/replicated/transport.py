@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from distlab.raft import (
@@ -266,24 +266,23 @@ def _decode_one(position: int, item: Any) -> Message:
         ) from None
     if not isinstance(message, _MESSAGE_TYPES):
         raise ValueError(f"message {position}: {type(message).__name__} is not a Raft message")
-    for field in fields(message):
-        value = getattr(message, field.name)
-        if field.name in _ID_FIELDS:
+    for name in codec.field_names(type(message)):
+        value = getattr(message, name)
+        if name in _ID_FIELDS:
             ok = type(value) is str
-        elif field.name in _BOOL_FIELDS:
+        elif name in _BOOL_FIELDS:
             ok = type(value) is bool
-        elif field.name == "conflict_term":
+        elif name == "conflict_term":
             ok = value is None or (type(value) is int and value >= 0)
-        elif field.name == "data":
+        elif name == "data":
             ok = type(value) is bytes
-        elif field.name == "entries":
+        elif name == "entries":
             ok = _entries_ok(message, value)
         else:
             ok = type(value) is int and value >= 0
         if not ok:
             raise ValueError(
-                f"message {position}: {type(message).__name__}.{field.name} has a bad value "
-                f"{value!r:.60}"
+                f"message {position}: {type(message).__name__}.{name} has a bad value {value!r:.60}"
             )
     return message
 
