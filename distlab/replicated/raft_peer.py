@@ -333,10 +333,7 @@ class RaftPeer(NodeProgram):
             try:
                 while True:
                     with self._lock:
-                        if (
-                            self.node.role is _LEADER
-                            and self._noop_term != self.node.current_term
-                        ):
+                        if self.node.role is _LEADER and self._noop_term != self.node.current_term:
                             # §8: a new leader commits a blank entry of its own term at once,
                             # so entries of earlier terms commit (Figure 8) without waiting
                             # for a client, and it learns what is committed.

@@ -3,10 +3,9 @@
 What it is: :class:`PeerSender`, one outgoing queue and one thread per peer, which empties
 the queue into ``Raft.step(sender, [message, ...])`` RPCs (one RPC carries every message
 queued for that peer since the last one: batching); when the peer is keeping up, the thread
-that queues a batch sends it itself. The peer may answer the RPC with
-messages of its own (its replies, e.g. AppendEntriesReply), handed to ``on_reply``. And
-:func:`decode_batch`, which turns what arrived back into Raft messages, checking every
-field's type.
+that queued a batch sends it itself. The peer may answer the RPC with messages of its own
+(its replies, e.g. AppendEntriesReply), handed to ``on_reply``. And :func:`decode_batch`,
+which turns what arrived back into Raft messages, checking every field's type.
 
 What it must never do: block the Raft loop (the loop only appends to a queue), wait for an
 answer, or retry. Raft messages are one-way and Raft tolerates their loss (不可靠网络
@@ -70,16 +69,16 @@ class SenderStatistics:
 class PeerSender:
     """The outgoing queue to one peer, and who sends it.
 
-    ``put`` never blocks on the network. When the way is clear -- nothing being sent, every
-    earlier call answered and none failed since (the peer is alive and reading), a
-    connection open, no snapshot in the batch --
-    the thread that calls ``put`` sends the batch itself: one thread hand-over less on the
-    path of every write, which on a busy 2-core machine is a good part of a write's latency.
-    Otherwise the messages wait in the queue for the sender thread, so a slow, frozen or
-    unreachable peer only ever delays its own queue. Either way one batch at a time leaves,
-    oldest first, as one asynchronous ``Raft.step`` call whose answer nobody waits for. If
-    the queue grows beyond ``max_queued`` (a peer that stopped answering), the oldest
-    messages are dropped: Raft will send fresher ones.
+    ``put`` and ``flush`` never block on the network. When the way is clear -- nothing
+    being sent, every earlier call answered and none failed since (the peer is alive and
+    reading), a connection open, no snapshot in the batch -- the thread that flushes sends
+    the batch itself: one thread hand-over less on the path of every write, which on a busy
+    2-core machine is a good part of a write's latency. Otherwise the messages wait in the
+    queue for the sender thread, so a slow, frozen or unreachable peer only ever delays its
+    own queue. Either way one batch at a time leaves, oldest first, as one asynchronous
+    ``Raft.step`` call whose answer nobody waits for. If the queue grows beyond
+    ``max_queued`` (a peer that stopped answering), the oldest messages are dropped: Raft
+    will send fresher ones.
     """
 
     def __init__(

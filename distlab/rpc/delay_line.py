@@ -10,8 +10,7 @@ next deadline that still matters instead of waking once per call (at a thousand 
 second those wake-ups would compete with the calls themselves for the interpreter).
 
 What it must never do: run an action after ``close()`` returns, or let an exception from
-one action stop the others. Where it fits: owned by a Client or a
-Server.
+one action stop the others. Where it fits: owned by a Client or a Server.
 """
 
 from __future__ import annotations
