@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "MapReduceApp",
@@ -104,9 +105,9 @@ def _chosen(seed: int, label: str, percent: float) -> bool:
     return zlib.crc32(f"{seed}:{label}".encode()) % 10_000 < percent * 100
 
 
-def _faulty_map(
-    filename: str,
-    contents: str,
+def _misbehave(
+    label: str,
+    rate_divisor: float,
     *,
     seed: int,
     marker_dir: str,
@@ -114,34 +115,25 @@ def _faulty_map(
     stall_percent: float,
     stall_s: float,
     delay_s: float,
-) -> list[tuple[str, str]]:
-    label = f"map:{os.path.basename(filename)}"
+) -> None:
+    """The faulty apps' shared prelude: wait ``delay_s``, then maybe crash or stall, once."""
     time.sleep(delay_s)
-    if _chosen(seed, label, crash_percent) and _once(marker_dir, f"crash-{label}"):
+    crash_chosen = _chosen(seed, label, crash_percent / rate_divisor)
+    if crash_chosen and _once(marker_dir, f"crash-{label}"):
         os._exit(17)  # a crash mid-task: no report, no cleanup
-    if _chosen(seed, "stall " + label, stall_percent) and _once(marker_dir, f"stall-{label}"):
+    stall_chosen = _chosen(seed, "stall " + label, stall_percent / rate_divisor)
+    if stall_chosen and _once(marker_dir, f"stall-{label}"):
         time.sleep(stall_s)  # a stall: longer than the coordinator's timeout
+
+
+def _faulty_map(filename: str, contents: str, **faults: Any) -> list[tuple[str, str]]:
+    _misbehave(f"map:{os.path.basename(filename)}", 1, **faults)
     return _word_count_map(filename, contents)
 
 
-def _faulty_reduce(
-    key: str,
-    values: list,
-    *,
-    seed: int,
-    marker_dir: str,
-    crash_percent: float,
-    stall_percent: float,
-    stall_s: float,
-    delay_s: float,
-) -> str:
-    # Per key, so the percentages are small: a bucket holds a hundred keys or more.
-    label = f"reduce:{key}"
-    time.sleep(delay_s)
-    if _chosen(seed, label, crash_percent / 50) and _once(marker_dir, f"crash-{label}"):
-        os._exit(17)
-    if _chosen(seed, "stall " + label, stall_percent / 50) and _once(marker_dir, f"stall-{label}"):
-        time.sleep(stall_s)
+def _faulty_reduce(key: str, values: list, **faults: Any) -> str:
+    # Per key, so the rates are divided by 50: a bucket holds a hundred keys or more.
+    _misbehave(f"reduce:{key}", 50, **faults)
     return _word_count_reduce(key, values)
 
 
