@@ -29,26 +29,14 @@ from typing import Any
 
 from distlab.raft import (
     AppendEntries,
-    AppendEntriesReply,
     InstallSnapshot,
-    InstallSnapshotReply,
     LogEntry,
     Message,
-    RequestVote,
-    RequestVoteReply,
     codec,
 )
 
 __all__ = ["PeerSender", "SenderStatistics", "decode_batch"]
 
-_MESSAGE_TYPES = (
-    RequestVote,
-    RequestVoteReply,
-    AppendEntries,
-    AppendEntriesReply,
-    InstallSnapshot,
-    InstallSnapshotReply,
-)
 _ID_FIELDS = {"candidate_id", "leader_id"}
 _BOOL_FIELDS = {"vote_granted", "success"}
 
@@ -263,7 +251,7 @@ def _decode_one(position: int, item: Any) -> Message:
         raise ValueError(
             f"message {position} of the batch is not a Raft message: {error}"
         ) from None
-    if not isinstance(message, _MESSAGE_TYPES):
+    if not isinstance(message, Message):  # the union of the six Raft message types
         raise ValueError(f"message {position}: {type(message).__name__} is not a Raft message")
     for name in codec.field_names(type(message)):
         value = getattr(message, name)
