@@ -5,7 +5,8 @@ What it is: plain data that a RaftNode consumes (`receive`) and produces (inside
 What it must never do: hold behaviour or references to nodes; a message is a value
 that a driver may copy, delay, duplicate or drop.
 Where it fits: `distlab.raft.core` reads and writes these; the simulator and the
-real-process driver carry them. `message_size` gives a byte estimate so tests can
+real-process driver carry them (`Envelope` and `NodeId` are the core contract's,
+`distlab.core`, re-exported here). `message_size` gives a byte estimate so tests can
 bound traffic without a real codec.
 
 The paper's RPCs are request/reply pairs; here each half is a one-way message,
@@ -17,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-NodeId = str
-"""A node's name, e.g. ``"n0"``."""
+from distlab.core import Envelope as Envelope  # the contract's, re-exported
+from distlab.core import NodeId as NodeId
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +110,6 @@ Message = (
 
 REQUESTS = (RequestVote, AppendEntries, InstallSnapshot)
 """The message types that start an exchange (6.824 counts these as "RPCs")."""
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A message in flight: who sent it, who should receive it, and the message."""
-
-    src: NodeId
-    dst: NodeId
-    message: Message
 
 
 _FIELD_BYTES = 8  # a rough size for an int, a bool or a short name on the wire

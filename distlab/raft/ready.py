@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from distlab.core import Ready as CoreReady
 from distlab.raft.messages import Envelope, LogEntry, NodeId
 
 
@@ -75,20 +76,25 @@ ApplyMsg = CommandApplied | SnapshotApplied
 
 
 @dataclass(frozen=True)
-class Ready:
+class Ready(CoreReady):
     """One batch of a node's outputs; see the module docstring for the required order.
 
-    Log change: after installing ``snapshot`` (drop persisted entries up to its
-    index), replace every persisted entry with index >= ``log_from`` by
-    ``entries``. ``log_from`` None means the log did not change.
+    Raft's shape of the core contract's `distlab.core.Ready`: ``messages`` to send and
+    ``outputs`` -- here the apply channel, also readable as ``committed`` -- plus what to
+    persist. Log change: after installing ``snapshot`` (drop persisted entries up to its
+    index), replace every persisted entry with index >= ``log_from`` by ``entries``.
+    ``log_from`` None means the log did not change.
     """
 
     hard_state: HardState | None = None
     log_from: int | None = None
     entries: list[LogEntry] = field(default_factory=list)
     snapshot: Snapshot | None = None
-    messages: list[Envelope] = field(default_factory=list)
-    committed: list[ApplyMsg] = field(default_factory=list)
+
+    @property
+    def committed(self) -> list[ApplyMsg]:
+        """The apply channel (6.824's name for ``outputs``): entries to apply, in order."""
+        return self.outputs
 
     @classmethod
     def of(
@@ -110,12 +116,12 @@ class Ready:
         """
         ready = object.__new__(cls)
         ready.__dict__.update(
+            messages=messages,
+            outputs=committed,
             hard_state=hard_state,
             log_from=log_from,
             entries=entries,
             snapshot=snapshot,
-            messages=messages,
-            committed=committed,
         )
         return ready
 

@@ -42,9 +42,11 @@ def test_round_trip_through_msgpack(value):
 
 
 def test_unknown_type_and_wrong_fields_are_rejected():
-    with pytest.raises(ValueError, match="unknown Raft record type 'Exec'"):
-        decode({"type": "Exec", "code": "rm -rf /"})
-    with pytest.raises(ValueError, match="needs fields"):
-        decode({"type": "RequestVoteReply", "term": 1})
+    with pytest.raises(ValueError, match="unknown message type 'Exec'"):
+        decode({"__msg__": "Exec", "fields": ["rm -rf /"]})
+    with pytest.raises(ValueError, match="needs 2 fields"):
+        decode({"__msg__": "RequestVoteReply", "fields": [1]})
+    with pytest.raises(ValueError, match="expected a Raft record"):
+        decode([1, 2])
     with pytest.raises(TypeError, match="does not know"):
         encode(object())

@@ -11,7 +11,9 @@ from distlab.replicated import CommandList, decode_batch, load_service
 def append(**changes: object) -> dict:
     message = AppendEntries(1, "n0", 0, 0, (LogEntry(1, 1, ["x", 1]),), 0)
     data = codec.encode(message)
-    data.update(changes)
+    names = codec.field_names(AppendEntries)
+    for name, value in changes.items():
+        data["fields"][names.index(name)] = value
     return data
 
 
@@ -30,10 +32,11 @@ def test_round_trip() -> None:
         ([append(term="1")], "AppendEntries.term"),
         ([append(term=-1)], "AppendEntries.term"),
         ([append(leader_id=7)], "leader_id"),
-        ([append(entries=[[1, 5, "gap"]])], "entries"),
-        ([append(entries=[[9, 1, "future term"]])], "entries"),
-        ([append(entries=[["x"]])], "not a Raft message"),
-        ([{"type": "RequestVoteReply", "term": 1, "vote_granted": 1}], "vote_granted"),
+        ([append(entries=[[1, 5, "gap"]])], "has a bad value"),
+        ([append(entries=[[9, 1, "future term"]])], "has a bad value"),
+        ([append(entries=[["x"]])], "LogEntry needs 3 fields"),
+        ([append(entries=[{"__msg__": "LogEntry", "fields": [1, 1, "c"]}])], "must hold"),
+        ([{"__msg__": "RequestVoteReply", "fields": [1, 1]}], "vote_granted"),
     ],
 )
 def test_malformed_batches_are_refused(batch: object, complaint: str) -> None:

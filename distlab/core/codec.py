@@ -1,0 +1,198 @@
+"""Protocol messages to plain data and back, safely: the one codec between cores and the wire.
+
+Protocol cores speak in frozen dataclasses (`RequestVote`, `AppendEntries`, `Update`,
+typed replies such as `Applied` or `NotLeader`). Sockets and disks carry only plain data
+(msgpack: None, bool, int, float, str, bytes, lists, maps). A `MessageCodec` converts
+between the two; every system in distlab builds one from the list of its message types,
+so no module hand-rolls its own field layout.
+
+What it must never do: build an object of a type that was not registered. Decoding reads a
+type *name* from the wire and looks it up in the codec's own table; there is no import by
+name, no pickle, no eval -- a hostile peer can at worst produce a clear `WireError`.
+
+Encoding: a registered dataclass becomes the map
+``{"__msg__": "TypeName", "fields": [field values...]}`` (fields in declaration order); a
+field typed as a registered message, or as a tuple of them (``tuple[LogEntry, ...]``),
+carries each such message as its bare field list, since the type is known;
+lists and tuples become lists (decoded back as lists, except in a field typed as a
+tuple, which gets its tuple back, so ``decode(encode(m)) == m``); other maps keep their
+str or int keys and may not use the key ``"__msg__"``, so a message can never be
+confused with plain data. Fields typed as a scalar (int, str, bytes, bool, float), as
+another registered message, or as a tuple of them are type-checked on the way in, so a
+core never sees ``term="x"``; ranges (a term is never negative, say) are the protocol's
+to check. A field typed ``Any`` (a command, a
+result) carries plain data as it is, neither searched for messages nor rebuilt.
+
+Where it fits: below every system (Raft's transport, the KV stores' gossip and replies),
+above msgpack. Every message crosses it, so encoding and decoding are compiled once per type
+into a tuple of field names and checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+from distlab.core.errors import ProtocolError
+
+_PLAIN = (type(None), bool, int, float, str, bytes)
+_PLAIN_TYPES = frozenset(_PLAIN)
+_SCALARS = (int, str, bytes, bool, float)
+TAG = "__msg__"
+_ANY, _SCALAR, _MESSAGE, _MESSAGES = range(4)
+
+
+class WireError(ProtocolError):
+    """Bytes from a peer did not decode to a known message; the peer sent something wrong."""
+
+
+class MessageCodec:
+    """Encode and decode the dataclasses of one protocol (and nothing else)."""
+
+    def __init__(self, classes: Iterable[type]) -> None:
+        self._by_name: dict[str, type] = {}
+        self._fields: dict[type, tuple[str, ...]] = {}
+        for cls in classes:
+            if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+                raise TypeError(f"{cls!r} is not a dataclass")
+            if cls.__name__ in self._by_name:
+                raise ValueError(f"two message types named {cls.__name__}")
+            self._by_name[cls.__name__] = cls
+            self._fields[cls] = tuple(field.name for field in dataclasses.fields(cls))
+        # Per type, in declaration order: (field name, kind, type). Kinds: _ANY (plain data,
+        # carried as it is: msgpack itself refuses anything else), _SCALAR (checked to be
+        # exactly that type), _MESSAGE (a registered message, sent untagged: the schema names
+        # its type), _MESSAGES (a tuple of them). Compiled once: every message crosses here.
+        self._schema: dict[type, tuple[tuple[str, int, type | None], ...]] = {}
+        for cls, names in self._fields.items():
+            hints = typing.get_type_hints(cls)
+            schema = []
+            for name in names:
+                hint = hints.get(name)
+                args = typing.get_args(hint)
+                if hint in _SCALARS:
+                    schema.append((name, _SCALAR, hint))
+                elif hint in self._fields:
+                    schema.append((name, _MESSAGE, hint))
+                elif typing.get_origin(hint) is tuple and args and args[0] in self._fields:
+                    schema.append((name, _MESSAGES, args[0]))
+                else:
+                    schema.append((name, _ANY, None))
+            self._schema[cls] = tuple(schema)
+
+    @property
+    def types(self) -> tuple[type, ...]:
+        """The registered message types."""
+        return tuple(self._fields)
+
+    def field_names(self, cls: type) -> tuple[str, ...]:
+        """The field names of a registered type, in declaration order."""
+        return self._fields[cls]
+
+    # -- encoding --------------------------------------------------------------------------
+
+    def encode(self, value: Any) -> Any:
+        """A registered dataclass (possibly nested in lists, tuples and maps) as plain data."""
+        cls = type(value)
+        if cls in _PLAIN_TYPES:
+            return value
+        if cls in self._schema:
+            return {TAG: cls.__name__, "fields": self._field_values(value, cls)}
+        if isinstance(value, (list, tuple)):
+            return [item if type(item) in _PLAIN_TYPES else self.encode(item) for item in value]
+        if isinstance(value, dict):
+            if TAG in value:
+                raise TypeError(f"a plain map may not use the key {TAG!r}")
+            return {self._key(key): self.encode(item) for key, item in value.items()}
+        if isinstance(value, _PLAIN):  # a subclass of a plain type (an IntEnum, a str Enum)
+            return value
+        raise TypeError(f"cannot put {cls.__name__} on the wire; register it or send plain data")
+
+    def _field_values(self, value: Any, cls: type) -> list[Any]:
+        values = []
+        for name, kind, of in self._schema[cls]:
+            item = getattr(value, name)
+            if kind == _MESSAGE and type(item) is of:
+                item = self._field_values(item, of)
+            elif kind == _MESSAGES and type(item) in (list, tuple):
+                item = [
+                    self._field_values(x, of) if type(x) is of else self.encode(x) for x in item
+                ]
+            elif kind != _ANY and type(item) not in _PLAIN_TYPES:
+                item = self.encode(item)
+            values.append(item)
+        return values
+
+    # -- decoding --------------------------------------------------------------------------
+
+    def decode(self, data: Any) -> Any:
+        """Rebuild what `encode` produced; raises WireError on anything malformed."""
+        kind = type(data)
+        if kind in _PLAIN_TYPES:
+            return data
+        if kind is dict:
+            if TAG in data:
+                return self._build_tagged(data)
+            return {self._key(key): self.decode(item) for key, item in data.items()}
+        if kind is list or kind is tuple:
+            return [item if type(item) in _PLAIN_TYPES else self.decode(item) for item in data]
+        if isinstance(data, (bytearray, memoryview)):
+            return bytes(data)
+        raise WireError(f"unexpected {kind.__name__} on the wire")
+
+    def _build_tagged(self, data: dict) -> Any:
+        name = data[TAG]
+        cls = self._by_name.get(name) if type(name) is str else None
+        if cls is None:
+            raise WireError(f"unknown message type {name!r}")
+        values = data.get("fields")
+        if len(data) != 2 or type(values) not in (list, tuple):
+            raise WireError(f"malformed {cls.__name__}: expected {{{TAG!r}, 'fields'}}")
+        return self._build(cls, values)
+
+    def _build(self, cls: type, values: Any) -> Any:
+        schema = self._schema[cls]
+        if type(values) not in (list, tuple):
+            raise WireError(f"{cls.__name__} must be a list of its fields, got {values!r:.40}")
+        if len(values) != len(schema):
+            raise WireError(f"{cls.__name__} needs {len(schema)} fields, got {len(values)}")
+        args = []
+        for (field_name, kind, of), raw in zip(schema, values, strict=True):
+            if kind == _ANY:
+                value = raw
+            elif kind == _SCALAR:
+                value = bytes(raw) if of is bytes and type(raw) is bytearray else raw
+                # bool is an int in Python; an int field must not accept True, nor a float
+                # an int.
+                if type(value) is not of and not (of is float and type(value) is int):
+                    raise WireError(
+                        f"{cls.__name__}.{field_name} must be {of.__name__}, "
+                        f"got {type(value).__name__}"
+                    )
+            elif kind == _MESSAGE:
+                value = self._nested(cls, field_name, of, raw)
+            else:  # _MESSAGES
+                if type(raw) not in (list, tuple):
+                    raise WireError(f"{cls.__name__}.{field_name} must be a list")
+                value = tuple(self._nested(cls, field_name, of, item) for item in raw)
+            args.append(value)
+        try:
+            return cls(*args)
+        except (TypeError, ValueError) as error:
+            raise WireError(f"bad {cls.__name__}: {error}") from error
+
+    def _nested(self, outer: type, field_name: str, cls: type, raw: Any) -> Any:
+        if type(raw) not in (list, tuple):
+            raise WireError(
+                f"{outer.__name__}.{field_name} must hold {cls.__name__}s "
+                f"(as field lists), got {type(raw).__name__}"
+            )
+        return self._build(cls, raw)
+
+    @staticmethod
+    def _key(key: Any) -> str | int:
+        if type(key) is not str and type(key) is not int:
+            raise WireError(f"map keys must be str or int, got {type(key).__name__}")
+        return key
