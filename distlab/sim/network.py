@@ -4,8 +4,10 @@ What it is: `SimNetwork` decides, with its own seeded `random.Random`, what happ
 to each message: lost, delivered after a random delay (so messages reorder), or
 delivered twice. It also holds the partition state (symmetric groups and one-way
 blocks) and counts what it carried.
-What it must never do: deliver anything itself or know about Raft's rules; it only
-answers "when (if ever) does this envelope arrive?" and "may src reach dst now?".
+What it must never do: deliver anything itself or know about any protocol's rules; it
+only answers "when (if ever) does this envelope arrive?" and "may src reach dst now?". How
+big a message is and whether it starts an exchange (a "request") are the system's to say
+(``message_size``, ``is_request``), for the traffic counters.
 Where it fits: owned by `distlab.sim.simulation.Simulation`, which schedules the
 deliveries on its virtual clock and checks `can_deliver` again on arrival (a
 partition that starts while a message is in flight still cuts it off).
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from distlab.raft.messages import REQUESTS, Envelope, NodeId, message_size
+from distlab.core import Envelope, NodeId
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,18 @@ class NetworkStatistics:
 class SimNetwork:
     """Seeded fault injection and partition state for the simulator."""
 
-    def __init__(self, rng: random.Random, config: NetworkConfig = RELIABLE) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        config: NetworkConfig = RELIABLE,
+        *,
+        message_size: Callable[[Any], int] = lambda message: 0,
+        is_request: Callable[[type], bool] = lambda cls: False,
+    ) -> None:
         self._rng = rng
         self.config = config
+        self._message_size = message_size
+        self._is_request = is_request
         self._blocked: set[tuple[NodeId, NodeId]] = set()
         self._disconnected: set[NodeId] = set()
         self.sent = 0
@@ -123,8 +136,8 @@ class SimNetwork:
 
     @property
     def requests_sent(self) -> int:
-        """How many requests (RequestVote, AppendEntries, InstallSnapshot) were sent."""
-        return sum(n for cls, n in self._sent_by_class.items() if issubclass(cls, REQUESTS))
+        """How many requests (messages that start an exchange, e.g. RequestVote) were sent."""
+        return sum(n for cls, n in self._sent_by_class.items() if self._is_request(cls))
 
     @property
     def sent_by_type(self) -> Counter[str]:
@@ -144,7 +157,7 @@ class SimNetwork:
         # are what a seed means: changing them would change every seeded run.)
         self.sent += 1
         message = envelope.message
-        self.bytes_sent += message_size(message)
+        self.bytes_sent += self._message_size(message)
         sent_by_class = self._sent_by_class
         cls = type(message)
         sent_by_class[cls] = sent_by_class.get(cls, 0) + 1

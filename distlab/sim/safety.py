@@ -27,22 +27,13 @@ from typing import Any
 
 from distlab.raft.core import RaftNode, Role
 from distlab.raft.messages import LogEntry, NodeId
+from distlab.sim.failures import SafetyViolation, SimulationFailure
+
+__all__ = ["SafetyChecker", "SafetyViolation", "SimulationFailure"]
 
 # ``Role.LEADER`` is a slow lookup on Python 3.11 (its Enum metaclass hooks attribute
 # access); `after_event` runs after every event, so it compares with this alias.
 _LEADER = Role.LEADER
-
-
-class SimulationFailure(AssertionError):
-    """A seeded simulation did not behave as claimed. The message names the seed to replay."""
-
-
-class SafetyViolation(SimulationFailure):
-    """One of Raft's safety properties broke; ``property_name`` says which."""
-
-    def __init__(self, property_name: str, message: str) -> None:
-        super().__init__(message)
-        self.property_name = property_name
 
 
 class SafetyChecker:

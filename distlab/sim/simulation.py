@@ -1,49 +1,49 @@
-"""The deterministic Raft simulator: one thread, a virtual clock, a seeded faulty network.
+"""The deterministic Raft simulator: a `World` of RaftNode cores, with the 6.824 lab helpers.
 
-What it is: `Simulation(seed)` runs a cluster of `RaftNode` cores. Each tick it
-delivers the messages due, then ticks every live node. After every event it
-drives the node's `Ready` in the contract's order (persist to the node's
-`SimDisk`, send through the `SimNetwork`, apply to the node's service) and lets
-the `SafetyChecker` look at what changed. A crash discards the node object and
-its service; a restart rebuilds both from the disk alone. The same seed gives the
-same run, event for event.
+What it is: `Simulation(seed)` is a `distlab.sim.World` whose system is Raft
+(`RaftSimSystem`): each node's `Ready` is persisted to its `SimDisk`, its
+committed entries are applied to a `SimService` (a digest of every command), and
+the `SafetyChecker` looks at what changed after every event. A crash discards the
+node object and its service; a restart rebuilds both from the disk alone. The
+same seed gives the same run, event for event.
 
 It also offers the helpers of the MIT 6.824 Raft lab, written anew for a virtual
 clock: `one`, `check_one_leader`, `check_no_leader`, `check_terms`,
 `n_committed`, `wait`. They fail with a `SimulationFailure` that names the seed.
+(They keep the lab's names on purpose: `check_one_leader` *waits* for a leader,
+as in the lab, so a learner can map each scenario onto the 6.824 test it mirrors.)
 
 What it must never do: read the wall clock, sleep, use the global `random`, or
 reach into a node's private state to change it (it reads public fields only).
-Where it fits: the first of Raft's two drivers (the other runs real processes);
-tests, sweeps, `distlab.viz.raft_timeline` and the notebooks build on it.
+Where it fits: the simulator half of Raft's two drivers (the other runs real
+processes); tests, sweeps, `distlab.viz.raft_timeline` and the notebooks build on
+it. A subclass may extend it through two hooks: `_start(node_id)` (a node boots;
+call ``super()._start``) and `_apply(node_id, node, item)` (one entry of the
+apply channel; call ``super()._apply``) -- `distlab.sim.kv_sim` does.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from distlab.raft.core import RaftConfig, RaftNode, Role
-from distlab.raft.messages import Envelope, NodeId
-from distlab.raft.ready import CommandApplied, NotLeader, Proposed, SnapshotApplied
-from distlab.sim.clock import EventQueue
+from distlab.raft.messages import REQUESTS, NodeId, message_size
+from distlab.raft.ready import CommandApplied, NotLeader, Proposed, Ready, SnapshotApplied
 from distlab.sim.disk import SimDisk
-from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
-from distlab.sim.safety import SafetyChecker, SafetyViolation, SimulationFailure
+from distlab.sim.network import RELIABLE, NetworkConfig
+from distlab.sim.safety import SafetyChecker
+from distlab.sim.world import SimSystem, TimelineEvent, World
 
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    """Something worth drawing: a role or term change, a crash, a restart, a network change."""
-
-    time: int
-    node_id: NodeId | None
-    kind: str  # "follower" | "candidate" | "leader" | "crash" | "restart" | "network"
-    term: int = 0
-    detail: str = ""
+__all__ = [
+    "RaftSimSystem",
+    "SimService",
+    "Simulation",
+    "SimulationStatistics",
+    "TimelineEvent",
+]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,68 @@ class SimService:
         return int(index), int(digest)
 
 
-class Simulation:
+class RaftSimSystem(SimSystem):
+    """How Raft runs in a `World`: a SimDisk per node, a SimService, Raft's safety checks."""
+
+    world: Simulation
+
+    def __init__(
+        self,
+        node_ids: tuple[NodeId, ...],
+        *,
+        config: RaftConfig,
+        node_cls: type[RaftNode],
+        check_safety: bool,
+    ) -> None:
+        self.config = config
+        self.node_cls = node_cls
+        self.check_safety = check_safety
+        self.disks: dict[NodeId, SimDisk] = {node_id: SimDisk() for node_id in node_ids}
+        self.services: dict[NodeId, SimService] = {}
+        self.checker: SafetyChecker | None = None
+
+    def bind(self, world: World) -> None:
+        super().bind(world)
+        if self.check_safety:
+            self.checker = SafetyChecker(world._context)
+
+    def boot(self, node_id: NodeId, peers: tuple[NodeId, ...], rng: random.Random) -> RaftNode:
+        node = self.node_cls(
+            node_id, list(peers), rng=rng, config=self.config, persisted=self.disks[node_id].load()
+        )
+        self.services[node_id] = SimService()
+        return node
+
+    def persist(self, node_id: NodeId, core: RaftNode, ready: Ready) -> None:
+        self.disks[node_id].save(ready)
+        checker = self.checker
+        if checker is not None and ready.log_from is not None:
+            checker.on_entries(node_id, ready.entries, core.log.term_at(ready.log_from - 1))
+
+    def output(self, node_id: NodeId, core: RaftNode, item: Any) -> None:
+        self.world._apply(node_id, core, item)
+
+    def after_event(self, node_id: NodeId, core: RaftNode) -> None:
+        if self.checker is not None:
+            self.checker.after_event(core)
+
+    def fields(self, core: RaftNode) -> dict[str, Any]:
+        return core.status()
+
+    def role(self, core: RaftNode) -> tuple[Role, int]:
+        return (core.role, core.current_term)
+
+    def message_size(self, message: Any) -> int:
+        return message_size(message)
+
+    def is_request(self, cls: type) -> bool:
+        return issubclass(cls, REQUESTS)
+
+
+class Simulation(World):
     """A seeded Raft cluster on a virtual clock. Node names are ``n0 .. n{nodes-1}``."""
+
+    system: RaftSimSystem
 
     def __init__(
         self,
@@ -100,110 +160,35 @@ class Simulation:
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least one node, got {nodes}")
-        self.seed = seed
         self.config = config or RaftConfig()
         self.snapshot_interval = snapshot_interval
         self.node_cls = node_cls
-        self.node_ids: tuple[NodeId, ...] = tuple(f"n{i}" for i in range(nodes))
-        self._rng = random.Random(seed)
-        self._queue = EventQueue()
-        self.network = SimNetwork(random.Random(self._rng.getrandbits(64)), network)
-        self.checker: SafetyChecker | None = SafetyChecker(self._context) if check_safety else None
-        self.disks: dict[NodeId, SimDisk] = {node_id: SimDisk() for node_id in self.node_ids}
-        self.services: dict[NodeId, SimService] = {}
-        self.nodes: dict[NodeId, RaftNode | None] = {}
-        self.timeline: list[TimelineEvent] = []
-        self._last_role: dict[NodeId, tuple[Role, int] | None] = {}
-        self.observers: list[Callable[[int, Envelope], None]] = []
-        """Functions called with (tick, envelope) for every delivered message."""
-        for node_id in self.node_ids:
-            self._start(node_id)
-
-    # ==========================================================================================
-    # Time
-    # ==========================================================================================
+        system = RaftSimSystem(
+            tuple(f"n{i}" for i in range(nodes)),
+            config=self.config,
+            node_cls=node_cls,
+            check_safety=check_safety,
+        )
+        super().__init__(system, seed, nodes, network=network)
 
     @property
-    def now(self) -> int:
-        """The current tick."""
-        return self._queue.now
+    def checker(self) -> SafetyChecker | None:
+        """Raft's safety checker (None when built with ``check_safety=False``)."""
+        return self.system.checker
 
-    def run_for(self, ticks: int) -> None:
-        """Advance ``ticks`` ticks: each delivers due messages, then ticks every live node."""
-        try:
-            for _ in range(ticks):
-                self._step()
-        except SimulationFailure:
-            raise
-        except AssertionError as error:  # an invariant the core asserts about itself
-            raise SafetyViolation("Core invariant", f"{error}{self._context()}") from error
+    @property
+    def disks(self) -> dict[NodeId, SimDisk]:
+        """Each node's simulated disk (what survives its crashes)."""
+        return self.system.disks
 
-    def run_until(self, condition: Callable[[], bool], max_ticks: int) -> bool:
-        """Run tick by tick until ``condition()`` holds (True) or ``max_ticks`` pass (False)."""
-        for _ in range(max_ticks):
-            if condition():
-                return True
-            self.run_for(1)
-        return condition()
-
-    def _step(self) -> None:
-        queue = self._queue
-        queue.now += 1
-        # The messages due now, a tick's worth at a time, in the order they were sent.
-        due = queue.take_due()
-        while due is not None:
-            for envelope in due:
-                self._deliver(envelope)
-            due = queue.take_due()
-        for node_id, node in self.nodes.items():  # in node_ids order (keys never move)
-            if node is not None:
-                node.tick()
-                if node.has_ready():
-                    self._drain(node_id, node)
+    @property
+    def services(self) -> dict[NodeId, SimService]:
+        """Each node's service (replaced on restart)."""
+        return self.system.services
 
     # ==========================================================================================
-    # The driver: deliver, persist, send, apply
+    # The apply channel (a hook: subclasses extend it)
     # ==========================================================================================
-
-    def _deliver(self, envelope: Envelope) -> None:
-        node = self.nodes[envelope.dst]
-        network = self.network
-        if node is None or not network.can_deliver(envelope.src, envelope.dst):
-            network.dropped += 1
-            return
-        network.delivered += 1
-        if self.observers:
-            for observer in self.observers:
-                observer(self._queue.now, envelope)
-        node.receive(envelope.src, envelope.message)
-        self._drain(envelope.dst, node)
-
-    def _drain(self, node_id: NodeId, node: RaftNode) -> None:
-        checker = self.checker
-        # Looked up once per event rather than once per message (this is the hot path).
-        disk = self.disks[node_id]
-        queue = self._queue
-        now = queue.now
-        transmit = self.network.transmit
-        while node.has_ready():
-            ready = node.take_ready()
-            # 1. persist: the node's replies are only valid once this is durable.
-            disk.save(ready)
-            if checker is not None and ready.log_from is not None:
-                checker.on_entries(node_id, ready.entries, node.log.term_at(ready.log_from - 1))
-            # 2. send
-            for envelope in ready.messages:
-                for arrival in transmit(envelope, now):
-                    queue.schedule(arrival, envelope)
-            # 3. apply
-            for item in ready.committed:
-                self._apply(node_id, node, item)
-        if checker is not None:
-            checker.after_event(node)
-        state = (node.role, node.current_term)
-        if self._last_role[node_id] != state:
-            self._last_role[node_id] = state
-            self.timeline.append(TimelineEvent(now, node_id, node.role.value, node.current_term))
 
     def _apply(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
@@ -232,7 +217,7 @@ class Simulation:
             service.digest = digest
 
     # ==========================================================================================
-    # Clients and faults
+    # Clients and observing
     # ==========================================================================================
 
     def propose(self, node_id: NodeId, command: Any) -> Proposed | NotLeader | None:
@@ -245,126 +230,22 @@ class Simulation:
             self._drain(node_id, node)
         return result
 
-    def crash(self, node_id: NodeId) -> None:
-        """Kill a node: its memory and service state are lost; only its SimDisk survives."""
-        self._require(node_id)
-        if self.nodes[node_id] is None:
-            return
-        self.nodes[node_id] = None
-        self._last_role[node_id] = None
-        self.timeline.append(TimelineEvent(self.now, node_id, "crash"))
-
-    def restart(self, node_id: NodeId) -> None:
-        """Start a node again from its disk (crashing it first if it is running)."""
-        self._require(node_id)
-        if self.nodes[node_id] is not None:
-            self.crash(node_id)
-        self._start(node_id)
-        self.timeline.append(TimelineEvent(self.now, node_id, "restart"))
-
-    def _start(self, node_id: NodeId) -> None:
-        peers = [peer for peer in self.node_ids if peer != node_id]
-        node = self.node_cls(
-            node_id,
-            peers,
-            rng=random.Random(self._rng.getrandbits(64)),
-            config=self.config,
-            persisted=self.disks[node_id].load(),
-        )
-        self.nodes[node_id] = node
-        self.services[node_id] = SimService()
-        self._last_role[node_id] = (node.role, node.current_term)
-        if node.has_ready():
-            self._drain(node_id, node)
-
-    def alive(self, node_id: NodeId) -> bool:
-        """True if the node is running (not crashed)."""
-        return self.nodes[node_id] is not None
-
-    def connected(self, node_id: NodeId) -> bool:
-        """True if the node is running and not disconnected (6.824's notion of "connected")."""
-        return self.nodes[node_id] is not None and self.network.is_connected(node_id)
-
-    def disconnect(self, node_id: NodeId) -> None:
-        """Cut a node off from everyone, both ways."""
-        self._require(node_id)
-        self.network.disconnect(node_id)
-        self.timeline.append(TimelineEvent(self.now, node_id, "network", detail="disconnect"))
-
-    def connect(self, node_id: NodeId) -> None:
-        """Undo `disconnect`."""
-        self._require(node_id)
-        self.network.connect(node_id)
-        self.timeline.append(TimelineEvent(self.now, node_id, "network", detail="connect"))
-
-    def partition(self, *groups: Iterable[NodeId]) -> None:
-        """Split the network into groups that cannot reach each other (replaces earlier cuts)."""
-        listed = [list(group) for group in groups]
-        for group in listed:
-            for node_id in group:
-                self._require(node_id)
-        self.network.partition(*listed)
-        text = " | ".join(",".join(group) for group in listed)
-        self.timeline.append(TimelineEvent(self.now, None, "network", detail=f"partition {text}"))
-
-    def block(self, src: NodeId, dst: NodeId) -> None:
-        """One-way partition: ``src`` can no longer reach ``dst``."""
-        self._require(src)
-        self._require(dst)
-        self.network.block(src, dst)
-        self.timeline.append(TimelineEvent(self.now, None, "network", detail=f"block {src}->{dst}"))
-
-    def heal(self) -> None:
-        """Remove every partition, block and disconnection."""
-        self.network.heal()
-        self.timeline.append(TimelineEvent(self.now, None, "network", detail="heal"))
-
-    def set_network(self, config: NetworkConfig) -> None:
-        """Change the network's reliability (e.g. `RELIABLE` or `UNRELIABLE`) from now on."""
-        self.network.config = config
-
-    def set_unreliable(self, unreliable: bool = True) -> None:
-        """6.824's ``setunreliable``: switch between `UNRELIABLE` and `RELIABLE`."""
-        self.set_network(UNRELIABLE if unreliable else RELIABLE)
-
-    def _require(self, node_id: NodeId) -> None:
-        if node_id not in self.disks:
-            raise ValueError(f"no node named {node_id!r}; nodes are {list(self.node_ids)}")
-
-    # ==========================================================================================
-    # Observing
-    # ==========================================================================================
-
-    def status(self) -> dict[NodeId, dict[str, Any] | None]:
-        """Each node's `RaftNode.status()`, or None for a crashed node."""
-        return {
-            node_id: (None if node is None else node.status())
-            for node_id, node in self.nodes.items()
-        }
-
     def statistics(self) -> SimulationStatistics:
         """Counters for the run so far."""
         network = self.network
+        checker = self.checker
         return SimulationStatistics(
             seed=self.seed,
             now=self.now,
             alive=tuple(node_id for node_id in self.node_ids if self.alive(node_id)),
-            leaders_by_term=dict(self.checker.leader_of_term) if self.checker else {},
+            leaders_by_term=dict(checker.leader_of_term) if checker else {},
             messages_sent=network.sent,
             messages_delivered=network.delivered,
             messages_dropped=network.dropped,
             requests_sent=network.requests_sent,
             bytes_sent=network.bytes_sent,
-            safety_checks=self.checker.checks if self.checker else 0,
+            safety_checks=checker.checks if checker else 0,
         )
-
-    def fail(self, message: str) -> None:
-        """Raise a SimulationFailure with the seed and the tick appended."""
-        raise SimulationFailure(message + self._context())
-
-    def _context(self) -> str:
-        seed = self.seed
-        return f" [seed={seed}, tick={self._queue.now}; replay with pytest ... --seed {seed}]"
 
     # ==========================================================================================
     # The 6.824 lab helpers, on virtual time
@@ -391,7 +272,6 @@ class Simulation:
             if leaders:
                 return leaders[max(leaders)][0]
         self.fail("expected one leader, got none")
-        raise AssertionError("unreachable")
 
     def check_no_leader(self) -> None:
         """Fail if any connected node thinks it is the leader."""
@@ -456,7 +336,6 @@ class Simulation:
             else:
                 self.run_for(max(1, timeout // 4))
         self.fail(f"one({command!r}) failed to reach agreement")
-        raise AssertionError("unreachable")
 
     def wait(self, index: int, n: int, start_term: int | None = None) -> Any:
         """Wait until at least ``n`` services applied ``index``; return the command there.
