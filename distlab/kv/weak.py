@@ -19,14 +19,19 @@ concurrent appends one is silently lost (an append here is read-modify-write
 on the local copy). Those anomalies are the point: chapter 8 measures them.
 
 What it must never do: touch sockets, threads, the clock or global randomness.
-Time is `tick()`, randomness is the injected `rng`, and messages collect in an
-outbox for a driver (the simulator or a real node) to deliver.
+Time is `tick()`, randomness is the injected `rng`, and what it produces collects
+until a driver calls `take_ready()` (the contract of `distlab.core`): the entries
+that changed, to persist; the messages, to send. Two drivers run it: the
+simulator (`distlab.kv.simulated`) and a real node process (`distlab.kv.weak_node`).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from distlab.core import Envelope, MessageCodec, Ready
 
 
 @dataclass(frozen=True, order=True)
@@ -64,6 +69,20 @@ class AntiEntropy:
 
 Message = Update | AntiEntropy
 
+CODEC = MessageCodec((Stamp, Update, AntiEntropy))
+"""The weak store's messages (and its durable records: `Update`s) <-> plain data."""
+
+
+@dataclass(frozen=True)
+class WeakReady(Ready):
+    """The weak replica's `Ready`: ``writes`` (the entries that changed) to persist first."""
+
+    writes: list[Update] = field(default_factory=list)
+
+    @property
+    def must_persist(self) -> bool:
+        return bool(self.writes)
+
 
 @dataclass(frozen=True)
 class WeakStatistics:
@@ -85,7 +104,8 @@ class WeakReplica:
     anti_entropy_every_ticks: int = 10
     table: dict[str, Versioned] = field(default_factory=dict)
     clock: int = 0
-    _outbox: list[tuple[str, Message]] = field(default_factory=list)
+    _outbox: list[Envelope] = field(default_factory=list)
+    _changed: dict[str, None] = field(default_factory=dict)  # keys to persist, in order
     _ticks: int = 0
     _local_writes: int = 0
     _merged: int = 0
@@ -100,6 +120,19 @@ class WeakReplica:
 
     # --- client operations: always answered locally, never blocked by the network ---
 
+    def recover(self, updates: Iterable[Update]) -> int:
+        """Rebuild the table from persisted entries after a restart; returns how many.
+
+        Nothing is sent and nothing needs persisting again.
+        """
+        count = 0
+        for update in updates:
+            self._merge(update)
+            count += 1
+        self._changed.clear()
+        self._merged = self._ignored = 0
+        return count
+
     def get(self, key: str) -> str:
         entry = self.table.get(key)
         return entry.value if entry else ""
@@ -108,6 +141,7 @@ class WeakReplica:
         self.clock += 1
         stamp = Stamp(self.clock, self.node_id)
         self.table[key] = Versioned(value, stamp)
+        self._changed[key] = None
         self._local_writes += 1
         for peer in self.peers:
             self._send(peer, Update(key, value, stamp))
@@ -138,10 +172,18 @@ class WeakReplica:
             )
             self._send(peer, AntiEntropy(entries))
 
-    def take_messages(self) -> list[tuple[str, Message]]:
-        """Messages to deliver, as (destination, message) pairs; the outbox is emptied."""
-        outgoing, self._outbox = self._outbox, []
-        return outgoing
+    def has_ready(self) -> bool:
+        """True if `take_ready` would return anything."""
+        return bool(self._outbox or self._changed)
+
+    def take_ready(self) -> WeakReady:
+        """The entries that changed (persist them first), then the messages to send."""
+        writes = [
+            Update(key, self.table[key].value, self.table[key].stamp) for key in self._changed
+        ]
+        messages, self._outbox = self._outbox, []
+        self._changed = {}
+        return WeakReady(messages=messages, writes=writes)
 
     def snapshot_table(self) -> dict[str, str]:
         """The values only (what a reader could see), for comparing replicas."""
@@ -163,10 +205,11 @@ class WeakReplica:
         current = self.table.get(update.key)
         if current is None or update.stamp > current.stamp:
             self.table[update.key] = Versioned(update.value, update.stamp)
+            self._changed[update.key] = None
             self._merged += 1
         else:
             self._ignored += 1
 
     def _send(self, peer: str, message: Message) -> None:
-        self._outbox.append((peer, message))
+        self._outbox.append(Envelope(self.node_id, peer, message))
         self._sent += 1

@@ -18,8 +18,10 @@ kept across a crash. A Clerk that fails over to another replica may apply an app
 one more way a weak store is weak.
 
 Options (``Cluster.start(..., tick_ms=50, anti_entropy_every_ticks=10, fsync=True)``).
-Wire format of gossip: ``["u", key, value, counter, node]`` for an Update,
-``["ae", [[key, value, counter, node], ...]]`` for AntiEntropy (plain msgpack data).
+Gossip and the log's records travel in the weak store's codec (``distlab.kv.weak.CODEC``,
+one `distlab.core.MessageCodec`): an `Update` or an `AntiEntropy` as plain msgpack data.
+The driver follows the core's contract: each `WeakReady`'s changed entries are logged
+(fsync'ed before a client's write is acknowledged), then its messages are sent.
 
 What it must never do: print, block a client on the network, or let a lost message stop it.
 """
@@ -33,34 +35,12 @@ from typing import Any
 import msgpack
 
 from distlab.cluster.program import NodeContext, NodeProgram
+from distlab.core import Envelope, WireError
 from distlab.kv.state_machine import Command
-from distlab.kv.weak import AntiEntropy, Message, Stamp, Update, WeakReplica
+from distlab.kv.weak import CODEC, Message, Update, WeakReady, WeakReplica
 from distlab.storage import DurableLog
 
 __all__ = ["WeakKVNode"]
-
-
-def message_to_wire(message: Message) -> list:
-    """An Update or AntiEntropy message as plain data."""
-    if isinstance(message, Update):
-        return ["u", message.key, message.value, message.stamp.counter, message.stamp.node_id]
-    return ["ae", [[u.key, u.value, u.stamp.counter, u.stamp.node_id] for u in message.entries]]
-
-
-def message_from_wire(fields: Any) -> Message:
-    """Inverse of :func:`message_to_wire` (raises ValueError for anything else)."""
-    try:
-        kind = fields[0]
-        if kind == "u":
-            _, key, value, counter, node = fields
-            return Update(str(key), str(value), Stamp(int(counter), str(node)))
-        if kind == "ae":
-            return AntiEntropy(
-                tuple(Update(str(k), str(v), Stamp(int(c), str(n))) for k, v, c, n in fields[1])
-            )
-    except (TypeError, ValueError, IndexError) as error:
-        raise ValueError(f"not a gossip message: {fields!r} ({error})") from None
-    raise ValueError(f"unknown gossip message kind {fields!r}")
 
 
 class _WeakKVService:
@@ -85,9 +65,12 @@ class _GossipService:
     def __init__(self, node: WeakKVNode) -> None:
         self._node = node
 
-    def receive(self, sender: str, message: list) -> None:
+    def receive(self, sender: str, message: Any) -> None:
         """Merge an Update or AntiEntropy message from ``sender``."""
-        self._node.receive(str(sender), message_from_wire(message))
+        decoded = CODEC.decode(message)
+        if not isinstance(decoded, Message):
+            raise WireError(f"not a gossip message: {type(decoded).__name__}")
+        self._node.receive(str(sender), decoded)
 
 
 class WeakKVNode(NodeProgram):
@@ -106,14 +89,13 @@ class WeakKVNode(NodeProgram):
             anti_entropy_every_ticks=int(options.get("anti_entropy_every_ticks", 10)),
         )
         self.log = DurableLog(ctx.data_dir / "weak.log")
-        recovered = 0
-        for record in self.log.records():
-            key, value, counter, node = msgpack.unpackb(record)
-            self.replica.receive(ctx.name, Update(key, value, Stamp(counter, node)))
-            recovered += 1
+        recovered = self.replica.recover(self._decode(record) for record in self.log.records())
         if recovered > 2 * len(self.replica.table) + 100:
             # Keep the log about as big as the table: rewrite it with the current entries.
-            self.log.rewrite(self._records(self.replica.table.keys()))
+            self.log.rewrite(
+                self._encode(Update(key, entry.value, entry.stamp))
+                for key, entry in sorted(self.replica.table.items())
+            )
         self.recovered = recovered
         self._duplicates: dict[str, tuple[int, str]] = {}
         self._stop = threading.Event()
@@ -131,40 +113,46 @@ class WeakKVNode(NodeProgram):
                 return {"ok": True, "result": {"value": value, "duplicate": True}}
             if command.op == "get":
                 value = self.replica.get(command.key)
-            else:
-                if command.op == "put":
-                    self.replica.put(command.key, command.value)
-                else:
-                    self.replica.append(command.key, command.value)
+            elif command.op == "put":
+                self.replica.put(command.key, command.value)
                 value = ""
-                self.log.extend(self._records([command.key]))
-                if self.fsync:
-                    self.log.sync()
+            else:
+                self.replica.append(command.key, command.value)
+                value = ""
+            ready = self.replica.take_ready()
+            # The contract's order: persist (a client's write is durable before its "ok"),
+            # then send (below, outside the lock).
+            self._persist(ready, sync=self.fsync)
             self._duplicates[command.client_id] = (command.seq, value)
-            outgoing = self.replica.take_messages()
-        self._send(outgoing)  # eager push, asynchronous: the client does not wait for it
+        self._send(ready.messages)  # eager push, asynchronous: the client does not wait for it
         return {"ok": True, "result": {"value": value, "duplicate": False}}
 
     # -- replication ---------------------------------------------------------------------
     def receive(self, sender: str, message: Message) -> None:
         """Merge a peer's message; newer entries are logged (without fsync: anti-entropy
         would repair what a crash loses)."""
-        updates = message.entries if isinstance(message, AntiEntropy) else (message,)
         with self.lock:
-            before = {u.key: self.replica.table.get(u.key) for u in updates}
             self.replica.receive(sender, message)
-            changed = [key for key, old in before.items() if self.replica.table.get(key) != old]
-            if changed:
-                self.log.extend(self._records(changed))
+            ready = self.replica.take_ready()
+            self._persist(ready, sync=False)
+        self._send(ready.messages)
 
-    def _records(self, keys: Any) -> list[bytes]:
-        table = self.replica.table
-        return [
-            msgpack.packb(
-                [key, table[key].value, table[key].stamp.counter, table[key].stamp.node_id]
-            )
-            for key in keys
-        ]
+    def _persist(self, ready: WeakReady, *, sync: bool) -> None:
+        if ready.writes:
+            self.log.extend([self._encode(update) for update in ready.writes])
+            if sync:
+                self.log.sync()
+
+    @staticmethod
+    def _encode(update: Update) -> bytes:
+        return msgpack.packb(CODEC.encode(update))
+
+    @staticmethod
+    def _decode(record: bytes) -> Update:
+        update = CODEC.decode(msgpack.unpackb(record))
+        if type(update) is not Update:
+            raise ValueError(f"weak.log holds a {type(update).__name__}, not an Update")
+        return update
 
     def _tick_loop(self) -> None:
         ticks = 0
@@ -172,21 +160,25 @@ class WeakKVNode(NodeProgram):
             ticks += 1
             with self.lock:
                 self.replica.tick()
-                outgoing = self.replica.take_messages()
+                ready = self.replica.take_ready()
+                self._persist(ready, sync=False)
                 if not self.fsync and ticks % 20 == 0:
                     self.log.sync()  # without per-write fsync: flush about once a second
-            self._send(outgoing)
+            self._send(ready.messages)
 
-    def _send(self, outgoing: list[tuple[str, Message]]) -> None:
-        for peer, message in outgoing:
+    def _send(self, messages: list[Envelope]) -> None:
+        for envelope in messages:
             try:
-                client = self.ctx.client(peer)
+                client = self.ctx.client(envelope.dst)
                 # Fire and forget: a message lost to a partition is repaired by anti-entropy.
                 client.call_async(
-                    "WeakGossip.receive", self.ctx.name, message_to_wire(message), timeout=1.0
+                    "WeakGossip.receive",
+                    self.ctx.name,
+                    CODEC.encode(envelope.message),
+                    timeout=1.0,
                 )
             except Exception as error:  # a peer we cannot reach right now: log, carry on
-                self.ctx.log.debug("gossip to %s failed: %r", peer, error)
+                self.ctx.log.debug("gossip to %s failed: %r", envelope.dst, error)
 
     # -- NodeProgram ---------------------------------------------------------------------
     def services(self) -> dict[str, object]:

@@ -23,9 +23,9 @@ def deliver(replicas, blocked=frozenset()):
     """Deliver every queued message unless (src, dst) is blocked; returns how many."""
     count = 0
     for name, replica in replicas.items():
-        for destination, message in replica.take_messages():
-            if (name, destination) not in blocked:
-                replicas[destination].receive(name, message)
+        for envelope in replica.take_ready().messages:
+            if (name, envelope.dst) not in blocked:
+                replicas[envelope.dst].receive(name, envelope.message)
                 count += 1
     return count
 
@@ -99,3 +99,20 @@ def test_misuse_is_reported():
         WeakReplica("a", ["a"], random.Random(0))
     with pytest.raises(TypeError, match="unexpected message"):
         make()["a"].receive("b", "hello")
+
+
+def test_ready_lists_changed_entries_to_persist_and_recover_rebuilds_the_table():
+    replicas = make()
+    replicas["a"].put("x", "1")
+    replicas["a"].receive("b", Update("y", "2", Stamp(7, "b")))
+    ready = replicas["a"].take_ready()
+    assert ready.must_persist and [(u.key, u.value) for u in ready.writes] == [
+        ("x", "1"),
+        ("y", "2"),
+    ]
+    assert [e.dst for e in ready.messages] == ["b", "c"]  # the eager push of x
+    assert not replicas["a"].has_ready()
+    reborn = make()["a"]
+    assert reborn.recover(ready.writes) == 2
+    assert reborn.snapshot_table() == {"x": "1", "y": "2"} and not reborn.has_ready()
+    assert reborn.put("z", "3").counter == 8  # its Lamport clock moved past what it recovered
