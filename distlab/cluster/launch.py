@@ -33,6 +33,7 @@ from typing import Any
 
 from distlab.cluster.node import load_program, node_main
 from distlab.cluster.program import Address, NodeProgram
+from distlab.cluster.system import find_system
 
 __all__ = ["Cluster", "ClusterError", "Event", "NodeStatus"]
 
@@ -41,38 +42,6 @@ CONTROLLER = "controller"
 
 class ClusterError(RuntimeError):
     """A node failed to start, or a control call was misused."""
-
-
-# Named services: ``Cluster.start(n, service="kv", consistency=...)`` picks the program and its
-# options, so a learner need not know which class implements which mode.
-_KV_CONSISTENCIES: dict[str, tuple[str, dict[str, Any]]] = {
-    "strong": ("distlab.replicated.raft_peer:RaftPeer", {"service": "distlab.kv.strong:KVService"}),
-    "weak": ("distlab.kv.weak_node:WeakKVNode", {}),
-    "quorum": ("distlab.kv.quorum_node:QuorumKVNode", {}),
-}
-
-
-def _resolve_service(
-    program: type[NodeProgram] | str | None, options: dict[str, Any]
-) -> tuple[type[NodeProgram] | str, dict[str, Any], str | None]:
-    """The program, node options and KV consistency for ``Cluster(..., **options)``."""
-    if options.get("service") != "kv":
-        if "consistency" in options:
-            raise ClusterError("consistency= is an option of service='kv'")
-        if program is None:
-            raise ClusterError("Cluster.start needs program=... (or service='kv')")
-        return program, options, None
-    if program is not None:
-        raise ClusterError("service='kv' chooses the program itself; do not pass program= too")
-    options = dict(options)
-    options.pop("service")
-    consistency = options.pop("consistency", "strong")
-    if consistency not in _KV_CONSISTENCIES:
-        raise ClusterError(
-            f"consistency must be one of {sorted(_KV_CONSISTENCIES)}, got {consistency!r}"
-        )
-    chosen, defaults = _KV_CONSISTENCIES[consistency]
-    return chosen, {**defaults, **options}, consistency
 
 
 @dataclass(frozen=True)
@@ -146,6 +115,7 @@ class Cluster:
         n: int,
         program: type[NodeProgram] | str | None = None,
         *,
+        service: Any = None,
         seed: int = 0,
         root: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
@@ -156,8 +126,19 @@ class Cluster:
     ) -> None:
         if n < 1:
             raise ValueError(f"a cluster needs at least one node, got n={n}")
-        program, options, self.consistency = _resolve_service(program, options)
-        load_program(program)  # fail here, not in n child processes
+        self.chosen: dict[str, Any] = {}
+        """How a named system was chosen (``{"service": "kv", "consistency": "strong"}``)."""
+        if program is None:
+            if service is None:
+                raise ClusterError("Cluster.start needs program=... or service=NAME")
+            program, options = self._choose(service, options)
+        elif service is not None:
+            if isinstance(service, str) and _is_system(service):
+                raise ClusterError(
+                    f"service={service!r} chooses the program itself; do not pass program= too"
+                )
+            options["service"] = service  # the program's own option (RaftPeer's service=)
+        self.program_cls = load_program(program)  # fail here, not in n child processes
         import multiprocess
 
         self._program_blob = program if isinstance(program, str) else _ship(program)
@@ -191,6 +172,19 @@ class Cluster:
         self._faults = 0
         self._closed = False
 
+    def _choose(
+        self, service: Any, options: dict[str, Any]
+    ) -> tuple[type[NodeProgram], dict[str, Any]]:
+        """The program and node options a named system picks for ``options``."""
+        try:
+            system = find_system(service) if isinstance(service, str) else service
+            chosen = system.choose(**options)
+        except (LookupError, ValueError, TypeError) as error:
+            raise ClusterError(f"service={service!r}: {error}") from None
+        name = service if isinstance(service, str) else type(service).__name__
+        self.chosen = {"service": name, **chosen.choice}
+        return chosen.program, dict(chosen.options)
+
     # -- starting ------------------------------------------------------------------------
     @classmethod
     def start(
@@ -198,9 +192,21 @@ class Cluster:
     ) -> Cluster:
         """Start ``n`` nodes running ``program`` and wait until all are ready.
 
-        ``service="kv", consistency="strong"`` (Raft-replicated, linearizable), ``"weak"``
-        (eventually consistent replicas) or ``"quorum"`` (N replicas, options ``r=``, ``w=``
-        for the Clerk) starts the replicated KV store instead of a program.
+        Options (all keyword):
+
+        - ``program``: a `NodeProgram` subclass (or ``"module:Class"``), run on every node;
+        - ``service``: with no ``program``, the name of a registered system that picks the
+          program for the other options -- ``service="kv", consistency="strong"``
+          (Raft-replicated, linearizable), ``"weak"`` (eventually consistent replicas) or
+          ``"quorum"`` (N replicas; ``r=``, ``w=``) starts the replicated KV store; with a
+          ``program``, an option of that program (RaftPeer's replicated service);
+        - ``seed`` (0): every node's randomness and fault injection derive from it;
+        - ``root``: where data dirs and logs go (default: a temporary folder, removed on
+          `close`); ``host`` ("127.0.0.1"); ``secret``: a shared secret for the rpc layer
+          (required beyond loopback);
+        - ``start_timeout`` (60 s): how long a node may take to report ready;
+          ``rpc_timeout`` (2 s): the controller's control calls;
+        - any other keyword: an option of the program (``ctx.options`` in each node).
         """
         cluster = cls(n, program, **kwargs)
         try:
@@ -482,20 +488,17 @@ class Cluster:
         """A new rpc Client to the node, named ``client_name`` (subject to network faults
         unless named "controller"). The cluster closes it on ``close()``.
 
-        With no node name, on a ``service="kv"`` cluster: a KV Clerk (put / get / append with
-        retries and at-most-once) for the whole cluster; ``options`` go to the Clerk.
+        With no node name: the system's own client, from its program's
+        ``NodeProgram.client_for`` (on a ``service="kv"`` cluster, a KV Clerk with put / get /
+        append, retries and at-most-once); ``options`` go to that client.
         """
         if name is None:
-            if self.consistency is None:
-                raise ClusterError(
-                    "client() with no node name gives a KV Clerk, which needs a cluster started "
-                    "with service='kv'; name a node instead, e.g. client('n0')"
-                )
-            from distlab.kv.clerk import Clerk
-
-            clerk = Clerk.for_cluster(self, **options)
-            self._user_clients.append(clerk)
-            return clerk
+            try:
+                client = self.program_cls.client_for(self, **options)
+            except LookupError as error:
+                raise ClusterError(str(error)) from None
+            self._user_clients.append(client)
+            return client
         if options:
             raise TypeError(f"unexpected options {sorted(options)} for a client of node {name}")
         from distlab.rpc import Client
@@ -608,6 +611,14 @@ class Cluster:
 
     def _tail(self, node: _Node, lines: int = 30) -> str:
         return "\n".join(self.logs(node.name).splitlines()[-lines:])
+
+
+def _is_system(name: str) -> bool:
+    try:
+        find_system(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _ship(program: type[NodeProgram]) -> Any:

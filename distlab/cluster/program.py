@@ -3,7 +3,8 @@
 A node program is a class. The cluster constructs it once per node *inside the node process*
 with a :class:`NodeContext`, registers the objects from ``services()`` on the node's rpc Server,
 shows ``status()`` in ``Cluster.status()``, and calls ``close()`` on a graceful stop (a crash
-calls nothing: that is the point of a crash).
+calls nothing: that is the point of a crash). In the controller's process, the class's
+``client_for(cluster)`` makes what ``cluster.client()`` returns: a system's own client.
 
 This module must never start processes or sockets itself; the node runtime
 (:mod:`distlab.cluster.node`) does that and hands the program a context.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["Address", "NodeContext", "NodeProgram"]
 
@@ -115,8 +116,25 @@ class NodeProgram:
     ...         return text
     """
 
+    #: A short word for the system in messages (``cluster.client()``'s error, say).
+    system_name: ClassVar[str | None] = None
+
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def client_for(cls, cluster: Any, **options: Any) -> Any:
+        """The client of this system for a running cluster (``cluster.client()`` with no node
+        name). Runs in the controller's process, not in a node.
+
+        A system with a client of its own overrides this (the KV store returns a Clerk);
+        by default there is none, and the learner is told to name a node.
+        """
+        raise LookupError(
+            f"{cls.__name__} has no client of its own, so client() needs a node name, e.g. "
+            "client('n0'); a system with one (for example service='kv') answers client() "
+            "with its client"
+        )
 
     def services(self) -> list[object]:
         """Objects whose public methods become RPCs ``ClassName.method`` on this node."""

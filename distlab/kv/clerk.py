@@ -183,8 +183,8 @@ class Clerk:
 
     @classmethod
     def for_cluster(cls, cluster: Any, **options: Any) -> Clerk:
-        """A Clerk for a running ``distlab.cluster.Cluster`` (mode from its options)."""
-        options.setdefault("consistency", getattr(cluster, "consistency", None) or "strong")
+        """A Clerk for a running ``distlab.cluster.Cluster`` (the mode of its node program)."""
+        options.setdefault("consistency", getattr(cluster.program_cls, "consistency", "strong"))
         options.setdefault("secret", cluster.secret)
         for quorum_option in ("r", "w"):
             if quorum_option in getattr(cluster, "options", {}):

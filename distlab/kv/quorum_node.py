@@ -26,11 +26,12 @@ quorums (the Clerk does), or print.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import msgpack
 
 from distlab.cluster.program import NodeContext, NodeProgram
+from distlab.kv.clerk import Clerk
 from distlab.storage import DurableLog
 
 __all__ = ["QuorumKVNode"]
@@ -59,6 +60,13 @@ class _QuorumService:
 
 class QuorumKVNode(NodeProgram):
     """One replica: a stamped table on disk (see the module docstring)."""
+
+    consistency: ClassVar[str] = "quorum"
+
+    @classmethod
+    def client_for(cls, cluster: Any, **options: Any) -> Clerk:
+        """A Clerk for the whole cluster (``cluster.client()``)."""
+        return Clerk.for_cluster(cluster, **options)
 
     def __init__(self, ctx: NodeContext) -> None:
         super().__init__(ctx)

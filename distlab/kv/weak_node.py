@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import msgpack
 
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Envelope, WireError
+from distlab.kv.clerk import Clerk
 from distlab.kv.state_machine import Command
 from distlab.kv.weak import CODEC, Message, Update, WeakReady, WeakReplica
 from distlab.storage import DurableLog
@@ -75,6 +76,13 @@ class _GossipService:
 
 class WeakKVNode(NodeProgram):
     """One replica of the eventually consistent store (see the module docstring)."""
+
+    consistency: ClassVar[str] = "weak"
+
+    @classmethod
+    def client_for(cls, cluster: Any, **options: Any) -> Clerk:
+        """A Clerk for the whole cluster (``cluster.client()``)."""
+        return Clerk.for_cluster(cluster, **options)
 
     def __init__(self, ctx: NodeContext) -> None:
         super().__init__(ctx)

@@ -142,7 +142,7 @@ def run_workload(
     """
     if clients < 1 or keys < 1 or duration_s <= 0:
         raise ValueError("need clients >= 1, keys >= 1 and duration_s > 0")
-    consistency = consistency or getattr(cluster, "consistency", None) or "strong"
+    consistency = consistency or getattr(cluster.program_cls, "consistency", "strong")
     names = list(cluster.names)
     # Client ids must never repeat on a cluster (the duplicate table would swallow a rerun's
     # operations); a random suffix also keeps apart runs from two processes.

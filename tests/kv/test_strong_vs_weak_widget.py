@@ -21,7 +21,7 @@ def test_partition_button_shows_strong_linearizable_and_weak_stale_reads() -> No
         Cluster.start(3, service="kv", consistency="weak", seed=11) as weak,
     ):
         earlier = {  # the chapter's earlier cell, same seed
-            c.consistency: run_workload(c, clients=2, duration_s=1.0, seed=11)
+            c.chosen["consistency"]: run_workload(c, clients=2, duration_s=1.0, seed=11)
             for c in (strong, weak)
         }
         widget = StrongVsWeak(strong, weak, seed=11, duration_s=3.0)

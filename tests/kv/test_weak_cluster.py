@@ -58,7 +58,8 @@ def test_replicas_diverge_during_a_partition_and_agree_after_heal() -> None:
     with Cluster.start(3, service="kv", consistency="weak", seed=4) as cluster:
         near = cluster.client(preferred="n0", client_id="near")  # no node name: a KV Clerk
         far = cluster.client(preferred="n2", client_id="far")
-        assert isinstance(near, Clerk) and near.consistency == "weak" == cluster.consistency
+        assert isinstance(near, Clerk) and near.consistency == "weak"
+        assert cluster.chosen == {"service": "kv", "consistency": "weak"}
         near.put("x", "before")
         wait_until(lambda: dump(cluster, "n2").get("x") == "before", "the push to reach n2")
         cluster.partition(["n0"], ["n1", "n2"])
@@ -88,7 +89,7 @@ def test_acknowledged_writes_survive_a_crash_of_the_replica_that_took_them() -> 
 
 def test_cluster_client_needs_a_kv_cluster_and_named_clients_are_unchanged() -> None:
     with Cluster.start(1, program=Echo) as cluster:
-        assert cluster.consistency is None
+        assert cluster.chosen == {}
         with pytest.raises(ClusterError, match="service='kv'"):
             cluster.client()
         assert cluster.client("n0").call("Echo.echo", "hi", timeout=5.0) == "hi"
@@ -101,5 +102,5 @@ def test_service_options_are_checked_before_any_process_starts() -> None:
         Cluster.start(3, service="kv", consistency="eventual")
     with pytest.raises(ClusterError, match="do not pass program"):
         Cluster.start(3, program=Echo, service="kv")
-    with pytest.raises(ClusterError, match="option of service='kv'"):
-        Cluster.start(3, program=Echo, consistency="weak")
+    with pytest.raises(ClusterError, match="no system named 'k-v'; registered systems: kv"):
+        Cluster.start(3, service="k-v")
