@@ -41,7 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from distlab.cluster import Cluster
-from distlab.replicated import RaftClient
+from distlab.raft import NotLeader
+from distlab.replicated import RaftClient, decode_reply
 from distlab.replicated.raft_peer import RaftPeer
 
 TIMEOUTS_MS = (150, 300)
@@ -64,10 +65,10 @@ class _BenchRPC:
         start = time.perf_counter()
         for i in range(n):
             pending = peer.propose_nowait(["w", i])
-            if isinstance(pending, dict):
+            if isinstance(pending, NotLeader):
                 raise RuntimeError(f"not the leader: {pending}")
             answer = peer.wait_for_result(pending, 5.0)
-            if not answer["ok"]:
+            if not answer.ok:
                 raise RuntimeError(f"write failed: {answer}")
         return n / (time.perf_counter() - start)
 
@@ -79,10 +80,10 @@ class _BenchRPC:
             pendings = [peer.propose_nowait(["p", r, i], drive=False) for i in range(outstanding)]
             peer.drive()
             for pending in pendings:
-                if isinstance(pending, dict):
+                if isinstance(pending, NotLeader):
                     raise RuntimeError(f"not the leader: {pending}")
                 answer = peer.wait_for_result(pending, 10.0)
-                if not answer["ok"]:
+                if not answer.ok:
                     raise RuntimeError(f"write failed: {answer}")
         return outstanding * rounds / (time.perf_counter() - start)
 
@@ -144,8 +145,8 @@ def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> 
             client = cluster.client(leader)
             start = time.perf_counter()
             for i in range(writes):
-                answer = client.call("Replicated.submit", ["c", i], 5.0, timeout=10)
-                if not answer["ok"]:
+                answer = decode_reply(client.call("Replicated.submit", ["c", i], 5.0, timeout=10))
+                if not answer.ok:
                     raise RuntimeError(f"write failed: {answer}")
             return writes / (time.perf_counter() - start)
 
@@ -167,7 +168,7 @@ def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> 
                     for k in range(batches)
                 ]
                 for future in futures:
-                    if not all(answer["ok"] for answer in future.result()):
+                    if not all(decode_reply(answer).ok for answer in future.result()):
                         raise RuntimeError("a pipelined write failed")
             return batches * chunk * rounds / (time.perf_counter() - start)
 
@@ -196,13 +197,13 @@ def ours_failover(trials: int, fsync: bool) -> list[float]:
             leader = _wait_settled(cluster)
             client.leader = leader
             answer = client.submit(["before", trial], timeout=10)
-            assert answer["ok"], answer
+            assert answer.ok, answer
             time.sleep(0.1 + 0.05 * (trial % 3))  # kill at varied heartbeat phases
             start = time.monotonic()
             cluster.crash(leader)
             answer = client.submit(["after", trial], timeout=30, attempt_timeout=0.5)
             elapsed = time.monotonic() - start
-            if not answer["ok"]:
+            if not answer.ok:
                 raise RuntimeError(f"no write after the kill committed: {answer}")
             times.append(elapsed)
             cluster.restart(leader)

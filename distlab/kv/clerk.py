@@ -18,18 +18,26 @@ How an operation ends — what the history records (invoke and completion times)
 - ``info`` (:class:`KVTimeout`, ``definite=False``) — some attempt may have been applied
   (a timeout, a lost reply): the effect may land later, or never.
 
-Three modes, one API (``consistency=``):
+Three modes, one API (``consistency=``), one retry loop: the mode is turned once, in the
+constructor, into a *route* -- how one attempt at one server goes -- and the loop never
+looks at the mode again:
 
-- ``"strong"``: sends ``Replicated.submit(command, timeout)`` to the leader it believes in;
-  a ``not_leader`` answer names the leader (or it tries the next server).
-- ``"weak"``: sends ``WeakKV.execute(command)`` to one *sticky* replica (``preferred``) and
-  fails over to the next one only on error; each replica answers from its own copy.
-- ``"quorum"``: the Clerk itself coordinates N replicas (``QuorumKV``, see
-  :mod:`distlab.kv.quorum_node`): a read asks ``r`` replicas (``preferred`` first) and keeps
-  the highest-stamped value; a write reads a stamp first, then sends to all N and waits for
-  ``w`` acks. With r + w > N a read also writes what it read back to a write quorum before
-  answering (as in the ABD algorithm), so puts and gets are linearizable; with r + w <= N
-  reads can be stale. A retried write reuses its stamp and value, so it applies once.
+- ``"strong"`` (`StrongRoute`): sends ``Replicated.submit(command, timeout)`` to the leader
+  it believes in and matches the typed reply (:mod:`distlab.replicated.replies`): `Applied`
+  answers, `NotLeader` names the leader (or it tries the next server), `LostLeadership`
+  is a definite refusal, `TimedOut` an indefinite one.
+- ``"weak"`` (`WeakRoute`): sends ``WeakKV.execute(command)`` to one *sticky* replica
+  (``preferred``) and fails over to the next one only on error; each replica answers from
+  its own copy.
+- ``"quorum"`` (`QuorumRoute`): the Clerk itself coordinates N replicas (``QuorumKV``, see
+  :mod:`distlab.kv.quorum_node`): a read asks ``r`` replicas (``preferred`` first); what
+  to write next is decided by the pure :func:`distlab.kv.quorum.plan_after_read` (ABD):
+  a put or append writes under a new stamp, a get writes back what it read when r + w > N
+  (so puts and gets are linearizable; with r + w <= N reads can be stale); the write goes
+  to all N and ``w`` acks complete it. A retried write reuses its stamp and value, so it
+  applies once.
+
+Commands and results travel in the KV codec (``distlab.kv.state_machine.CODEC``).
 
 What it must never do: issue two operations at once (it is sequential, like a lab-3 Clerk;
 give each thread its own), report ``ok`` without a server's answer, or wait without a
@@ -49,13 +57,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History
-from distlab.kv.state_machine import Command
+from distlab.core import WireError
+from distlab.kv.quorum import CODEC as QUORUM_CODEC
+from distlab.kv.quorum import Stamped, plan_after_read
+from distlab.kv.state_machine import CODEC, Applied, Command
+from distlab.replicated.replies import Applied as Committed
+from distlab.replicated.replies import (
+    ApplyFailed,
+    LostLeadership,
+    NotLeader,
+    TimedOut,
+    decode_reply,
+)
 from distlab.rpc import Client, RemoteError, RpcError
 
-__all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
+__all__ = [
+    "Clerk",
+    "ClerkStatistics",
+    "KVError",
+    "KVTimeout",
+    "KVUnavailable",
+    "QuorumRoute",
+    "Route",
+    "StrongRoute",
+    "WeakRoute",
+]
 
 Address = tuple[str, int]
-CONSISTENCIES = ("strong", "weak", "quorum")
 
 
 class KVError(Exception):
@@ -107,6 +135,150 @@ class _Maybe(Exception):
         self.leader = leader
 
 
+class Route:
+    """How one attempt at one server goes, for one consistency mode (see the module docstring).
+
+    ``attempt`` returns the operation's result or raises `_Refused` (certainly not applied)
+    or `_Maybe` (may have been applied); ``start`` is called once per operation (before its
+    first attempt); ``follows_leader_hints`` says whether a refusal's leader hint is worth
+    following.
+    """
+
+    name: str = ""
+    follows_leader_hints = False
+
+    def start(self, clerk: Clerk, command: Command) -> None:
+        """A new operation begins."""
+
+    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
+        raise NotImplementedError
+
+
+def _value_of(result: Any) -> str:
+    """The value in a KV service's answer (an `Applied` in the KV codec)."""
+    try:
+        applied = CODEC.decode(result)
+    except WireError as error:
+        raise _Maybe(f"unexpected answer {result!r:.60} ({error})") from None
+    if type(applied) is not Applied:
+        raise _Maybe(f"unexpected answer {result!r:.60}")
+    return applied.value
+
+
+def _call(client: Client, method: str, *args: Any, timeout: float) -> Any:
+    """One rpc call, its failure sorted into definite (`_Refused`) or not (`_Maybe`)."""
+    try:
+        return client.call(method, *args, timeout=timeout)
+    except RemoteError as error:
+        raise _Maybe(f"the server raised {error}") from None
+    except RpcError as error:
+        raise (_Refused(str(error)) if error.definite else _Maybe(str(error))) from None
+
+
+class StrongRoute(Route):
+    """``Replicated.submit`` to the leader we believe in; typed replies say what happened."""
+
+    name = "strong"
+    follows_leader_hints = True
+
+    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
+        # The server waits up to `timeout_s` for the entry to be applied; our rpc timeout
+        # leaves it a little more, so its own answer usually arrives first.
+        raw = _call(
+            clerk._client(server),
+            "Replicated.submit",
+            CODEC.encode(command),
+            timeout_s,
+            timeout=timeout_s + 0.5,
+        )
+        try:
+            reply = decode_reply(raw)
+        except WireError as error:
+            raise _Maybe(f"unexpected reply ({error})") from None
+        match reply:
+            case Committed(result=result):
+                return _value_of(result)
+            case NotLeader(leader_hint=leader):
+                raise _Refused("not the leader", leader)
+            case LostLeadership(leader_hint=leader):
+                # Another entry was committed at our entry's index: ours never will be.
+                raise _Refused("lost leadership before the entry committed", leader)
+            case TimedOut(leader_hint=leader):
+                raise _Maybe("timed out; the entry may still commit", leader)
+            case ApplyFailed(message=message):
+                raise ValueError(f"the service failed to apply the command: {message}")
+        raise AssertionError(f"unhandled reply {reply!r}")  # every Reply type is matched
+
+
+class WeakRoute(Route):
+    """``WeakKV.execute`` at one sticky replica, which answers from its own copy."""
+
+    name = "weak"
+
+    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
+        raw = _call(
+            clerk._client(server), "WeakKV.execute", CODEC.encode(command), timeout=timeout_s
+        )
+        return _value_of(raw)
+
+
+class QuorumRoute(Route):
+    """The Clerk coordinates N replicas (ABD; decisions in `distlab.kv.quorum`)."""
+
+    name = "quorum"
+
+    def __init__(self) -> None:
+        self._planned: Stamped | None = None  # the write this operation decided on
+        self._result = ""
+        self._lamport = 0  # the highest stamp counter this clerk has seen
+
+    def start(self, clerk: Clerk, command: Command) -> None:
+        self._planned = None
+
+    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        names = clerk._names
+        start = names.index(server)
+        order = names[start:] + names[:start]
+        if self._planned is None:
+            answers, _ = clerk._gather(order, "QuorumKV.read", [command.key], clerk.r, deadline)
+            if len(answers) < clerk.r:
+                raise _Refused(f"only {len(answers)} of r={clerk.r} replicas answered a read")
+            try:
+                stamped = [QUORUM_CODEC.decode(answer) for answer in answers]
+            except WireError as error:
+                raise _Maybe(f"a replica answered nonsense ({error})") from None
+            plan = plan_after_read(
+                command,
+                stamped,
+                lamport=self._lamport,
+                writer=clerk.client_id,
+                write_back=clerk.quorums_intersect,
+            )
+            self._lamport = plan.lamport
+            self._result = plan.result
+            if plan.write is None:
+                return plan.result
+            self._planned = plan.write
+        # Writes go to every replica; w acknowledgements are enough.
+        acks, maybe = clerk._gather(
+            order,
+            "QuorumKV.write",
+            [command.key, QUORUM_CODEC.encode(self._planned)],
+            clerk.w,
+            deadline,
+            send_all=True,
+        )
+        if len(acks) < clerk.w:
+            reason = f"only {len(acks)} of w={clerk.w} replicas acknowledged the write"
+            raise _Maybe(reason) if maybe or acks else _Refused(reason)
+        return self._result
+
+
+ROUTES: dict[str, type[Route]] = {"strong": StrongRoute, "weak": WeakRoute, "quorum": QuorumRoute}
+"""The route of each consistency mode."""
+
+
 class Clerk:
     """A KV client for a replicated store (see the module docstring).
 
@@ -132,8 +304,8 @@ class Clerk:
         r: int | None = None,
         w: int | None = None,
     ) -> None:
-        if consistency not in CONSISTENCIES:
-            raise ValueError(f"consistency must be one of {CONSISTENCIES}, got {consistency!r}")
+        if consistency not in ROUTES:
+            raise ValueError(f"consistency must be one of {tuple(ROUTES)}, got {consistency!r}")
         if deadline_s <= 0 or attempt_timeout_s <= 0:
             raise ValueError("deadline_s and attempt_timeout_s must be positive")
         if not 0 < backoff_s[0] <= backoff_s[1]:
@@ -149,7 +321,7 @@ class Clerk:
         self.w = majority if w is None else int(w)
         if not (1 <= self.r <= len(names) and 1 <= self.w <= len(names)):
             raise ValueError(f"need 1 <= r, w <= N = {len(names)}, got r={self.r}, w={self.w}")
-        self.consistency = consistency
+        self.route: Route = ROUTES[consistency]()
         self.client_id = client_id or f"clerk-{uuid.uuid4().hex[:8]}"
         self.deadline_s = deadline_s
         self.attempt_timeout_s = attempt_timeout_s
@@ -172,9 +344,11 @@ class Clerk:
             0,
         )  # fmt: skip
         self._closed = False
-        self._quorum_write: list | None = None  # quorum: the write an operation decided on
-        self._quorum_result = ""
-        self._lamport = 0  # quorum: the highest stamp counter this clerk has seen
+
+    @property
+    def consistency(self) -> str:
+        """The mode this Clerk's route implements ("strong", "weak" or "quorum")."""
+        return self.route.name
 
     @property
     def quorums_intersect(self) -> bool:
@@ -269,7 +443,7 @@ class Clerk:
             self._busy.release()
 
     def _execute(self, command: Command) -> str:
-        self._quorum_write = None
+        self.route.start(self, command)
         deadline = time.monotonic() + self.deadline_s
         backoff = self.backoff_s[0]
         maybe_applied = False
@@ -285,7 +459,9 @@ class Clerk:
             server = self._target
             self._count("attempts")
             try:
-                return self._attempt(server, command, min(self.attempt_timeout_s, remaining))
+                return self.route.attempt(
+                    self, server, command, min(self.attempt_timeout_s, remaining)
+                )
             except _Refused as refusal:
                 last_reason = f"{server}: {refusal}"
                 self._move_on(server, refusal.leader)
@@ -311,7 +487,7 @@ class Clerk:
 
     def _move_on(self, server: str, leader: str | None) -> None:
         """Choose the next server after a failed attempt at ``server``."""
-        if self.consistency == "strong" and leader in self._names and leader != server:
+        if self.route.follows_leader_hints and leader in self._names and leader != server:
             self._count("redirects")
             self._target = leader
             return
@@ -319,77 +495,6 @@ class Clerk:
         self._target = self._names[(index + 1) % len(self._names)]
         if self._target != server:
             self._count("failovers")
-
-    def _attempt(self, server: str, command: Command, timeout: float) -> str:
-        if self.consistency == "quorum":
-            return self._attempt_quorum(server, command, timeout)
-        client = self._client(server)
-        try:
-            if self.consistency == "strong":
-                # The server waits up to `timeout` for the entry to be applied; our rpc
-                # timeout leaves it a little more, so its own answer usually arrives first.
-                reply = client.call(
-                    "Replicated.submit", command.to_wire(), timeout, timeout=timeout + 0.5
-                )
-            else:
-                reply = client.call("WeakKV.execute", command.to_wire(), timeout=timeout)
-        except RemoteError as error:
-            raise _Maybe(f"the server raised {error}") from None
-        except RpcError as error:
-            if error.definite:
-                raise _Refused(str(error)) from None
-            raise _Maybe(str(error)) from None
-        return self._result(reply)
-
-    def _result(self, reply: Any) -> str:
-        if not isinstance(reply, dict):
-            raise _Maybe(f"unexpected reply {reply!r}")
-        if not reply.get("ok"):
-            error, leader = reply.get("error"), reply.get("leader")
-            if error == "not_leader":
-                raise _Refused("not the leader", leader)
-            if error == "lost_leadership":
-                # Another entry was committed at our entry's index: ours never will be.
-                raise _Refused("lost leadership before the entry committed", leader)
-            if error == "apply_error":
-                raise ValueError(f"the service failed to apply the command: {reply.get('message')}")
-            raise _Maybe(str(error), leader)  # timeout: the entry may still commit later
-        result = reply.get("result", reply)
-        if isinstance(result, dict) and "error" in result:
-            raise ValueError(f"the service rejected the command: {result['error']}")
-        value = result.get("value", "") if isinstance(result, dict) else result
-        return "" if value is None else str(value)
-
-    def _attempt_quorum(self, first: str, command: Command, timeout: float) -> str:
-        """One try of the quorum protocol (see the module docstring), ``first`` asked first."""
-        deadline = time.monotonic() + timeout
-        start = self._names.index(first)
-        order = self._names[start:] + self._names[:start]
-        if self._quorum_write is None:
-            replies, _ = self._gather(order, "QuorumKV.read", [command.key], self.r, deadline)
-            if len(replies) < self.r:
-                raise _Refused(f"only {len(replies)} of r={self.r} replicas answered a read")
-            value, counter, writer = max(replies, key=lambda reply: (reply[1], reply[2]))
-            self._lamport = max(self._lamport, int(counter))
-            if command.op == "get":
-                self._quorum_result = str(value)
-                if counter == 0 or not self.quorums_intersect:
-                    return self._quorum_result
-                # Write back what we read before answering: a later read cannot go back.
-                self._quorum_write = [command.key, value, counter, writer]
-            else:
-                self._lamport += 1
-                new = command.value if command.op == "put" else str(value) + command.value
-                self._quorum_write = [command.key, new, self._lamport, self.client_id]
-                self._quorum_result = ""
-        # Writes go to every replica; w acknowledgements are enough.
-        acks, maybe = self._gather(
-            order, "QuorumKV.write", self._quorum_write, self.w, deadline, send_all=True
-        )
-        if len(acks) < self.w:
-            reason = f"only {len(acks)} of w={self.w} replicas acknowledged the write"
-            raise _Maybe(reason) if maybe or acks else _Refused(reason)
-        return self._quorum_result
 
     def _gather(
         self,

@@ -16,11 +16,11 @@ Replicas never talk to each other (no anti-entropy here): a replica that missed 
 while it was down or cut off stays behind until a later write or a read's write-back
 reaches it.
 
-RPCs (service ``QuorumKV``): ``read(key) -> [value, counter, writer]`` and
-``write(key, value, counter, writer) -> bool`` (stored if the stamp is newer; the same
-stamp twice is a harmless repeat, which is what makes a retried write safe). Writes are
-logged and fsync'ed before the reply. What it must never do: decide anything about
-quorums (the Clerk does), or print.
+RPCs (service ``QuorumKV``): ``read(key) -> Stamped`` and ``write(key, stamped) -> bool``
+(stored if the stamp is newer; the same stamp twice is a harmless repeat, which is what
+makes a retried write safe), a `distlab.kv.quorum.Stamped` in that module's codec. Writes
+are logged and fsync'ed before the reply. What it must never do: decide anything about
+quorums (the Clerk does, with `distlab.kv.quorum.plan_after_read`), or print.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from typing import Any, ClassVar
 import msgpack
 
 from distlab.cluster.program import NodeContext, NodeProgram
+from distlab.core import WireError
 from distlab.kv.clerk import Clerk
+from distlab.kv.quorum import CODEC, NEVER_WRITTEN, Stamped
 from distlab.storage import DurableLog
 
 __all__ = ["QuorumKVNode"]
@@ -43,19 +45,22 @@ class _QuorumService:
     def __init__(self, node: QuorumKVNode) -> None:
         self._node = node
 
-    def read(self, key: str) -> list:
-        """``[value, counter, writer]`` of ``key`` (``["", 0, ""]`` if never written)."""
+    def read(self, key: str) -> Any:
+        """``key``'s `Stamped` value (``NEVER_WRITTEN`` if never written), encoded."""
         with self._node.lock:
-            return list(self._node.table.get(str(key), ("", 0, "")))
+            return CODEC.encode(self._node.table.get(str(key), NEVER_WRITTEN))
 
-    def write(self, key: str, value: str, counter: int, writer: str) -> bool:
-        """Store the value if its stamp (counter, writer) is newer; True if stored."""
-        return self._node.write(str(key), str(value), int(counter), str(writer))
+    def write(self, key: str, stamped: Any) -> bool:
+        """Store the value if its stamp is newer; True if stored."""
+        value = CODEC.decode(stamped)
+        if type(value) is not Stamped:
+            raise WireError(f"QuorumKV.write takes a Stamped value, not {value!r:.60}")
+        return self._node.write(str(key), value)
 
     def dump(self) -> dict[str, str]:
         """The values this replica holds."""
         with self._node.lock:
-            return {key: entry[0] for key, entry in sorted(self._node.table.items())}
+            return {key: entry.value for key, entry in sorted(self._node.table.items())}
 
 
 class QuorumKVNode(NodeProgram):
@@ -72,26 +77,26 @@ class QuorumKVNode(NodeProgram):
         super().__init__(ctx)
         self.lock = threading.Lock()
         self.fsync = bool(ctx.options.get("fsync", True))
-        self.table: dict[str, tuple[str, int, str]] = {}
+        self.table: dict[str, Stamped] = {}
         self.writes = self.ignored = 0
         self.log = DurableLog(ctx.data_dir / "quorum.log")
         for record in self.log.records():
-            key, value, counter, writer = msgpack.unpackb(record)
-            self._store(key, value, counter, writer)
+            key, stamped = msgpack.unpackb(record)
+            self._store(key, CODEC.decode(stamped))
 
-    def _store(self, key: str, value: str, counter: int, writer: str) -> bool:
+    def _store(self, key: str, stamped: Stamped) -> bool:
         current = self.table.get(key)
-        if current is not None and (counter, writer) <= (current[1], current[2]):
+        if current is not None and stamped <= current:
             return False
-        self.table[key] = (value, counter, writer)
+        self.table[key] = stamped
         return True
 
-    def write(self, key: str, value: str, counter: int, writer: str) -> bool:
+    def write(self, key: str, stamped: Stamped) -> bool:
         with self.lock:
-            if not self._store(key, value, counter, writer):
+            if not self._store(key, stamped):
                 self.ignored += 1
                 return False
-            self.log.append(msgpack.packb([key, value, counter, writer]))
+            self.log.append(msgpack.packb([key, CODEC.encode(stamped)]))
             if self.fsync:
                 self.log.sync()
             self.writes += 1

@@ -26,6 +26,8 @@ from typing import Literal
 
 import msgpack
 
+from distlab.core import MessageCodec
+
 OpKind = Literal["put", "get", "append"]
 OPERATIONS: tuple[str, ...] = ("put", "get", "append")
 
@@ -49,15 +51,6 @@ class Command:
         if self.seq < 1:
             raise ValueError(f"seq counts from 1, got {self.seq}")
 
-    def to_wire(self) -> list:
-        """A plain list for msgpack (the log and the RPC layer carry these)."""
-        return [self.client_id, self.seq, self.op, self.key, self.value]
-
-    @classmethod
-    def from_wire(cls, fields: list) -> Command:
-        client_id, seq, op, key, value = fields
-        return cls(str(client_id), int(seq), op, str(key), str(value))
-
 
 @dataclass(frozen=True)
 class Applied:
@@ -65,6 +58,11 @@ class Applied:
 
     value: str
     duplicate: bool
+
+
+CODEC = MessageCodec((Command, Applied))
+"""Commands and their outcomes <-> plain data (the Raft log, the RPC layer and the weak store
+carry KV commands in this form)."""
 
 
 class KVStateMachine:

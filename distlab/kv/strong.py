@@ -3,7 +3,8 @@
 This is the thin adapter that a Raft peer (``distlab.replicated.raft_peer.RaftPeer``) hosts.
 The peer decides the order of commands with Raft and calls, on every node, in log order:
 
-- ``apply(command) -> result`` for each committed command (a ``Command.to_wire()`` list);
+- ``apply(command) -> result`` for each committed command (a `Command` in the KV codec's
+  wire form, ``distlab.kv.state_machine.CODEC``);
 - ``snapshot() -> bytes`` when it compacts its log, ``restore(data)`` when it installs one.
 
 Every replica applies the same commands in the same order, so every replica holds the same
@@ -19,41 +20,38 @@ its commit index) and *leases* (a leader answers locally while it holds a time l
 assumes bounded clock drift) — are left as exercises.
 
 What it must never do: read the clock, the disk or the network, or return anything but
-plain msgpack-able data (the peer sends results over RPC).
+plain msgpack-able data (the peer sends results over RPC). It is hosted by
+`distlab.kv.strong_node.StrongKVNode` (``Cluster.start(n, service="kv")``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from distlab.kv.state_machine import Command, KVStateMachine
+from distlab.core import WireError
+from distlab.kv.state_machine import CODEC, Command, KVStateMachine
 
-__all__ = ["KV_SERVICE", "KVService"]
-
-# What ``Cluster.start(n, service="kv", consistency="strong")`` asks the Raft peer to host.
-KV_SERVICE = "distlab.kv.strong:KVService"
+__all__ = ["KVService"]
 
 
 class KVService:
     """The service a Raft peer applies committed commands to (see the module docstring).
 
-    ``apply`` returns ``{"value": str, "duplicate": bool}`` — the value is what a get read
-    ("" for writes); ``duplicate`` says the command was a retry answered from the duplicate
-    table. A malformed command is answered ``{"error": ...}`` on every replica alike (it
-    must not raise: the peer applies it deterministically everywhere).
+    ``apply`` returns the state machine's `Applied` (the value a get read, "" for writes;
+    ``duplicate``: a retry answered from the duplicate table) in the KV codec's wire form.
+    A malformed command raises `distlab.core.WireError` -- on every replica alike, since
+    they all apply the same bytes, so the peer answers the client `ApplyFailed`.
     """
 
     def __init__(self) -> None:
         self.machine = KVStateMachine()
 
-    def apply(self, command: Any) -> dict[str, Any]:
-        """Apply one committed command (a ``Command.to_wire()`` list)."""
-        try:
-            parsed = Command.from_wire(list(command))
-        except (TypeError, ValueError) as error:
-            return {"error": f"malformed KV command {command!r}: {error}"}
-        applied = self.machine.apply(parsed)
-        return {"value": applied.value, "duplicate": applied.duplicate}
+    def apply(self, command: Any) -> Any:
+        """Apply one committed command (a `Command` in the KV codec's wire form)."""
+        parsed = CODEC.decode(command)
+        if type(parsed) is not Command:
+            raise WireError(f"not a KV command: {command!r:.80}")
+        return CODEC.encode(self.machine.apply(parsed))
 
     def snapshot(self) -> bytes:
         """The whole state, duplicate table included."""

@@ -37,7 +37,8 @@ import msgpack
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Envelope, WireError
 from distlab.kv.clerk import Clerk
-from distlab.kv.state_machine import Command
+from distlab.kv.state_machine import CODEC as KV_CODEC
+from distlab.kv.state_machine import Applied, Command
 from distlab.kv.weak import CODEC, Message, Update, WeakReady, WeakReplica
 from distlab.storage import DurableLog
 
@@ -50,9 +51,12 @@ class _WeakKVService:
     def __init__(self, node: WeakKVNode) -> None:
         self._node = node
 
-    def execute(self, command: list) -> dict[str, Any]:
-        """Apply a ``Command.to_wire()`` locally; returns ``{"ok": True, "result": {...}}``."""
-        return self._node.execute(Command.from_wire(list(command)))
+    def execute(self, command: Any) -> Any:
+        """Apply a `Command` (KV codec) locally; answers its `Applied` (KV codec)."""
+        parsed = KV_CODEC.decode(command)
+        if type(parsed) is not Command:
+            raise WireError(f"not a KV command: {command!r:.80}")
+        return KV_CODEC.encode(self._node.execute(parsed))
 
     def dump(self) -> dict[str, str]:
         """The values this replica holds (what a reader here could see)."""
@@ -112,13 +116,12 @@ class WeakKVNode(NodeProgram):
         ctx.log.info("weak replica recovered %d records", recovered)
 
     # -- client operations ---------------------------------------------------------------
-    def execute(self, command: Command) -> dict[str, Any]:
+    def execute(self, command: Command) -> Applied:
         """Answer locally; writes are logged (and fsync'ed) before the reply."""
         with self.lock:
             seen = self._duplicates.get(command.client_id)
             if seen is not None and command.seq <= seen[0]:
-                value = seen[1] if command.seq == seen[0] else ""
-                return {"ok": True, "result": {"value": value, "duplicate": True}}
+                return Applied(seen[1] if command.seq == seen[0] else "", duplicate=True)
             if command.op == "get":
                 value = self.replica.get(command.key)
             elif command.op == "put":
@@ -133,7 +136,7 @@ class WeakKVNode(NodeProgram):
             self._persist(ready, sync=self.fsync)
             self._duplicates[command.client_id] = (command.seq, value)
         self._send(ready.messages)  # eager push, asynchronous: the client does not wait for it
-        return {"ok": True, "result": {"value": value, "duplicate": False}}
+        return Applied(value, duplicate=False)
 
     # -- replication ---------------------------------------------------------------------
     def receive(self, sender: str, message: Message) -> None:

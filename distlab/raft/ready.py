@@ -22,7 +22,7 @@ one term (Election Safety) or forget entries a leader counted as replicated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from distlab.core import Ready as CoreReady
 from distlab.raft.messages import Envelope, LogEntry, NodeId
@@ -144,7 +144,14 @@ class Proposed:
 
 @dataclass(frozen=True, slots=True)
 class NotLeader:
-    """``propose`` refused (a definite failure): this node is not the leader; try the hint."""
+    """``propose`` refused (a definite failure): this node is not the leader; try the hint.
+
+    Also what a real peer answers a client (`distlab.replicated.replies`), hence ``ok`` and
+    ``reason`` like the other replies there.
+    """
+
+    ok: ClassVar[bool] = False
+    reason: ClassVar[str] = "not_leader"
 
     leader_hint: NodeId | None
     definite: bool = True

@@ -6,7 +6,8 @@
         RaftClient(cluster).submit(["x", 1])
 
 Modules, in reading order: ``service`` (the replicated state machine interface, 复制状态机),
-``persistence`` (term, vote, log and snapshot on disk, 持久化), ``transport`` (batched,
+``persistence`` (term, vote, log and snapshot on disk, 持久化), ``replies`` (what a
+client hears: typed, each definite or not), ``transport`` (batched,
 asynchronous, droppable messages between peers), ``raft_peer`` (the driver: real time,
 persist -> send -> apply), ``client`` (find the leader, retry), ``observe`` (who leads,
 what each node applied, waiting for both).
@@ -24,7 +25,15 @@ from typing import Any
 # distlab.cluster ships a program class), and an eager import here would then import that
 # module a second time, half-initialised.
 _WHERE = {
+    "Applied": "replies",
+    "ApplyFailed": "replies",
     "CommandList": "service",
+    "LostLeadership": "replies",
+    "NotLeader": "replies",
+    "REPLY_CODEC": "replies",
+    "Reply": "replies",
+    "TimedOut": "replies",
+    "decode_reply": "replies",
     "PeerSender": "transport",
     "PeerStatistics": "raft_peer",
     "RaftClient": "client",

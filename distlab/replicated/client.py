@@ -1,7 +1,7 @@
 """RaftClient: submit commands to a Raft cluster without knowing who the leader is.
 
 What it is: a small client for :class:`~distlab.replicated.raft_peer.RaftPeer` clusters. It
-remembers the last leader it heard of, follows ``not_leader`` hints, tries the other nodes
+remembers the last leader it heard of, follows `NotLeader` hints, tries the other nodes
 in turn when a node is down or has no leader, and retries until a deadline.
 
 What it must never do: hide an indefinite outcome. ``submit`` retries only answers that are
@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from distlab.replicated.replies import Applied, ApplyFailed, Reply, TimedOut, decode_reply
 from distlab.rpc import RpcError
 
 __all__ = ["RaftClient"]
@@ -53,39 +54,42 @@ class RaftClient:
         attempt_timeout: float = 1.0,
         retry_timeouts: bool = False,
         pause_s: float = 0.002,
-    ) -> dict[str, Any]:
-        """Submit until a node answers ``ok`` or ``timeout`` seconds pass.
+    ) -> Reply:
+        """Submit until a node answers `Applied` or ``timeout`` seconds pass.
 
-        Returns the last answer (``{"ok": True, "result": ..., "index": ..., "term": ...}`` on
-        success; ``{"ok": False, "error": "timeout", ...}`` if the deadline passed or an
-        attempt timed out and ``retry_timeouts`` is False).
+        Returns the last reply (`distlab.replicated.replies`): `Applied` on success;
+        `TimedOut` if the deadline passed, or if an attempt timed out and
+        ``retry_timeouts`` is False; `ApplyFailed` if the service raised.
         """
         deadline = time.monotonic() + timeout
         names = self.nodes
         turn = 0
-        answer: dict[str, Any] = {"ok": False, "error": "timeout", "leader": None}
+        answer: Reply = TimedOut(None)
         while time.monotonic() < deadline:
             target = self.leader if self.leader in names else names[turn % len(names)]
             turn += 1
             try:
-                answer = self._client(target).call(
-                    "Replicated.submit", command, attempt_timeout, timeout=attempt_timeout + 1.0
+                answer = decode_reply(
+                    self._client(target).call(
+                        "Replicated.submit", command, attempt_timeout, timeout=attempt_timeout + 1.0
+                    )
                 )
             except RpcError as error:
                 self.leader = None
                 if not error.definite and not retry_timeouts:
-                    return {"ok": False, "error": "timeout", "leader": None}
+                    return TimedOut(None)
                 time.sleep(pause_s)
                 continue
-            if answer.get("ok"):
-                self.leader = target
-                return answer
-            error = answer.get("error")
-            if error == "timeout" and not retry_timeouts:
-                return answer
-            if error == "apply_error":
-                return answer
-            hint = answer.get("leader")
+            match answer:
+                case Applied():
+                    self.leader = target
+                    return answer
+                case ApplyFailed():
+                    return answer
+                case TimedOut() if not retry_timeouts:
+                    return answer
+            # NotLeader, LostLeadership or (retried) TimedOut: follow the hint, if any.
+            hint = answer.leader_hint
             self.leader = hint if hint in names and hint != target else None
             if self.leader is None:
                 time.sleep(pause_s)

@@ -9,7 +9,7 @@ Usage (what a service built on Raft needs to know)::
                        election_timeout_ms=(150, 300), heartbeat_ms=50, tick_ms=10,
                        fsync=True, snapshot_every=None) as cluster:
         client = RaftClient(cluster)              # finds the leader, retries, follows hints
-        client.submit(["put", "x", "1"])          # -> {"ok": True, "result": ..., ...}
+        client.submit(["put", "x", "1"])          # -> Applied(result=..., index=..., term=...)
         # or by hand, on one node:
         cluster.client("n0").call("Replicated.submit", ["put", "x", "1"], 2.0, timeout=3.0)
         cluster.status()["n0"].fields             # role, term, leader, log_length, ...
@@ -20,19 +20,15 @@ Usage (what a service built on Raft needs to know)::
   Commands and results must be msgpack plain data; the class must be importable by name in
   the node process (a module of the ``distlab`` package, or one on ``sys.path``).
 * ``Replicated.submit(command, timeout=2.0)`` answers once the command is *applied on this
-  node* with::
-
-      {"ok": True, "result": r, "index": i, "term": t}
-      {"ok": False, "error": "not_leader", "leader": name_or_None}       definite: not run
-      {"ok": False, "error": "lost_leadership", "leader": ..., "index", "term"}  definite
-      {"ok": False, "error": "timeout", "leader": ...}                   indefinite
-      {"ok": False, "error": "apply_error", "message": "...", "index", "term"}
-          (the service's apply raised; deterministic, so every replica saw the same error)
-
-  ``lost_leadership`` means another entry was committed at the proposed index: this one
-  never will be. ``timeout`` may still commit later (the checker must treat it as maybe).
+  node*, with a typed reply (:mod:`distlab.replicated.replies`, in its codec's wire form:
+  ``decode_reply`` turns it back): ``Applied(result, index, term)``,
+  ``NotLeader(leader_hint)`` (definite: not run), ``LostLeadership(leader_hint, index,
+  term)`` (definite: another entry was committed at the proposed index, so this one never
+  will be), ``TimedOut(leader_hint)`` (indefinite: it may still commit later, and the
+  checker must treat it as maybe), ``ApplyFailed(message, index, term)`` (the service's
+  apply raised; deterministic, so every replica saw the same error).
   ``Replicated.submit_many(commands, timeout=2.0)`` proposes a list at once (one batch)
-  and answers a list of such dicts. ``Replicated.query(request=None)`` reads this node's
+  and answers a list of such replies. ``Replicated.query(request=None)`` reads this node's
   local service state (not linearizable). Retrying a ``timeout`` may apply a command twice:
   a service that must not do that deduplicates (client id + sequence number in commands).
 * A new leader first appends a blank entry (``NOOP``, §8) so that entries of earlier terms
@@ -94,6 +90,14 @@ from distlab.raft import (
     codec,
 )
 from distlab.replicated.persistence import RaftStorage, StorageStatistics
+from distlab.replicated.replies import (
+    REPLY_CODEC,
+    Applied,
+    ApplyFailed,
+    LostLeadership,
+    Reply,
+    TimedOut,
+)
 from distlab.replicated.service import load_service
 from distlab.replicated.transport import PeerSender, SenderStatistics, decode_batch
 
@@ -137,9 +141,9 @@ class _Pending:
     def __init__(self, index: int, term: int) -> None:
         self.index, self.term = index, term
         self.event = threading.Event()
-        self.result: dict[str, Any] | None = None
+        self.result: Reply | None = None
 
-    def resolve(self, result: dict[str, Any]) -> None:
+    def resolve(self, result: Reply) -> None:
         self.result = result
         self.event.set()
 
@@ -277,8 +281,8 @@ class RaftPeer(NodeProgram):
                 self.node.receive(sender, message)
         return self._drive(reply_to=sender) if drive else []
 
-    def propose_nowait(self, command: Any, *, drive: bool = True) -> _Pending | dict[str, Any]:
-        """Propose ``command``; a waiter for its outcome, or the not_leader answer.
+    def propose_nowait(self, command: Any, *, drive: bool = True) -> _Pending | NotLeader:
+        """Propose ``command``; a waiter for its outcome, or the `NotLeader` answer.
 
         With ``drive`` the calling thread persists and sends the new entry itself (when no
         other thread is doing so); pass False to propose many and then call `drive()`.
@@ -286,7 +290,7 @@ class RaftPeer(NodeProgram):
         with self._lock:
             outcome = self.node.propose(command)
             if isinstance(outcome, NotLeader):
-                return {"ok": False, "error": "not_leader", "leader": outcome.leader_hint}
+                return outcome
             pending = _Pending(outcome.index, outcome.term)
             older = self._waiters.get(outcome.index)
             self._waiters[outcome.index] = pending
@@ -301,7 +305,7 @@ class RaftPeer(NodeProgram):
         """Handle whatever the core has ready (persist, send, apply) unless a thread already is."""
         self._drive()
 
-    def wait_for_result(self, pending: _Pending, timeout: float) -> dict[str, Any]:
+    def wait_for_result(self, pending: _Pending, timeout: float) -> Reply:
         """Block until ``pending`` is applied (or ``timeout`` seconds pass)."""
         if pending.event.wait(timeout):
             return pending.result  # type: ignore[return-value]
@@ -439,7 +443,7 @@ class RaftPeer(NodeProgram):
         return replies
 
     def _apply(self, committed: list[Any]) -> None:
-        answers: list[tuple[int, int, dict[str, Any]]] = []
+        answers: list[tuple[int, int, Reply]] = []
         snapshot_to = 0
         with self._apply_lock:
             for item in committed:
@@ -450,15 +454,13 @@ class RaftPeer(NodeProgram):
                 elif isinstance(item, CommandApplied) and item.command == NOOP:
                     pass  # Raft's own entry; the service never sees it
                 elif isinstance(item, CommandApplied):
+                    answer: Reply
                     try:
-                        answer = {"ok": True, "result": self.service.apply(item.command)}
+                        result = self.service.apply(item.command)
+                        answer = Applied(result, item.index, item.term)
                     except Exception as error:
-                        answer = {
-                            "ok": False,
-                            "error": "apply_error",
-                            "message": f"{type(error).__name__}: {error}",
-                        }
-                    answer["index"], answer["term"] = item.index, item.term
+                        message = f"{type(error).__name__}: {error}"
+                        answer = ApplyFailed(message, item.index, item.term)
                     answers.append((item.index, item.term, answer))
                 self._applied_index = item.index
                 self._applied += 1
@@ -505,17 +507,11 @@ class RaftPeer(NodeProgram):
             self.deliver(peer, messages, drive=False)
             self._drive()
 
-    def _timeout_answer(self) -> dict[str, Any]:
-        return {"ok": False, "error": "timeout", "leader": self.node.leader_id}
+    def _timeout_answer(self) -> TimedOut:
+        return TimedOut(self.node.leader_id)
 
-    def _lost_answer(self, pending: _Pending) -> dict[str, Any]:
-        return {
-            "ok": False,
-            "error": "lost_leadership",
-            "leader": self.node.leader_id,
-            "index": pending.index,
-            "term": pending.term,
-        }
+    def _lost_answer(self, pending: _Pending) -> LostLeadership:
+        return LostLeadership(self.node.leader_id, pending.index, pending.term)
 
 
 class _RaftRPC:
@@ -551,9 +547,9 @@ class _ReplicatedRPC:
     def submit(self, command: Any, timeout: float = 2.0) -> dict[str, Any]:
         """Propose ``command``; answer once it is applied here (see the module docstring)."""
         outcome = self._peer.propose_nowait(command)
-        if isinstance(outcome, dict):
-            return outcome
-        return self._peer.wait_for_result(outcome, float(timeout))
+        if isinstance(outcome, NotLeader):
+            return REPLY_CODEC.encode(outcome)
+        return REPLY_CODEC.encode(self._peer.wait_for_result(outcome, float(timeout)))
 
     def submit_many(self, commands: list[Any], timeout: float = 2.0) -> list[dict[str, Any]]:
         """Propose every command at once (they travel in one batch); one answer each."""
@@ -565,9 +561,11 @@ class _ReplicatedRPC:
         self._peer.drive()
         deadline = time.monotonic() + float(timeout)
         return [
-            outcome
-            if isinstance(outcome, dict)
-            else self._peer.wait_for_result(outcome, max(deadline - time.monotonic(), 0.0))
+            REPLY_CODEC.encode(
+                outcome
+                if isinstance(outcome, NotLeader)
+                else self._peer.wait_for_result(outcome, max(deadline - time.monotonic(), 0.0))
+            )
             for outcome in outcomes
         ]
 

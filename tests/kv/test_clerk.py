@@ -13,7 +13,9 @@ import time
 import pytest
 
 from distlab.check import History, check_linearizable
-from distlab.kv import Clerk, KVService, KVTimeout, KVUnavailable
+from distlab.kv import Clerk, Command, KVService, KVTimeout, KVUnavailable
+from distlab.kv.state_machine import CODEC
+from distlab.replicated import REPLY_CODEC, Applied, NotLeader, TimedOut
 from distlab.rpc import FaultPolicy, Server
 
 
@@ -24,19 +26,19 @@ class FakeReplicated:
         self._backend = backend
         self._name = name
 
-    def submit(self, command: list, timeout: float = 2.0) -> dict:
+    def submit(self, command: dict, timeout: float = 2.0) -> dict:
         backend = self._backend
         with backend.lock:
-            backend.submits.append((self._name, list(command)))
+            backend.submits.append((self._name, CODEC.decode(command)))
             if backend.leader != self._name:
-                return {"ok": False, "error": "not_leader", "leader": backend.leader}
+                return REPLY_CODEC.encode(NotLeader(backend.leader))
             result = backend.service.apply(command)
             if backend.time_out_after_apply:
                 # Applied, but the client hears "timeout" (like a reply that came too late).
-                return {"ok": False, "error": "timeout", "leader": backend.leader}
+                return REPLY_CODEC.encode(TimedOut(backend.leader))
         if backend.delay_s:
             time.sleep(backend.delay_s)
-        return {"ok": True, "result": result, "index": len(backend.submits), "term": 1}
+        return REPLY_CODEC.encode(Applied(result, len(backend.submits), 1))
 
 
 class FakeWeakKV:
@@ -46,9 +48,9 @@ class FakeWeakKV:
         self.service = KVService()
         self.calls = 0
 
-    def execute(self, command: list) -> dict:
+    def execute(self, command: dict) -> dict:
         self.calls += 1
-        return {"ok": True, "result": self.service.apply(command)}
+        return self.service.apply(command)
 
 
 class Backend:
@@ -58,7 +60,7 @@ class Backend:
         self.leader = leader
         self.time_out_after_apply = False
         self.delay_s = 0.0
-        self.submits: list[tuple[str, list]] = []
+        self.submits: list[tuple[str, Command]] = []
         self.servers = {}
         for index, name in enumerate(["n0", "n1", "n2"]):
             # Replies are lost only from the leader-to-be n0: enough to force retries.
@@ -114,7 +116,7 @@ def test_retries_keep_the_sequence_number_so_appends_apply_once_despite_lost_rep
         retries = clerk.statistics().retries
     assert retries > 0, "no reply was lost: the test did not test anything"
     assert b.service.machine.data["x"] == "".join(tokens), "an append was applied twice (or lost)"
-    applied_seqs = [cmd[1] for name, cmd in b.submits if name == "n0"]
+    applied_seqs = [cmd.seq for name, cmd in b.submits if name == "n0"]
     assert len(applied_seqs) > len(set(applied_seqs)), "no command reached the leader twice"
 
 

@@ -9,6 +9,7 @@ import pytest
 from distlab.check.nemesis import Nemesis
 from distlab.cluster import Cluster
 from distlab.kv import Clerk
+from distlab.kv.quorum import CODEC
 from distlab.kv.workload import run_workload
 from distlab.rpc import Client
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.cluster
 
 def replica_value(cluster: Cluster, name: str, key: str) -> str:
     with Client(cluster.address(name), name="observer") as client:
-        return client.call("QuorumKV.read", key, timeout=5.0)[0]
+        return CODEC.decode(client.call("QuorumKV.read", key, timeout=5.0)).value
 
 
 def test_reads_are_stale_when_quorums_miss_each_other_and_fresh_when_they_meet() -> None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distlab.kv.state_machine import Command, KVStateMachine
+from distlab.kv.state_machine import CODEC, Command, KVStateMachine
 
 
 def test_put_get_append():
@@ -67,7 +67,7 @@ def test_command_validation():
     with pytest.raises(ValueError, match="from 1"):
         Command("c", 0, "get", "x")
     command = Command("c", 3, "append", "k", "v")
-    assert Command.from_wire(command.to_wire()) == command
+    assert CODEC.decode(CODEC.encode(command)) == command
 
 
 commands = st.lists(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from distlab.raft import InstallSnapshot, RequestVote
+from distlab.raft import InstallSnapshot, RequestVote, codec
 from distlab.replicated.transport import PeerSender
 
 
@@ -54,7 +54,7 @@ def vote(term: int) -> RequestVote:
 
 
 def terms(batch: list[Any]) -> list[int]:
-    return [message["term"] for message in batch]
+    return [codec.decode(message).term for message in batch]
 
 
 def wait_messages_sent(sender: PeerSender, count: int) -> None:

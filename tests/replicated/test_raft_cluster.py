@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from distlab.cluster import Cluster
-from distlab.replicated import RaftClient, RaftPeer
+from distlab.replicated import RaftClient, RaftPeer, TimedOut, decode_reply
 from distlab.rpc import RemoteError
 
 pytestmark = pytest.mark.cluster
@@ -60,7 +60,7 @@ def applied(cluster: Cluster, name: str) -> list[Any]:
 def submit_all(client: RaftClient, commands: list[Any]) -> None:
     for command in commands:
         answer = client.submit(command, timeout=DEADLINE_S)
-        assert answer["ok"], f"{command} was not committed: {answer}"
+        assert answer.ok, f"{command} was not committed: {answer}"
 
 
 def start(**options: Any) -> Cluster:
@@ -139,8 +139,8 @@ def test_partitioned_minority_leader_cannot_commit_then_converges() -> None:
 
         cluster.partition([old], majority)
         lonely = cluster.client(old, client_name="controller")
-        answer = lonely.call("Replicated.submit", ["lost", 1], 1.0, timeout=5.0)
-        assert answer["ok"] is False and answer["error"] == "timeout", answer
+        answer = decode_reply(lonely.call("Replicated.submit", ["lost", 1], 1.0, timeout=5.0))
+        assert isinstance(answer, TimedOut), answer
 
         new = wait_until(lambda: one_leader(cluster, majority), "a majority leader")
         assert cluster.status()[new].fields["term"] > old_term
