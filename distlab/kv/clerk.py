@@ -57,31 +57,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History
-from distlab.core import WireError
-from distlab.kv.quorum import CODEC as QUORUM_CODEC
-from distlab.kv.quorum import Stamped, plan_after_read
-from distlab.kv.state_machine import CODEC, Applied, Command
-from distlab.replicated.replies import Applied as Committed
-from distlab.replicated.replies import (
-    ApplyFailed,
-    LostLeadership,
-    NotLeader,
-    TimedOut,
-    decode_reply,
-)
-from distlab.rpc import Client, RemoteError, RpcError
+from distlab.kv.routes import ROUTES, MaybeApplied, Refused, Route
+from distlab.kv.state_machine import Command
+from distlab.rpc import Client, RpcError
 
-__all__ = [
-    "Clerk",
-    "ClerkStatistics",
-    "KVError",
-    "KVTimeout",
-    "KVUnavailable",
-    "QuorumRoute",
-    "Route",
-    "StrongRoute",
-    "WeakRoute",
-]
+__all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
 
 Address = tuple[str, int]
 
@@ -117,166 +97,6 @@ class ClerkStatistics:
     redirects: int  # not_leader answers that named a leader
     failovers: int  # switches to another server after an error
     server: str | None  # the server it would try next (the leader it believes in)
-
-
-class _Refused(Exception):
-    """One attempt certainly not applied (not the leader, lost leadership, refused)."""
-
-    def __init__(self, reason: str, leader: str | None = None) -> None:
-        super().__init__(reason)
-        self.leader = leader
-
-
-class _Maybe(Exception):
-    """One attempt that may have been applied (timeout, lost reply)."""
-
-    def __init__(self, reason: str, leader: str | None = None) -> None:
-        super().__init__(reason)
-        self.leader = leader
-
-
-class Route:
-    """How one attempt at one server goes, for one consistency mode (see the module docstring).
-
-    ``attempt`` returns the operation's result or raises `_Refused` (certainly not applied)
-    or `_Maybe` (may have been applied); ``start`` is called once per operation (before its
-    first attempt); ``follows_leader_hints`` says whether a refusal's leader hint is worth
-    following.
-    """
-
-    name: str = ""
-    follows_leader_hints = False
-
-    def start(self, clerk: Clerk, command: Command) -> None:
-        """A new operation begins."""
-
-    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
-        raise NotImplementedError
-
-
-def _value_of(result: Any) -> str:
-    """The value in a KV service's answer (an `Applied` in the KV codec)."""
-    try:
-        applied = CODEC.decode(result)
-    except WireError as error:
-        raise _Maybe(f"unexpected answer {result!r:.60} ({error})") from None
-    if type(applied) is not Applied:
-        raise _Maybe(f"unexpected answer {result!r:.60}")
-    return applied.value
-
-
-def _call(client: Client, method: str, *args: Any, timeout: float) -> Any:
-    """One rpc call, its failure sorted into definite (`_Refused`) or not (`_Maybe`)."""
-    try:
-        return client.call(method, *args, timeout=timeout)
-    except RemoteError as error:
-        raise _Maybe(f"the server raised {error}") from None
-    except RpcError as error:
-        raise (_Refused(str(error)) if error.definite else _Maybe(str(error))) from None
-
-
-class StrongRoute(Route):
-    """``Replicated.submit`` to the leader we believe in; typed replies say what happened."""
-
-    name = "strong"
-    follows_leader_hints = True
-
-    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
-        # The server waits up to `timeout_s` for the entry to be applied; our rpc timeout
-        # leaves it a little more, so its own answer usually arrives first.
-        raw = _call(
-            clerk._client(server),
-            "Replicated.submit",
-            CODEC.encode(command),
-            timeout_s,
-            timeout=timeout_s + 0.5,
-        )
-        try:
-            reply = decode_reply(raw)
-        except WireError as error:
-            raise _Maybe(f"unexpected reply ({error})") from None
-        match reply:
-            case Committed(result=result):
-                return _value_of(result)
-            case NotLeader(leader_hint=leader):
-                raise _Refused("not the leader", leader)
-            case LostLeadership(leader_hint=leader):
-                # Another entry was committed at our entry's index: ours never will be.
-                raise _Refused("lost leadership before the entry committed", leader)
-            case TimedOut(leader_hint=leader):
-                raise _Maybe("timed out; the entry may still commit", leader)
-            case ApplyFailed(message=message):
-                raise ValueError(f"the service failed to apply the command: {message}")
-        raise AssertionError(f"unhandled reply {reply!r}")  # every Reply type is matched
-
-
-class WeakRoute(Route):
-    """``WeakKV.execute`` at one sticky replica, which answers from its own copy."""
-
-    name = "weak"
-
-    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
-        raw = _call(
-            clerk._client(server), "WeakKV.execute", CODEC.encode(command), timeout=timeout_s
-        )
-        return _value_of(raw)
-
-
-class QuorumRoute(Route):
-    """The Clerk coordinates N replicas (ABD; decisions in `distlab.kv.quorum`)."""
-
-    name = "quorum"
-
-    def __init__(self) -> None:
-        self._planned: Stamped | None = None  # the write this operation decided on
-        self._result = ""
-        self._lamport = 0  # the highest stamp counter this clerk has seen
-
-    def start(self, clerk: Clerk, command: Command) -> None:
-        self._planned = None
-
-    def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        names = clerk._names
-        start = names.index(server)
-        order = names[start:] + names[:start]
-        if self._planned is None:
-            answers, _ = clerk._gather(order, "QuorumKV.read", [command.key], clerk.r, deadline)
-            if len(answers) < clerk.r:
-                raise _Refused(f"only {len(answers)} of r={clerk.r} replicas answered a read")
-            try:
-                stamped = [QUORUM_CODEC.decode(answer) for answer in answers]
-            except WireError as error:
-                raise _Maybe(f"a replica answered nonsense ({error})") from None
-            plan = plan_after_read(
-                command,
-                stamped,
-                lamport=self._lamport,
-                writer=clerk.client_id,
-                write_back=clerk.quorums_intersect,
-            )
-            self._lamport = plan.lamport
-            self._result = plan.result
-            if plan.write is None:
-                return plan.result
-            self._planned = plan.write
-        # Writes go to every replica; w acknowledgements are enough.
-        acks, maybe = clerk._gather(
-            order,
-            "QuorumKV.write",
-            [command.key, QUORUM_CODEC.encode(self._planned)],
-            clerk.w,
-            deadline,
-            send_all=True,
-        )
-        if len(acks) < clerk.w:
-            reason = f"only {len(acks)} of w={clerk.w} replicas acknowledged the write"
-            raise _Maybe(reason) if maybe or acks else _Refused(reason)
-        return self._result
-
-
-ROUTES: dict[str, type[Route]] = {"strong": StrongRoute, "weak": WeakRoute, "quorum": QuorumRoute}
-"""The route of each consistency mode."""
 
 
 class Clerk:
@@ -462,10 +282,10 @@ class Clerk:
                 return self.route.attempt(
                     self, server, command, min(self.attempt_timeout_s, remaining)
                 )
-            except _Refused as refusal:
+            except Refused as refusal:
                 last_reason = f"{server}: {refusal}"
                 self._move_on(server, refusal.leader)
-            except _Maybe as maybe:
+            except MaybeApplied as maybe:
                 maybe_applied = True
                 last_reason = f"{server}: {maybe}"
                 self._move_on(server, maybe.leader)
