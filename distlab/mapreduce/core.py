@@ -13,6 +13,9 @@ The rules, as in the MapReduce paper (Dean & Ghemawat, OSDI 2004, §3.1 and §3.
   is safe because tasks are deterministic and their files are written atomically;
 * the job is done when every reduce task is done; then workers are told to exit.
 
+Outputs follow the contract every core in distlab keeps (`distlab.core.Ready`):
+`take_ready` hands the driver what happened since it last asked.
+
 What it must never do: read the clock, sleep, touch files or sockets. Time is an argument
 (``now``, in seconds on any monotonic scale), so tests can step it by hand. The RPC-facing
 driver (:mod:`distlab.mapreduce.service`) adds the lock and the clock.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from distlab.core import Ready
 
 __all__ = [
     "Coordinator",
@@ -324,10 +329,17 @@ class Coordinator:
 
     # ---- outputs ---------------------------------------------------------------------------
 
-    def take_events(self) -> list[TaskEvent]:
-        """Events since the last call (the driver keeps the full timeline)."""
+    def has_ready(self) -> bool:
+        """True if `take_ready` would return anything."""
+        return bool(self._events)
+
+    def take_ready(self) -> Ready:
+        """The core contract's one output shape (`distlab.core.Ready`): the `TaskEvent`s since
+        the last call as ``outputs`` (the driver keeps the full timeline). The coordinator
+        persists nothing and sends nothing itself: workers ask, and its answers are the
+        return values of `request_task` and `report_done`."""
         events, self._events = self._events, []
-        return events
+        return Ready(outputs=events)
 
     def in_progress(self) -> dict[str, tuple[str, int]]:
         """``{worker_id: (kind, task_id)}`` for every attempt currently in progress."""

@@ -107,7 +107,7 @@ class CoordinatorService:
         return CoordinatorEndpoint(self)
 
     def _collect(self) -> None:
-        self._timeline.extend(self._coordinator.take_events())
+        self._timeline.extend(self._coordinator.take_ready().outputs)
         self._changed.notify_all()
 
     def open(self) -> None:

@@ -54,7 +54,7 @@ def test_a_task_running_longer_than_the_timeout_goes_to_another_worker():
     assert (again.task_id, again.attempt) == (task.task_id, 2)
     assert c.statistics().failed == 1
     assert c.statistics().reassigned == 1
-    assert [e.what for e in c.take_events()] == ["assigned", "timeout", "assigned"]
+    assert [e.what for e in c.take_ready().outputs] == ["assigned", "timeout", "assigned"]
 
 
 def test_the_first_report_wins_and_a_late_duplicate_is_ignored():
