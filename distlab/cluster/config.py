@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from distlab.cluster.program import Address
+from distlab.core import derive_seed
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,7 +57,7 @@ class ClusterConfig:
             "data_dir": str(self.data_dir / name),
             "log_file": str(self.data_dir / f"{name}.log"),
             "secret": self.secret,
-            "seed": self.seed * 1000 + list(self.nodes).index(name),
+            "seed": derive_seed(self.seed, name),  # as Cluster derives it
             "options": self.options,
         }
 

@@ -35,6 +35,7 @@ from typing import Any
 from distlab.cluster.node import load_program, node_main
 from distlab.cluster.program import Address, NodeProgram
 from distlab.cluster.system import find_system
+from distlab.core import derive_seed
 
 __all__ = ["Cluster", "ClusterError", "Event", "NodeStatus"]
 
@@ -230,7 +231,7 @@ class Cluster:
             "data_dir": str(node.data_dir),
             "log_file": str(node.log_file),
             "secret": self.secret,
-            "seed": self.seed * 1000 + node.index,
+            "seed": derive_seed(self.seed, node.name),
             "policy": self._policy_config(node.name),
             "options": self.options,
         }
@@ -402,7 +403,7 @@ class Cluster:
         config: dict[str, Any] = {
             "blocked": sorted([a, b] for a, b in self._blocked),
             "exempt": [CONTROLLER],
-            "seed": self.seed * 1000 + self._node(name).index,
+            "seed": derive_seed(self.seed, name, "faults"),
         }
         config["delay_ms"] = self._delay.get(name, 0)
         return config

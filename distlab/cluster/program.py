@@ -32,7 +32,8 @@ class NodeContext:
         data_dir: a directory that survives crashes and restarts (its non-volatile storage).
         log: a ``logging.Logger`` writing to this node's log file (nodes never print).
         policy: the rpc FaultPolicy this node's Server and Clients apply.
-        seed: a per-node seed derived from the cluster's seed; use it for any randomness.
+        seed: a per-node seed derived from the cluster's seed; derive each random stream
+            from it with ``distlab.core.derive_seed(ctx.seed, "what-for")``.
         options: extra keyword options given to ``Cluster.start``.
     """
 

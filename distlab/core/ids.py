@@ -2,7 +2,7 @@
 
 What it is: `NodeId` (a node's name, e.g. ``"n0"``) and `derive_seed(seed, *path)`, which
 turns a run's seed and a path of names (``derive_seed(7, "n1", "gossip")``) into an
-independent 64-bit seed.
+independent seed.
 What it must never do: depend on the process (``hash()`` of a str changes per process) or
 on anything but its arguments; the same arguments give the same seed on every machine.
 Where it fits: every driver and core that needs randomness derives it from the run's one
@@ -19,7 +19,8 @@ NodeId = str
 
 
 def derive_seed(seed: int | str, *path: object) -> int:
-    """An independent 64-bit seed for the stream named ``path`` under ``seed``.
+    """An independent seed (a non-negative 63-bit int: it fits every int64 field of a wire
+    format) for the stream named ``path`` under ``seed``.
 
     >>> derive_seed(7, "n1", "gossip") == derive_seed(7, "n1", "gossip")
     True
@@ -27,4 +28,5 @@ def derive_seed(seed: int | str, *path: object) -> int:
     True
     """
     text = "/".join(repr(part) for part in (seed, *path))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1

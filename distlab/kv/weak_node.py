@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import msgpack
 
 from distlab.cluster.program import NodeContext, NodeProgram
-from distlab.core import Envelope, WireError
+from distlab.core import Envelope, WireError, derive_seed
 from distlab.kv.clerk import Clerk
 from distlab.kv.state_machine import CODEC as KV_CODEC
 from distlab.kv.state_machine import Applied, Command
@@ -97,7 +97,7 @@ class WeakKVNode(NodeProgram):
         self.replica = WeakReplica(
             ctx.name,
             sorted(ctx.peers),
-            random.Random(ctx.seed),
+            random.Random(derive_seed(ctx.seed, "gossip")),
             anti_entropy_every_ticks=int(options.get("anti_entropy_every_ticks", 10)),
         )
         self.log = DurableLog(ctx.data_dir / "weak.log")

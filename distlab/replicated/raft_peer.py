@@ -77,6 +77,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.cluster.program import NodeContext, NodeProgram
+from distlab.core import derive_seed
 from distlab.raft import (
     CommandApplied,
     LogEntry,
@@ -179,7 +180,7 @@ class RaftPeer(NodeProgram):
         self.storage = RaftStorage(ctx.data_dir / "raft", fsync=self.fsync)
         persisted = self.storage.load()
         # Seeded (replayable), but not the same timeouts in every incarnation of the node.
-        rng = random.Random(f"{ctx.seed}/{persisted.hard_state.current_term}")
+        rng = random.Random(derive_seed(ctx.seed, "raft", persisted.hard_state.current_term))
         self.node = RaftNode(
             ctx.name, sorted(ctx.peers), rng=rng, config=config, persisted=persisted
         )
