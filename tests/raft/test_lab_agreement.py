@@ -87,9 +87,9 @@ class RejectionCounter(RaftNode):
 
     rejected: ClassVar[list[tuple[str, int]]] = []
 
-    def _handle_append_entries(self, sender, request):
-        before = len(self._messages)
-        super()._handle_append_entries(sender, request)
+    def handle_append_entries(self, sender, request):
+        before = len(self._messages)  # white-box: the spy reads the core's outbox
+        super().handle_append_entries(sender, request)
         reply = self._messages[before].message if len(self._messages) > before else None
         if (
             isinstance(reply, AppendEntriesReply)
@@ -102,13 +102,13 @@ class RejectionCounter(RaftNode):
 class NaiveBacktrack(RejectionCounter):
     """The paper's basic rule without the optimisation: step back one entry per rejection."""
 
-    def _handle_append_entries_reply(self, sender, reply):
+    def handle_append_entries_reply(self, sender, reply):
         if not reply.success and self.role.value == "leader" and reply.term == self.current_term:
-            self._probing.add(sender)
+            self._probing.add(sender)  # white-box: as the core does after a rejection
             self.next_index[sender] = max(self.match_index[sender] + 1, self.next_index[sender] - 1)
-            self._send_append_entries(sender)
+            self.send_append_entries(sender)
             return
-        super()._handle_append_entries_reply(sender, reply)
+        super().handle_append_entries_reply(sender, reply)
 
 
 def backup_scenario(seed: int, node_cls: type[RejectionCounter]) -> int:

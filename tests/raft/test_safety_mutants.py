@@ -1,8 +1,9 @@
 """The checks can fail: deliberately broken Raft variants must be caught.
 
-Each mutant breaks one rule of Figure 2. The simulator's safety checker (or the
-core's own invariant assertions, reported the same way) must flag a violation
-for at least one seed of a small set, while the correct core passes them all.
+Each mutant breaks one rule of Figure 2 by overriding one of `RaftNode`'s documented
+hooks. The simulator's safety checker (or the core's own invariant assertions, reported
+the same way) must flag a violation for at least one seed of a small set, while the
+correct core passes them all.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from distlab.sim import SafetyViolation, Simulation, run_random_schedule
 class VotesForAnyLog(RaftNode):
     """Skips §5.4.1's up-to-date check: grants votes to candidates with stale logs."""
 
-    def _candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
+    def candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
         return True
 
 
 class CommitsOldTermsByCounting(RaftNode):
     """Ignores Figure 8: commits any entry stored on a majority, whatever its term."""
 
-    def _advance_commit_index(self) -> None:
+    def advance_commit_index(self) -> None:
         matched = sorted([self.log.last_index, *self.match_index.values()], reverse=True)
-        majority_index = matched[self._majority - 1]
+        majority_index = matched[self.majority - 1]
         if majority_index > self.commit_index:
             self.commit_index = majority_index
 
@@ -34,9 +35,9 @@ class CommitsOldTermsByCounting(RaftNode):
 class ForgetsItsVote(RaftNode):
     """Votes again in the same term (as if voted_for were never persisted)."""
 
-    def _handle_request_vote(self, sender, request):
+    def handle_request_vote(self, sender, request):
         self.voted_for = None
-        super()._handle_request_vote(sender, request)
+        super().handle_request_vote(sender, request)
 
 
 def figure8_paper(seed: int, node_cls: type[RaftNode] = RaftNode) -> Simulation:
