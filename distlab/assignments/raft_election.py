@@ -2,7 +2,7 @@
 
 What it is: `ElectionRaft`, a `RaftNode` whose three election steps are left to
 the learner (6.824 lab 2A), and `check_election(node_cls)`, which runs the
-seeded election scenarios of `distlab.assignments.raft_scenarios` plus three
+seeded election scenarios of `distlab.sim.scenarios` plus three
 single-node checks of the voting rules, and returns a `Verdict`. The learner
 subclasses ElectionRaft and writes:
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.assignments.verdict import Verdict, run_checks
 from distlab.raft import (
     HardState,
@@ -40,6 +39,7 @@ from distlab.raft import (
     RequestVote,
     RequestVoteReply,
 )
+from distlab.sim import scenarios
 
 __all__ = ["SEEDS", "ElectionRaft", "check_election"]
 

@@ -3,7 +3,7 @@
 What it is: `ReplicationRaft`, a `RaftNode` (with the library's election) whose
 log replication is left to the learner (6.824 labs 2B and 2C), and
 `check_replication(node_cls)`, which runs seeded scenarios from
-`distlab.assignments.raft_scenarios` (agreement, failures, restarts from disk,
+`distlab.sim.scenarios` (agreement, failures, restarts from disk,
 Figure 8) and returns a `Verdict`. The learner writes:
 
 - ``handle_append_entries(sender, request)``: the follower's side of §5.3:
@@ -39,7 +39,6 @@ import dataclasses
 import random
 from collections.abc import Callable
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.assignments.verdict import Verdict, run_checks
 from distlab.raft import (
     AppendEntries,
@@ -49,6 +48,7 @@ from distlab.raft import (
     RaftConfig,
     RaftNode,
 )
+from distlab.sim import scenarios
 
 __all__ = ["SEEDS", "ReplicationRaft", "check_replication"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from distlab.assignments import bank, kv_raft, kv_rpc, mapreduce_worker
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.assignments.raft_election import ElectionRaft, check_election
 from distlab.assignments.raft_log import SEEDS, ReplicationRaft, check_replication
+from distlab.sim import scenarios
 from distlab.sim.kv_sim import KVService
 from tests.assignments import implementations as impl
 

@@ -1,6 +1,6 @@
 """6.824 lab 2B equivalents in the simulator: log replication and agreement.
 
-The shared scenarios live in `distlab.assignments.raft_scenarios` (the learners' checks
+The shared scenarios live in `distlab.sim.scenarios` (the learners' checks
 run the same ones); the tests here run them against the library's own `RaftNode` and
 add what only the library promises (RPC counts and bytes, fast backtracking).
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 import random
 from typing import ClassVar
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import AppendEntriesReply, Proposed, RaftNode
-from distlab.sim import Simulation
+from distlab.sim import Simulation, scenarios
 
 
 def test_basic_agreement(seed):

@@ -2,7 +2,7 @@
 
 A crash here loses everything the node had not handed to the driver for
 persistence; a restart rebuilds it from its SimDisk alone. The shared scenarios live in
-`distlab.assignments.raft_scenarios` (the learners' checks run the same ones, shorter);
+`distlab.sim.scenarios` (the learners' checks run the same ones, shorter);
 the tests here run them against the library's own `RaftNode`.
 """
 
@@ -12,9 +12,8 @@ import random
 
 import pytest
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import Proposed, RaftNode, Role
-from distlab.sim import Simulation
+from distlab.sim import Simulation, scenarios
 
 
 def test_persist1_survives_whole_cluster_and_leader_restarts(seed):

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import RaftNode
-from distlab.sim import SafetyViolation, Simulation, run_random_schedule
+from distlab.sim import SafetyViolation, Simulation, run_random_schedule, scenarios
 
 
 class VotesForAnyLog(RaftNode):
@@ -41,7 +40,7 @@ class ForgetsItsVote(RaftNode):
 
 
 def figure8_paper(seed: int, node_cls: type[RaftNode] = RaftNode) -> Simulation:
-    """The paper's Figure 8 (`raft_scenarios.figure8_paper`), checked to have really arisen.
+    """The paper's Figure 8 (`distlab.sim.scenarios.figure8_paper`), checked to have really arisen.
 
     Correct Raft never applied X, so the scenario is safe; S5's Y must own index 2 in the
     end, otherwise the schedule never built the situation and the test proves nothing.
