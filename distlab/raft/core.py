@@ -16,6 +16,14 @@ check (§5.4.1), log replication with the consistency check and fast backtrackin
 (§5.3), commitment by counting only current-term entries (§5.4.2, Figure 8), and
 snapshots with InstallSnapshot (§7).
 
+A new leader appends a blank entry, `NOOP`, of its own term (§8, as etcd's
+becomeLeader does; ``RaftConfig(noop_on_election=False)`` turns it off). Once it
+commits, so does everything before it (Figure 8 forbids committing those by
+counting), without waiting for a client's command. It takes a log index (the first
+command of a fresh cluster lands at index 2) and is delivered on the apply channel
+like any entry, so the channel has no gaps; each driver keeps it from its service
+(`is_noop`). Both drivers, simulated and real, get it from here: one Raft everywhere.
+
 Extending it (the assignments and the tests' mutants do): a subclass may override
 exactly these *hooks*; the core calls each one at the step of Figure 2 it names, and
 nothing else of the class is meant to be replaced (names with a leading underscore
@@ -93,6 +101,18 @@ class Role(str, Enum):
 _FOLLOWER, _CANDIDATE, _LEADER = Role.FOLLOWER, Role.CANDIDATE, Role.LEADER
 
 
+NOOP: dict[str, str] = {"__raft__": "noop"}
+"""The command of the blank entry a new leader appends (reserved: never a service's command).
+
+Plain data, so it travels through the codec and the disk like any command."""
+
+
+def is_noop(command: Any) -> bool:
+    """True for the command of a leader's blank entry (drivers keep it from their service)."""
+    # The type test first: a command of another type may define an odd __eq__.
+    return type(command) is dict and command == NOOP
+
+
 @dataclass(frozen=True)
 class RaftConfig:
     """Timing and batching knobs, all in ticks or counts (a driver decides what a tick is)."""
@@ -100,6 +120,10 @@ class RaftConfig:
     election_timeout_ticks: tuple[int, int] = (10, 20)
     heartbeat_interval_ticks: int = 3
     max_entries_per_append: int = 64
+    noop_on_election: bool = True
+    """Append a blank `NOOP` entry of the new term on winning an election (§8). False is
+    Raft as Figure 2 states it: 6.824-style scenarios that count log indices, or the
+    paper's Figure 8, which needs a leader that has appended nothing of its own term."""
     pipeline: bool = True
     """Pipelining (True): a follower known to be in step gets each new entry once, as it is
     proposed, without waiting for replies; one of unknown position (just elected, or after
@@ -402,8 +426,18 @@ class RaftNode:
         # Without pipelining nobody is probed: every send carries all from next_index.
         self._probing = set(self.peers) if self._pipelining else set()
         self._heartbeat_elapsed = 0
+        if self.config.noop_on_election:
+            # §8: an entry of our own term, so that what earlier leaders left uncommitted
+            # commits with it (Figure 8) and we learn what is committed without waiting
+            # for a client. Appended after next_index was set, so the first AppendEntries
+            # below carries it (not an empty probe beyond the followers' logs).
+            noop = LogEntry(self.current_term, self.log.last_index + 1, dict(NOOP))
+            self.log.append([noop])
+            self.log_changed(noop.index)
         for peer in self.peers:
             self.send_append_entries(peer)
+        if self.config.noop_on_election:
+            self.advance_commit_index()  # a one-node cluster commits it at once
 
     def start_election(self) -> None:
         """Hook: the election timer fired; stand for election (§5.2)."""
