@@ -486,7 +486,7 @@ class RaftNode:
             # (the driver persists Ready.hard_state before sending): Election Safety.
             if self.voted_for is None:
                 self.voted_for = request.candidate_id
-                self._hard_state_changed = True
+                self.persist_hard_state()
             self.reset_election_timer()
         self.send(sender, RequestVoteReply(term=self.current_term, vote_granted=granted))
 
