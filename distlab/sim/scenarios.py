@@ -17,12 +17,11 @@ no-op is precisely what keeps that situation from arising.
 This module is the one home of these scenarios: tests/raft runs them against
 the library's own `RaftNode`, the assignments against a learner's class. It lives
 with the simulator, not with the assignments, so the core's tests need nothing
-from `distlab.assignments`. Each
-returns its `Simulation` so that a test can check more at the end, and the
-longer ones take a ``checkpoint`` callback, called with a phase name and the
-simulation, where a test wants to look in the middle. The defaults (sizes,
-rounds, no checkpoint) are what the assignments run: changing them changes the
-learners' verdicts.
+from `distlab.assignments`. Each returns its `Simulation` so that a test can
+check more at the end, and the longer ones take a ``checkpoint`` callback, called
+with a phase name and the simulation, where a test wants to look in the middle.
+The defaults (sizes, rounds, no checkpoint) are what the assignments run:
+changing them changes the learners' verdicts.
 What it must never do: use the wall clock or unseeded randomness.
 Where it fits: built on `distlab.sim.simulation` and `distlab.sim.faults`;
 `distlab.assignments.raft_election` (part 1) and `distlab.assignments.raft_log`
