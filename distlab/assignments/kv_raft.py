@@ -6,7 +6,10 @@ requests waiting for their index), ``handle_request(request_id, command)``
 (propose the command to Raft; refuse at once if this node is not the leader)
 and ``apply(index, command)`` (apply each committed command once per client
 ``seq``, then answer the request that waits on that index, or tell it "wrong
-leader" if another command took that index). `check_kv_raft(server_cls)` runs
+leader" if another command took that index). The blank entry each new Raft leader
+appends (`distlab.raft.NOOP`) is not handed to ``apply``, so indices can skip; a
+request whose index a no-op took gets no answer from the server, and its clerk
+retries after a timeout. `check_kv_raft(server_cls)` runs
 seeded workloads of three clerks (`run_kv_workload`) under a nemesis of
 crashes, partitions and an unreliable network, and returns a `Verdict`: for
 every seed the history must be linearizable (`distlab.check.check_linearizable`),

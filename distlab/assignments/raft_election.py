@@ -2,7 +2,7 @@
 
 What it is: `ElectionRaft`, a `RaftNode` whose three election steps are left to
 the learner (6.824 lab 2A), and `check_election(node_cls)`, which runs the
-seeded election scenarios of `distlab.assignments.raft_scenarios` plus three
+seeded election scenarios of `distlab.sim.scenarios` plus three
 single-node checks of the voting rules, and returns a `Verdict`. The learner
 subclasses ElectionRaft and writes:
 
@@ -14,9 +14,10 @@ subclasses ElectionRaft and writes:
 - ``handle_request_vote_reply(sender, reply)``: count votes; become leader on a majority.
 
 Everything else (timers, stepping down on a later term, heartbeats, log
-replication) is the library's. Helpers for the learner: `send`, `persist`,
-`reset_election_timer`, `votes`, `majority`, plus RaftNode's `become_candidate`,
-`become_leader`, `current_term`, `voted_for`, `role`, `log`.
+replication) is the library's. The three methods are `RaftNode`'s documented
+hooks, so the learner's versions simply replace the library's. Helpers: `persist`
+(here), and RaftNode's `send`, `reset_election_timer`, `votes`, `majority`,
+`become_candidate`, `become_leader`, `current_term`, `voted_for`, `role`, `log`.
 
 What it must never do: use the wall clock or unseeded randomness; the same
 class gets the same verdict on every machine.
@@ -28,18 +29,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.assignments.verdict import Verdict, run_checks
 from distlab.raft import (
     HardState,
     LogEntry,
-    Message,
     NodeId,
     PersistedState,
     RaftNode,
     RequestVote,
     RequestVoteReply,
 )
+from distlab.sim import scenarios
 
 __all__ = ["SEEDS", "ElectionRaft", "check_election"]
 
@@ -47,9 +47,14 @@ SEEDS = (1, 2, 3, 4, 5)
 
 
 class ElectionRaft(RaftNode):
-    """A RaftNode whose election is written by a subclass (see the module docstring)."""
+    """A RaftNode whose election is written by a subclass (see the module docstring).
 
-    # -- the three methods a learner writes ------------------------------------------------
+    The three methods below are hooks of `RaftNode` (its module docstring lists them):
+    the core calls them at the right moments, so a subclass's versions replace the
+    library's election and nothing else.
+    """
+
+    # -- the three hooks a learner writes --------------------------------------------------
 
     def start_election(self) -> None:
         """The election timer fired: stand for election (§5.2)."""
@@ -63,41 +68,12 @@ class ElectionRaft(RaftNode):
         """Count a vote; win on a majority (§5.2)."""
         raise NotImplementedError("write handle_request_vote_reply in your subclass")
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def send(self, peer: NodeId, message: Message) -> None:
-        """Queue ``message`` for ``peer`` (the driver sends it after persisting)."""
-        self._send(peer, message)
+    # -- helpers (RaftNode offers send, reset_election_timer, votes and majority) ------------
 
     def persist(self) -> None:
         """Say that ``current_term``/``voted_for`` changed: the driver writes them to disk
         before any message queued now leaves (Figure 2: persist before replying)."""
-        self._hard_state_changed = True
-
-    def reset_election_timer(self) -> None:
-        """Start a fresh, randomized election timeout (§5.2)."""
-        self._reset_election_timer()
-
-    @property
-    def votes(self) -> set[NodeId]:
-        """Who voted for us in this election (``become_candidate`` puts our own vote in)."""
-        return self._votes
-
-    @property
-    def majority(self) -> int:
-        """How many votes (or copies) make a majority of the whole cluster."""
-        return self._majority
-
-    # -- wiring: the library's core calls these ----------------------------------------------
-
-    def _start_election(self) -> None:
-        self.start_election()
-
-    def _handle_request_vote(self, sender: NodeId, request: RequestVote) -> None:
-        self.handle_request_vote(sender, request)
-
-    def _handle_request_vote_reply(self, sender: NodeId, reply: RequestVoteReply) -> None:
-        self.handle_request_vote_reply(sender, reply)
+        self.persist_hard_state()
 
 
 def _make(node_cls: type[RaftNode], persisted: PersistedState | None = None) -> RaftNode:

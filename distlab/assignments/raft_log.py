@@ -3,7 +3,7 @@
 What it is: `ReplicationRaft`, a `RaftNode` (with the library's election) whose
 log replication is left to the learner (6.824 labs 2B and 2C), and
 `check_replication(node_cls)`, which runs seeded scenarios from
-`distlab.assignments.raft_scenarios` (agreement, failures, restarts from disk,
+`distlab.sim.scenarios` (agreement, failures, restarts from disk,
 Figure 8) and returns a `Verdict`. The learner writes:
 
 - ``handle_append_entries(sender, request)``: the follower's side of §5.3:
@@ -21,10 +21,12 @@ Persistence: whenever the learner changes the log it must call
 to disk before any message queued now leaves. Forgetting it loses entries at
 the next crash, which the restart scenarios notice.
 
-Helpers: `send`, `send_append_entries` (the leader's send to one peer, from its
-``next_index``; no pipelining, so a reply always describes the latest request's
-outcome), `log_changed`, `reset_election_timer`, `majority`, plus RaftNode's
-`log`, `commit_index`, `next_index`, `match_index`, `current_term`, `role`,
+The three methods are `RaftNode`'s documented hooks, so the learner's versions
+simply replace the library's. Helpers (all RaftNode's): `send`,
+`send_append_entries` (the leader's send to one peer, from its ``next_index``; this
+class runs with ``RaftConfig(pipeline=False)``, so ``next_index`` moves only when
+the learner moves it), `log_changed`, `reset_election_timer`, `majority`, `log`,
+`commit_index`, `next_index`, `match_index`, `current_term`, `role`,
 `become_follower`.
 
 What it must never do: use the wall clock or unseeded randomness.
@@ -33,17 +35,20 @@ Where it fits: notebooks/assignments/source/05_raft_log.ipynb.
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from collections.abc import Callable
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.assignments.verdict import Verdict, run_checks
 from distlab.raft import (
     AppendEntries,
     AppendEntriesReply,
-    Message,
     NodeId,
+    PersistedState,
+    RaftConfig,
     RaftNode,
 )
+from distlab.sim import scenarios
 
 __all__ = ["SEEDS", "ReplicationRaft", "check_replication"]
 
@@ -51,9 +56,28 @@ SEEDS = (1, 2, 3)
 
 
 class ReplicationRaft(RaftNode):
-    """A RaftNode whose log replication is written by a subclass (see the module docstring)."""
+    """A RaftNode whose log replication is written by a subclass (see the module docstring).
 
-    # -- the three methods a learner writes ------------------------------------------------
+    The three methods below are hooks of `RaftNode` (its module docstring lists them):
+    the core calls them at the right moments, so a subclass's versions replace the
+    library's replication and nothing else.
+    """
+
+    def __init__(
+        self,
+        node_id: NodeId,
+        peers: list[NodeId] | tuple[NodeId, ...],
+        *,
+        rng: random.Random,
+        config: RaftConfig | None = None,
+        persisted: PersistedState | None = None,
+    ) -> None:
+        # No pipelining: next_index moves only when a reply says so, so the learner's
+        # reply handler is the whole story of where each follower stands.
+        config = dataclasses.replace(config or RaftConfig(), pipeline=False)
+        super().__init__(node_id, peers, rng=rng, config=config, persisted=persisted)
+
+    # -- the three hooks a learner writes --------------------------------------------------
 
     def handle_append_entries(self, sender: NodeId, request: AppendEntries) -> None:
         """Follower: apply the leader's AppendEntries and answer it (§5.3)."""
@@ -66,66 +90,6 @@ class ReplicationRaft(RaftNode):
     def advance_commit_index(self) -> None:
         """Leader: commit what a majority stores, from the current term only (§5.4.2)."""
         raise NotImplementedError("write advance_commit_index in your subclass")
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def send(self, peer: NodeId, message: Message) -> None:
-        """Queue ``message`` for ``peer`` (the driver sends it after persisting)."""
-        self._send(peer, message)
-
-    def log_changed(self, from_index: int) -> None:
-        """The log changed from ``from_index`` on: the driver persists it before sending."""
-        self._log_changed(from_index)
-
-    def reset_election_timer(self) -> None:
-        """Heard from the leader: start a fresh election timeout (§5.2)."""
-        self._reset_election_timer()
-
-    @property
-    def majority(self) -> int:
-        """How many servers (this one included) make a majority."""
-        return self._majority
-
-    def send_append_entries(self, peer: NodeId) -> None:
-        """Send ``peer`` the entries from ``next_index[peer]`` (an empty list is a heartbeat)."""
-        next_index = self.next_index[peer]
-        prev_log_index = next_index - 1
-        prev_log_term = self.log.term_at(prev_log_index)
-        if prev_log_term is None:
-            raise ValueError(
-                f"next_index[{peer!r}] is {next_index}, outside 1..{self.log.last_index + 1}: "
-                "keep it at least 1 and at most one past the last entry"
-            )
-        entries = tuple(self.log.entries_from(next_index, self.config.max_entries_per_append))
-        self._send(
-            peer,
-            AppendEntries(
-                term=self.current_term,
-                leader_id=self.node_id,
-                prev_log_index=prev_log_index,
-                prev_log_term=prev_log_term,
-                entries=entries,
-                leader_commit=self.commit_index,
-            ),
-        )
-
-    # -- wiring: the library's core calls these ----------------------------------------------
-
-    def become_leader(self) -> None:
-        super().become_leader()
-        self._probing.clear()  # every proposal is sent at once; no pipelining here
-
-    def _send_append_entries(self, peer: NodeId) -> None:
-        self.send_append_entries(peer)
-
-    def _handle_append_entries(self, sender: NodeId, request: AppendEntries) -> None:
-        self.handle_append_entries(sender, request)
-
-    def _handle_append_entries_reply(self, sender: NodeId, reply: AppendEntriesReply) -> None:
-        self.handle_append_entries_reply(sender, reply)
-
-    def _advance_commit_index(self) -> None:
-        self.advance_commit_index()
 
 
 def _seeded(scenario: Callable[..., object], node_cls: type[RaftNode], **kwargs: object):

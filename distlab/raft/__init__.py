@@ -5,10 +5,12 @@
 `core` holds the rules (Figure 2 and §7), `log` the compacted log, `messages` the
 RPCs, `ready` the driver contract (persist, then send, then apply), `codec` the
 plain-data form of messages and records for sockets and disks. Nothing here
-performs I/O; `distlab.sim` and `distlab.cluster` are the drivers.
+performs I/O; `distlab.sim` and `distlab.cluster` are the drivers. `NOOP` is the
+command of the blank entry a new leader appends; drivers test for it with `is_noop`
+and keep it from their service.
 """
 
-from distlab.raft.core import RaftConfig, RaftNode, RaftStatistics, Role
+from distlab.raft.core import NOOP, RaftConfig, RaftNode, RaftStatistics, Role, is_noop
 from distlab.raft.log import RaftLog
 from distlab.raft.messages import (
     AppendEntries,
@@ -36,6 +38,7 @@ from distlab.raft.ready import (
 )
 
 __all__ = [
+    "NOOP",
     "AppendEntries",
     "AppendEntriesReply",
     "ApplyMsg",
@@ -60,5 +63,6 @@ __all__ = [
     "Role",
     "Snapshot",
     "SnapshotApplied",
+    "is_noop",
     "message_size",
 ]

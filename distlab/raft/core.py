@@ -15,6 +15,43 @@ Read it like a chapter: timers and elections (§5.2), votes and the up-to-date
 check (§5.4.1), log replication with the consistency check and fast backtracking
 (§5.3), commitment by counting only current-term entries (§5.4.2, Figure 8), and
 snapshots with InstallSnapshot (§7).
+
+A new leader appends a blank entry, `NOOP`, of its own term (§8, as etcd's
+becomeLeader does; ``RaftConfig(noop_on_election=False)`` turns it off). Once it
+commits, so does everything before it (Figure 8 forbids committing those by
+counting), without waiting for a client's command. It takes a log index (the first
+command of a fresh cluster lands at index 2) and is delivered on the apply channel
+like any entry, so the channel has no gaps; each driver keeps it from its service
+(`is_noop`). Both drivers, simulated and real, get it from here: one Raft everywhere.
+
+Extending it (the assignments and the tests' mutants do): a subclass may override
+exactly these *hooks*; the core calls each one at the step of Figure 2 it names, and
+nothing else of the class is meant to be replaced (names with a leading underscore
+may change at any time).
+
+- ``start_election()``: the election timer fired. Must call `become_candidate`, then
+  `become_leader` if its own vote is a majority, else `send` each peer a `RequestVote`.
+- ``handle_request_vote(sender, request)``: must `send` exactly one `RequestVoteReply`;
+  grant at most one vote per term, and only to an up-to-date log; a granted vote is
+  recorded in ``voted_for`` with `persist_hard_state` before the reply leaves.
+- ``handle_request_vote_reply(sender, reply)``: count ``votes`` of the current term
+  while a candidate; on a ``majority``, `become_leader`.
+- ``candidate_log_is_up_to_date(last_log_index, last_log_term)``: §5.4.1's comparison.
+- ``handle_append_entries(sender, request)``: the follower's side of §5.3. Must `send`
+  exactly one `AppendEntriesReply`, call `log_changed` for any change to the log,
+  and raise ``commit_index`` only over entries the request proved to match.
+- ``handle_append_entries_reply(sender, reply)``: the leader's side: move
+  ``match_index``/``next_index`` and call `advance_commit_index`, or back off and
+  `send_append_entries` again.
+- ``advance_commit_index()``: raise ``commit_index`` to what a majority stores, only
+  by counting entries of the current term (Figure 8).
+
+Helpers a hook may call: `send`, `send_append_entries`, `log_changed`,
+`persist_hard_state`, `reset_election_timer`, `become_follower`, `become_candidate`,
+`become_leader`, and the properties ``votes`` and ``majority``. With
+``RaftConfig(pipeline=False)`` the leader never moves ``next_index`` ahead of the
+replies, so a hand-written ``handle_append_entries_reply`` need not know about
+pipelining or probing.
 """
 
 from __future__ import annotations
@@ -64,6 +101,18 @@ class Role(str, Enum):
 _FOLLOWER, _CANDIDATE, _LEADER = Role.FOLLOWER, Role.CANDIDATE, Role.LEADER
 
 
+NOOP: dict[str, str] = {"__raft__": "noop"}
+"""The command of the blank entry a new leader appends (reserved: never a service's command).
+
+Plain data, so it travels through the codec and the disk like any command."""
+
+
+def is_noop(command: Any) -> bool:
+    """True for the command of a leader's blank entry (drivers keep it from their service)."""
+    # The type test first: a command of another type may define an odd __eq__.
+    return type(command) is dict and command == NOOP
+
+
 @dataclass(frozen=True)
 class RaftConfig:
     """Timing and batching knobs, all in ticks or counts (a driver decides what a tick is)."""
@@ -71,6 +120,16 @@ class RaftConfig:
     election_timeout_ticks: tuple[int, int] = (10, 20)
     heartbeat_interval_ticks: int = 3
     max_entries_per_append: int = 64
+    noop_on_election: bool = True
+    """Append a blank `NOOP` entry of the new term on winning an election (§8). False is
+    Raft as Figure 2 states it: 6.824-style scenarios that count log indices, or the
+    paper's Figure 8, which needs a leader that has appended nothing of its own term."""
+    pipeline: bool = True
+    """Pipelining (True): a follower known to be in step gets each new entry once, as it is
+    proposed, without waiting for replies; one of unknown position (just elected, or after
+    a rejection) is probed with one AppendEntries per heartbeat or reply. False: Figure 2
+    as written -- every send carries everything from ``next_index``, which moves on replies
+    only, so a subclass's own ``handle_append_entries_reply`` stays simple."""
 
     def __post_init__(self) -> None:
         low, high = self.election_timeout_ticks
@@ -130,6 +189,7 @@ class RaftNode:
         self.config = config or RaftConfig()
         self._rng = rng
         self._majority = (len(self.peers) + 1) // 2 + 1
+        self._pipelining = self.config.pipeline  # read for every send: a plain attribute
 
         # Persistent state on all servers (Figure 2), restored from disk on restart.
         persisted = persisted or PersistedState()
@@ -189,11 +249,11 @@ class RaftNode:
                 # §5.2: leaders send periodic heartbeats to maintain their authority.
                 self._heartbeat_elapsed = 0
                 for peer in self.peers:
-                    self._send_append_entries(peer)
+                    self.send_append_entries(peer)
         else:
             self._election_elapsed += 1
             if self._election_elapsed >= self._election_timeout:
-                self._start_election()
+                self.start_election()
 
     def receive(self, sender: NodeId, message: Message) -> None:
         """Handle one message from ``sender``."""
@@ -202,13 +262,13 @@ class RaftNode:
             self.become_follower(message.term)
         match message:
             case RequestVote():
-                self._handle_request_vote(sender, message)
+                self.handle_request_vote(sender, message)
             case RequestVoteReply():
-                self._handle_request_vote_reply(sender, message)
+                self.handle_request_vote_reply(sender, message)
             case AppendEntries():
-                self._handle_append_entries(sender, message)
+                self.handle_append_entries(sender, message)
             case AppendEntriesReply():
-                self._handle_append_entries_reply(sender, message)
+                self.handle_append_entries_reply(sender, message)
             case InstallSnapshot():
                 self._handle_install_snapshot(sender, message)
             case InstallSnapshotReply():
@@ -226,9 +286,9 @@ class RaftNode:
             return NotLeader(leader_hint=self.leader_id)
         entry = LogEntry(term=self.current_term, index=self.log.last_index + 1, command=command)
         self.log.append([entry])
-        self._log_changed(entry.index)
+        self.log_changed(entry.index)
         self._replicate_pending = True
-        self._advance_commit_index()  # a one-node cluster commits at once
+        self.advance_commit_index()  # a one-node cluster commits at once
         return Proposed(index=entry.index, term=entry.term)
 
     def snapshot(self, index: int, data: bytes) -> None:
@@ -274,7 +334,7 @@ class RaftNode:
             # down since the proposal, on hearing of a later term).
             for peer in self.peers if self.role is _LEADER else ():
                 if peer not in self._probing and self.next_index[peer] <= self.log.last_index:
-                    self._send_append_entries(peer)
+                    self.send_append_entries(peer)
 
         hard_state = None
         if self._hard_state_changed:
@@ -352,7 +412,7 @@ class RaftNode:
         self.role = _CANDIDATE
         self.leader_id = None
         self._votes = {self.node_id}
-        self._reset_election_timer()
+        self.reset_election_timer()
         self._elections_started += 1
 
     def become_leader(self) -> None:
@@ -363,12 +423,24 @@ class RaftNode:
         # §5.3: next_index starts just past our last entry; match_index at 0.
         self.next_index = {peer: self.log.last_index + 1 for peer in self.peers}
         self.match_index = {peer: 0 for peer in self.peers}
-        self._probing = set(self.peers)
+        # Without pipelining nobody is probed: every send carries all from next_index.
+        self._probing = set(self.peers) if self._pipelining else set()
         self._heartbeat_elapsed = 0
+        if self.config.noop_on_election:
+            # §8: an entry of our own term, so that what earlier leaders left uncommitted
+            # commits with it (Figure 8) and we learn what is committed without waiting
+            # for a client. Appended after next_index was set, so the first AppendEntries
+            # below carries it (not an empty probe beyond the followers' logs).
+            noop = LogEntry(self.current_term, self.log.last_index + 1, dict(NOOP))
+            self.log.append([noop])
+            self.log_changed(noop.index)
         for peer in self.peers:
-            self._send_append_entries(peer)
+            self.send_append_entries(peer)
+        if self.config.noop_on_election:
+            self.advance_commit_index()  # a one-node cluster commits it at once
 
-    def _start_election(self) -> None:
+    def start_election(self) -> None:
+        """Hook: the election timer fired; stand for election (§5.2)."""
         self.become_candidate()
         if len(self._votes) >= self._majority:  # a cluster of one
             self.become_leader()
@@ -380,14 +452,15 @@ class RaftNode:
             last_log_term=self.log.last_term,
         )
         for peer in self.peers:
-            self._send(peer, request)
+            self.send(peer, request)
 
     def _random_election_timeout(self) -> int:
         # §5.2: randomized timeouts make split votes rare and short-lived.
         low, high = self.config.election_timeout_ticks
         return self._rng.randint(low, high)
 
-    def _reset_election_timer(self) -> None:
+    def reset_election_timer(self) -> None:
+        """Helper: start a fresh, randomized election timeout (heard from a leader, or voted)."""
         self._election_elapsed = 0
         self._election_timeout = self._random_election_timeout()
 
@@ -395,28 +468,30 @@ class RaftNode:
     # Voting (§5.2, §5.4.1)
     # ==========================================================================================
 
-    def _candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
-        """§5.4.1: the later last term wins; with equal last terms, the longer log wins."""
+    def candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
+        """Hook: §5.4.1: the later last term wins; with equal last terms, the longer log wins."""
         if last_log_term != self.log.last_term:
             return last_log_term > self.log.last_term
         return last_log_index >= self.log.last_index
 
-    def _handle_request_vote(self, sender: NodeId, request: RequestVote) -> None:
+    def handle_request_vote(self, sender: NodeId, request: RequestVote) -> None:
+        """Hook: answer a candidate's RequestVote (§5.2, §5.4.1)."""
         granted = (
             request.term == self.current_term
             and self.voted_for in (None, request.candidate_id)
-            and self._candidate_log_is_up_to_date(request.last_log_index, request.last_log_term)
+            and self.candidate_log_is_up_to_date(request.last_log_index, request.last_log_term)
         )
         if granted:
             # At most one vote per term, and it is durable before the reply leaves
             # (the driver persists Ready.hard_state before sending): Election Safety.
             if self.voted_for is None:
                 self.voted_for = request.candidate_id
-                self._hard_state_changed = True
-            self._reset_election_timer()
-        self._send(sender, RequestVoteReply(term=self.current_term, vote_granted=granted))
+                self.persist_hard_state()
+            self.reset_election_timer()
+        self.send(sender, RequestVoteReply(term=self.current_term, vote_granted=granted))
 
-    def _handle_request_vote_reply(self, sender: NodeId, reply: RequestVoteReply) -> None:
+    def handle_request_vote_reply(self, sender: NodeId, reply: RequestVoteReply) -> None:
+        """Hook: count a vote; a majority makes this candidate the leader (§5.2)."""
         if self.role is not _CANDIDATE or reply.term != self.current_term:
             return  # a late reply to an election we no longer run
         if reply.vote_granted:
@@ -428,13 +503,22 @@ class RaftNode:
     # Log replication (§5.3)
     # ==========================================================================================
 
-    def _send_append_entries(self, peer: NodeId) -> None:
-        """Send the peer what it is missing: entries from next_index, or our snapshot (§7)."""
+    def send_append_entries(self, peer: NodeId) -> None:
+        """Helper: send the peer what it is missing: entries from next_index, or our snapshot (§7).
+
+        With pipelining, a peer in step then counts as having them (next_index moves on).
+        """
         next_index = self.next_index[peer]
+        if not 0 < next_index <= self.log.last_index + 1:
+            # Only a subclass's own reply handler can get here; say what it broke.
+            raise ValueError(
+                f"next_index[{peer!r}] is {next_index}, outside 1..{self.log.last_index + 1}: "
+                "keep it at least 1 and at most one past the last entry"
+            )
         if next_index <= self.log.snapshot_index:
             assert self._snapshot is not None, "a compacted log implies a snapshot"
             snap = self._snapshot
-            self._send(
+            self.send(
                 peer,
                 InstallSnapshot(
                     term=self.current_term,
@@ -449,9 +533,9 @@ class RaftNode:
             return
         prev_log_index = next_index - 1
         prev_log_term = self.log.term_at(prev_log_index)
-        assert prev_log_term is not None, "next_index must lie within the log"
+        assert prev_log_term is not None, "a checked next_index lies within the log"
         entries = tuple(self.log.entries_from(next_index, self.config.max_entries_per_append))
-        self._send(
+        self.send(
             peer,
             AppendEntries(
                 term=self.current_term,
@@ -462,15 +546,16 @@ class RaftNode:
                 leader_commit=self.commit_index,
             ),
         )
-        if peer not in self._probing:
+        if self._pipelining and peer not in self._probing:
             # Pipelining: assume the entries arrive, so the next send carries only newer
             # ones. A loss shows up as a rejection (the follower's log is too short).
             self.next_index[peer] = next_index + len(entries)
 
-    def _handle_append_entries(self, sender: NodeId, request: AppendEntries) -> None:
+    def handle_append_entries(self, sender: NodeId, request: AppendEntries) -> None:
+        """Hook: the follower's side of §5.3: check, store and acknowledge the leader's entries."""
         if request.term < self.current_term:
             # A stale leader: our term in the reply makes it step down.
-            self._send(sender, AppendEntriesReply(term=self.current_term, success=False))
+            self.send(sender, AppendEntriesReply(term=self.current_term, success=False))
             return
         # request.term == current_term: this is the one legitimate leader of our term.
         assert self.role is not _LEADER, "Election Safety: two leaders in one term"
@@ -486,7 +571,7 @@ class RaftNode:
             # log (Leader Completeness); skip what the snapshot already holds.
             skip = self.log.snapshot_index - prev_log_index
             if skip >= len(entries):
-                self._send(
+                self.send(
                     sender,
                     AppendEntriesReply(
                         term=self.current_term,
@@ -499,7 +584,7 @@ class RaftNode:
             prev_log_index = self.log.snapshot_index
         elif prev_log_index > self.log.last_index:
             # Consistency check fails: our log is too short. Ask for entries after our end.
-            self._send(
+            self.send(
                 sender,
                 AppendEntriesReply(
                     term=self.current_term,
@@ -514,7 +599,7 @@ class RaftNode:
             # conflicting term and where it starts, so the leader skips it in one round.
             conflict_term = self.log.term_at(prev_log_index)
             assert conflict_term is not None
-            self._send(
+            self.send(
                 sender,
                 AppendEntriesReply(
                     term=self.current_term,
@@ -537,7 +622,7 @@ class RaftNode:
                 )
                 self.log.truncate_from(entry.index)
             self.log.append(list(entries[position:]))
-            self._log_changed(entry.index)
+            self.log_changed(entry.index)
             break
 
         last_new_index = prev_log_index + len(entries)
@@ -545,22 +630,23 @@ class RaftNode:
         # the entries this request proved to match.
         if request.leader_commit > self.commit_index:
             self.commit_index = max(self.commit_index, min(request.leader_commit, last_new_index))
-        self._send(
+        self.send(
             sender,
             AppendEntriesReply(term=self.current_term, success=True, match_index=last_new_index),
         )
 
-    def _handle_append_entries_reply(self, sender: NodeId, reply: AppendEntriesReply) -> None:
+    def handle_append_entries_reply(self, sender: NodeId, reply: AppendEntriesReply) -> None:
+        """Hook: the leader's side of §5.3: learn what the follower stores, or back off."""
         if self.role is not _LEADER or reply.term != self.current_term:
             return
         if reply.success:
             self._probing.discard(sender)
             if reply.match_index > self.match_index[sender]:
                 self.match_index[sender] = reply.match_index
-                self._advance_commit_index()
+                self.advance_commit_index()
             self.next_index[sender] = max(self.next_index[sender], self.match_index[sender] + 1)
             if self.next_index[sender] <= self.log.last_index:
-                self._send_append_entries(sender)
+                self.send_append_entries(sender)
             return
         if reply.conflict_term is None and reply.conflict_index <= self.match_index[sender]:
             return  # "log too short" from before it caught up: stale
@@ -573,16 +659,17 @@ class RaftNode:
             last_of_term = self.log.last_index_of_term(reply.conflict_term)
             next_index = reply.conflict_index if last_of_term is None else last_of_term + 1
         next_index = max(min(next_index, self.log.last_index + 1), self.match_index[sender] + 1)
-        if sender in self._probing and next_index >= self.next_index[sender]:
-            # A late rejection of a position we already backed away from (pipelined
-            # requests overtaking each other); the probe in flight will answer.
-            return
-        self._probing.add(sender)
+        if self._pipelining:
+            if sender in self._probing and next_index >= self.next_index[sender]:
+                # A late rejection of a position we already backed away from (pipelined
+                # requests overtaking each other); the probe in flight will answer.
+                return
+            self._probing.add(sender)
         self.next_index[sender] = next_index
-        self._send_append_entries(sender)
+        self.send_append_entries(sender)
 
-    def _advance_commit_index(self) -> None:
-        """§5.3/§5.4.2: commit the highest index stored on a majority, if it is from our term.
+    def advance_commit_index(self) -> None:
+        """Hook: §5.3/§5.4.2: commit the highest index stored on a majority, if of our term.
 
         Figure 8: an entry from an earlier term may sit on a majority and still be
         overwritten, so it is never committed by counting, only indirectly, when an
@@ -603,7 +690,7 @@ class RaftNode:
     def _handle_install_snapshot(self, sender: NodeId, request: InstallSnapshot) -> None:
         index = request.last_included_index
         if request.term < self.current_term:
-            self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=0))
+            self.send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=0))
             return
         assert self.role is not _LEADER, "Election Safety: two leaders in one term"
         if self.role is _CANDIDATE:
@@ -620,14 +707,14 @@ class RaftNode:
             else:
                 # §7: otherwise the whole log is superseded by the snapshot.
                 self.log.reset(index, request.last_included_term)
-                self._log_changed(index + 1)
+                self.log_changed(index + 1)
             snap = Snapshot(index, request.last_included_term, bytes(request.data))
             self._snapshot = snap
             self._snapshot_to_persist = snap
             self._snapshot_to_apply = snap
             self.commit_index = index
             self.last_applied = index  # the service catches up by applying the snapshot
-        self._send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=index))
+        self.send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=index))
 
     def _handle_install_snapshot_reply(self, sender: NodeId, reply: InstallSnapshotReply) -> None:
         if self.role is not _LEADER or reply.term != self.current_term:
@@ -635,22 +722,39 @@ class RaftNode:
         self._probing.discard(sender)  # its log now ends at (or after) the snapshot
         if reply.last_included_index > self.match_index[sender]:
             self.match_index[sender] = reply.last_included_index
-            self._advance_commit_index()
+            self.advance_commit_index()
         self.next_index[sender] = max(self.next_index[sender], self.match_index[sender] + 1)
         if self.next_index[sender] <= self.log.last_index:
-            self._send_append_entries(sender)
+            self.send_append_entries(sender)
 
     # ==========================================================================================
-    # Plumbing
+    # Helpers for hooks, and plumbing
     # ==========================================================================================
 
-    def _send(self, peer: NodeId, message: Message) -> None:
+    def send(self, peer: NodeId, message: Message) -> None:
+        """Helper: queue ``message`` for ``peer`` (the driver sends it after persisting)."""
         self._messages.append(Envelope(self.node_id, peer, message))
         self._messages_sent += 1
 
-    def _log_changed(self, from_index: int) -> None:
+    def log_changed(self, from_index: int) -> None:
+        """Helper: the log changed from ``from_index`` on; the driver persists it before sending."""
         if self._log_changed_from is None or from_index < self._log_changed_from:
             self._log_changed_from = from_index
+
+    def persist_hard_state(self) -> None:
+        """Helper: ``current_term``/``voted_for`` changed; the driver writes them to disk
+        before any message queued now leaves (Figure 2: persist before replying)."""
+        self._hard_state_changed = True
+
+    @property
+    def votes(self) -> set[NodeId]:
+        """Who voted for us in the current election (`become_candidate` adds our own vote)."""
+        return self._votes
+
+    @property
+    def majority(self) -> int:
+        """How many servers, this one included, make a majority of the cluster."""
+        return self._majority
 
     def __repr__(self) -> str:
         return (

@@ -33,7 +33,9 @@ Usage (what a service built on Raft needs to know)::
   a service that must not do that deduplicates (client id + sequence number in commands).
 * A new leader first appends a blank entry (``NOOP``, §8) so that entries of earlier terms
   commit at once; the service never sees it, but it takes a log index (the first command of
-  a fresh cluster lands at index 2) and counts in ``log_length``.
+  a fresh cluster lands at index 2) and counts in ``log_length``. The core appends it
+  (`RaftNode.become_leader`), so the simulator's clusters do exactly the same; this driver
+  only keeps it from the service.
 * ``status()`` fields (``Cluster.status()[name].fields``): role ("leader" / "follower" /
   "candidate"), term, leader, voted_for, log_length (the last log index), commit_index,
   last_applied, snapshot_index; plus elections_started, fsync.
@@ -79,6 +81,7 @@ from typing import Any
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import derive_seed
 from distlab.raft import (
+    NOOP,
     CommandApplied,
     LogEntry,
     Message,
@@ -89,6 +92,7 @@ from distlab.raft import (
     Role,
     SnapshotApplied,
     codec,
+    is_noop,
 )
 from distlab.replicated.persistence import RaftStorage, StorageStatistics
 from distlab.replicated.replies import (
@@ -104,10 +108,8 @@ from distlab.replicated.transport import PeerSender, SenderStatistics, decode_ba
 
 __all__ = ["NOOP", "PeerStatistics", "RaftPeer"]
 
-_LEADER = Role.LEADER  # on Python 3.11 an Enum member lookup costs several plain lookups
-
-NOOP: dict[str, str] = {"__raft__": "noop"}
-"""The blank entry a new leader appends at the start of its term (reserved: not a command)."""
+# ``NOOP`` (re-exported): the blank entry a new leader appends at the start of its term.
+# It is `distlab.raft.NOOP`; the core appends it, and `_apply` keeps it from the service.
 
 DEFAULTS: dict[str, Any] = {
     "service": None,
@@ -196,7 +198,6 @@ class RaftPeer(NodeProgram):
         self._work = threading.Condition(self._lock)
         self._driver = threading.Lock()  # the role of handling Ready batches (see _drive)
         self._kicked = False  # the loop thread should drive now
-        self._noop_term = -1  # the term in which we last proposed NOOP as a new leader
         self._role_seen: tuple[Role, int] | None = None  # for logging role changes
         self._waiters: dict[int, _Pending] = {}
         self._closed = False
@@ -338,12 +339,6 @@ class RaftPeer(NodeProgram):
             try:
                 while True:
                     with self._lock:
-                        if self.node.role is _LEADER and self._noop_term != self.node.current_term:
-                            # §8: a new leader commits a blank entry of its own term at once,
-                            # so entries of earlier terms commit (Figure 8) without waiting
-                            # for a client, and it learns what is committed.
-                            self._noop_term = self.node.current_term
-                            self.node.propose(NOOP)
                         if self._closed or not self.node.has_ready():
                             break
                         if reply_to is not None and rounds >= max_rounds:
@@ -445,6 +440,7 @@ class RaftPeer(NodeProgram):
 
     def _apply(self, committed: list[Any]) -> None:
         answers: list[tuple[int, int, Reply]] = []
+        taken_by_noop: list[int] = []
         snapshot_to = 0
         with self._apply_lock:
             for item in committed:
@@ -452,8 +448,10 @@ class RaftPeer(NodeProgram):
                     self.service.restore(item.data)
                     self.log.info("raft: service restored from snapshot at %d", item.index)
                     snapshot_to = item.index
-                elif isinstance(item, CommandApplied) and item.command == NOOP:
-                    pass  # Raft's own entry; the service never sees it
+                elif isinstance(item, CommandApplied) and is_noop(item.command):
+                    # Raft's own entry; the service never sees it. A client still waiting
+                    # at this index proposed there in an earlier term and lost the slot.
+                    taken_by_noop.append(item.index)
                 elif isinstance(item, CommandApplied):
                     answer: Reply
                     try:
@@ -471,6 +469,10 @@ class RaftPeer(NodeProgram):
                 # Entries covered by an installed snapshot: their fate here is unknown.
                 for index in [i for i in self._waiters if i <= snapshot_to]:
                     woken.append((self._waiters.pop(index), self._timeout_answer()))
+            for index in taken_by_noop:
+                pending = self._waiters.pop(index, None)
+                if pending is not None:
+                    woken.append((pending, self._lost_answer(pending)))
             for index, term, answer in answers:
                 pending = self._waiters.pop(index, None)
                 if pending is not None:

@@ -107,9 +107,15 @@ class KVRaftSimulation(Simulation):
     def _apply(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
     ) -> None:
+        from distlab.raft.core import is_noop  # (loaded already; kept local to this method)
+
+        # The simulator's own service sees every entry, the leaders' no-ops too: its
+        # apply-order and State Machine Safety checks need the channel without gaps.
         super()._apply(node_id, node, item)
         server = self.servers.get(node_id)
-        if server is not None and isinstance(item, CommandApplied):
+        # A no-op is Raft's, not a clerk's: the KV server never sees it (as in RaftPeer), so
+        # its apply() may skip an index; a request waiting there is retried by its clerk.
+        if server is not None and isinstance(item, CommandApplied) and not is_noop(item.command):
             server.apply(item.index, item.command)
 
     def crash(self, node_id: NodeId) -> None:

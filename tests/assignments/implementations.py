@@ -184,13 +184,13 @@ class LibraryElection(ElectionRaft):
     """Correct: the library's own election rules."""
 
     def start_election(self):
-        RaftNode._start_election(self)
+        RaftNode.start_election(self)
 
     def handle_request_vote(self, sender, request):
-        RaftNode._handle_request_vote(self, sender, request)
+        RaftNode.handle_request_vote(self, sender, request)
 
     def handle_request_vote_reply(self, sender, reply):
-        RaftNode._handle_request_vote_reply(self, sender, reply)
+        RaftNode.handle_request_vote_reply(self, sender, reply)
 
 
 class ForgetsToPersistVote(LibraryElection):
@@ -198,9 +198,10 @@ class ForgetsToPersistVote(LibraryElection):
 
     def handle_request_vote(self, sender, request):
         voted_before = self.voted_for
-        RaftNode._handle_request_vote(self, sender, request)
+        RaftNode.handle_request_vote(self, sender, request)
         if self.voted_for != voted_before and self.current_term == request.term:
-            # undo the library's "persist" mark for the vote itself
+            # undo the library's "persist" mark for the vote itself (white-box: the
+            # core has no public way to take persist_hard_state() back, nor should it)
             self._hard_state_changed = False
 
 
@@ -233,7 +234,7 @@ class LibraryReplication(ReplicationRaft):
     """Correct: the library's own replication rules (with this base's simple sender)."""
 
     def handle_append_entries(self, sender, request):
-        RaftNode._handle_append_entries(self, sender, request)
+        RaftNode.handle_append_entries(self, sender, request)
 
     def handle_append_entries_reply(self, sender, reply):
         if self.role is not Role.LEADER or reply.term != self.current_term:
@@ -257,16 +258,13 @@ class LibraryReplication(ReplicationRaft):
         self.send_append_entries(sender)
 
     def advance_commit_index(self):
-        RaftNode._advance_commit_index(self)
+        RaftNode.advance_commit_index(self)
 
 
 class ForgetsToPersistLog(LibraryReplication):
     """Changes the log without telling the driver: a crash loses the entries."""
 
     def log_changed(self, from_index):
-        pass
-
-    def _log_changed(self, from_index):
         pass
 
 

@@ -1,10 +1,15 @@
-"""RaftNode unit tests: feed ticks and messages, assert on take_ready(). No mocks, no network."""
+"""RaftNode unit tests: feed ticks and messages, assert on take_ready(). No mocks, no network.
+
+A new leader appends a no-op of its term (§8) unless its config says otherwise, so a
+leader elected on an empty log holds the no-op at index 1 and the first command at 2.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from distlab.raft import (
+    NOOP,
     AppendEntries,
     AppendEntriesReply,
     CommandApplied,
@@ -22,6 +27,7 @@ from distlab.raft import (
     Role,
     Snapshot,
     SnapshotApplied,
+    is_noop,
 )
 
 
@@ -104,6 +110,9 @@ def test_election_timeout_is_randomized_within_bounds_and_starts_an_election(mak
 def test_candidate_with_majority_becomes_leader_and_sends_heartbeats(make_node):
     node = elect(make_node())
     assert node.role is Role.LEADER and node.leader_id == "n1"
+    for peer in ("n2", "n3"):  # both stored the leader's no-op: nothing left to carry
+        node.receive(peer, AppendEntriesReply(node.current_term, True, match_index=1))
+    node.take_ready()
     for _ in range(3):
         node.tick()
     messages = node.take_ready().messages
@@ -121,8 +130,8 @@ def test_leader_steps_down_on_higher_term(make_node):
 
 def test_a_leader_that_stepped_down_sends_no_pending_entries(make_node):
     node = elect(make_node())
-    for peer in ("n2", "n3"):
-        node.receive(peer, AppendEntriesReply(node.current_term, True, match_index=0))
+    for peer in ("n2", "n3"):  # both stored the leader's no-op
+        node.receive(peer, AppendEntriesReply(node.current_term, True, match_index=1))
     node.propose("x")
     node.receive("n3", RequestVote(node.current_term + 1, "n3", 5, 5))
     sent = [type(e.message).__name__ for e in node.take_ready().messages]
@@ -194,7 +203,8 @@ def test_leader_skips_a_whole_conflicting_term_in_one_round(make_node):
         "n2", AppendEntriesReply(node.current_term, False, conflict_index=2, conflict_term=2)
     )
     message = node.take_ready().messages[0].message
-    assert message.prev_log_index == 1 and [e.index for e in message.entries] == [2, 3, 4, 5]
+    # 6 is the leader's own no-op, appended on its election.
+    assert message.prev_log_index == 1 and [e.index for e in message.entries] == [2, 3, 4, 5, 6]
 
 
 def test_leader_resumes_after_its_own_last_entry_of_the_conflicting_term(make_node):
@@ -209,18 +219,20 @@ def test_leader_resumes_after_its_own_last_entry_of_the_conflicting_term(make_no
 
 def test_leader_commits_by_majority_and_replicates_the_commit_index(make_node):
     node = elect(make_node())
-    for peer in ("n2", "n3"):  # answers to the first heartbeat: the logs match (empty)
-        node.receive(peer, AppendEntriesReply(node.current_term, True, match_index=0))
-    assert node.propose("x") == Proposed(index=1, term=node.current_term)
+    term = node.current_term
+    for peer in ("n2", "n3"):  # answers to the first AppendEntries: they hold the no-op
+        node.receive(peer, AppendEntriesReply(term, True, match_index=1))
+    assert node.take_ready().committed == [CommandApplied(1, term, NOOP)]
+    assert node.propose("x") == Proposed(index=2, term=term)
     ready = node.take_ready()
-    assert ready.entries == [LogEntry(node.current_term, 1, "x")]
+    assert ready.entries == [LogEntry(term, 2, "x")]
     assert {e.dst for e in ready.messages} == {"n2", "n3"}
     assert ready.committed == []
-    node.receive("n2", AppendEntriesReply(node.current_term, True, match_index=1))
-    assert node.take_ready().committed == [CommandApplied(1, node.current_term, "x")]
+    node.receive("n2", AppendEntriesReply(term, True, match_index=2))
+    assert node.take_ready().committed == [CommandApplied(2, term, "x")]
     for _ in range(3):
         node.tick()
-    assert {e.message.leader_commit for e in node.take_ready().messages} == {1}
+    assert {e.message.leader_commit for e in node.take_ready().messages} == {2}
 
 
 def test_a_follower_of_unknown_position_is_probed_not_flooded(make_node):
@@ -240,11 +252,66 @@ def test_figure8_leader_never_commits_an_old_term_entry_by_counting(make_node):
     term = node.current_term
     node.receive("n2", AppendEntriesReply(term, True, match_index=2))
     assert node.commit_index == 0 and node.take_ready().committed == []
-    # Once an entry of the current term is on a majority, everything before it commits.
-    node.propose("now")
-    node.take_ready()
+    # Once an entry of the current term is on a majority, everything before it commits:
+    # the leader's own no-op at 3 is one, so no client command has to come first (§8).
     node.receive("n2", AppendEntriesReply(term, True, match_index=3))
-    assert [c.index for c in node.take_ready().committed] == [1, 2, 3]
+    committed = node.take_ready().committed
+    assert [c.index for c in committed] == [1, 2, 3] and is_noop(committed[-1].command)
+
+
+def test_a_new_leader_appends_a_noop_of_its_term_and_sends_it_at_once(make_node):
+    node = make_node(persisted=PersistedState(HardState(4), None, log_of(1, 2)))
+    while node.role is not Role.CANDIDATE:
+        node.tick()
+    node.take_ready()
+    node.receive("n2", RequestVoteReply(term=node.current_term, vote_granted=True))
+    ready = node.take_ready()
+    noop = LogEntry(node.current_term, 3, NOOP)
+    # Persisted in the same Ready that sends it, as any entry (the driver writes first).
+    assert (ready.log_from, ready.entries) == (3, [noop])
+    assert sorted(e.dst for e in ready.messages) == ["n2", "n3"]
+    for envelope in ready.messages:
+        assert (envelope.message.prev_log_index, envelope.message.entries) == (2, (noop,))
+    assert ready.committed == []
+
+
+def test_without_noop_on_election_a_new_leader_appends_nothing(make_node):
+    node = elect(make_node(config=RaftConfig(noop_on_election=False)))
+    assert node.log.last_index == 0
+    assert node.propose("x") == Proposed(index=1, term=node.current_term)
+
+
+def test_a_cluster_of_one_commits_its_noop_on_electing_itself():
+    import random
+
+    from distlab.raft import RaftNode
+
+    node = RaftNode("solo", [], rng=random.Random(0))
+    while node.role is not Role.LEADER:
+        node.tick()
+    # Delivered on the apply channel like any entry: the driver keeps it from the service.
+    assert node.take_ready().committed == [CommandApplied(1, 1, NOOP)]
+    assert is_noop(NOOP) and not is_noop({"__raft__": "other"}) and not is_noop("noop")
+
+
+def test_without_pipelining_each_send_carries_everything_from_next_index(make_node):
+    node = elect(make_node(config=RaftConfig(pipeline=False)))
+    for peer in ("n2", "n3"):
+        node.receive(peer, AppendEntriesReply(node.current_term, True, match_index=1))
+    node.take_ready()
+    node.propose("a")
+    assert all(len(e.message.entries) == 1 for e in node.take_ready().messages)
+    node.propose("b")
+    # No reply yet, so next_index stayed at 2: "a" goes again, with "b".
+    assert all(len(e.message.entries) == 2 for e in node.take_ready().messages)
+    assert node.next_index == {"n2": 2, "n3": 2}
+
+
+def test_a_next_index_outside_the_log_is_reported_to_whoever_set_it(make_node):
+    node = elect(make_node())
+    node.next_index["n2"] = 0  # as a subclass's broken reply handler might
+    with pytest.raises(ValueError, match=r"next_index\['n2'\] is 0, outside 1..2"):
+        node.send_append_entries("n2")
 
 
 def test_propose_on_a_follower_is_refused_with_a_leader_hint(make_node):
@@ -255,8 +322,8 @@ def test_propose_on_a_follower_is_refused_with_a_leader_hint(make_node):
 
 def test_proposals_between_two_take_ready_calls_are_batched(make_node):
     node = elect(make_node())
-    node.receive("n2", AppendEntriesReply(node.current_term, True, match_index=0))
-    node.receive("n3", AppendEntriesReply(node.current_term, True, match_index=0))
+    node.receive("n2", AppendEntriesReply(node.current_term, True, match_index=1))
+    node.receive("n3", AppendEntriesReply(node.current_term, True, match_index=1))
     node.take_ready()
     for command in "abc":
         node.propose(command)
@@ -270,14 +337,14 @@ def test_proposals_between_two_take_ready_calls_are_batched(make_node):
 
 def test_snapshot_compacts_the_log_and_asks_to_persist_it(make_node):
     node = elect(make_node())
-    for command in "abcd":
+    for command in "abcd":  # at 2..5, after the no-op
         node.propose(command)
-    node.receive("n2", AppendEntriesReply(node.current_term, True, match_index=4))
+    node.receive("n2", AppendEntriesReply(node.current_term, True, match_index=5))
     node.take_ready()
     node.snapshot(3, b"state-3")
     ready = node.take_ready()
     assert ready.snapshot == Snapshot(3, node.current_term, b"state-3")
-    assert (node.log.snapshot_index, len(node.log)) == (3, 1)
+    assert (node.log.snapshot_index, len(node.log)) == (3, 2)
     with pytest.raises(ValueError, match="beyond the last applied"):
         node.snapshot(9, b"")
 
@@ -334,12 +401,12 @@ def test_restart_restores_hard_state_log_and_redelivers_the_snapshot(make_node):
 
 def test_statistics_report_what_widgets_show(make_node):
     node = elect(make_node())
-    node.propose("x")
+    node.propose("x")  # at 2, after the no-op
     stats = node.statistics()
     assert (stats.role, stats.leader_id, stats.last_log_index, stats.commit_index) == (
         "leader",
         "n1",
-        1,
+        2,
         0,
     )
     assert node.status()["role"] == "leader"

@@ -1,15 +1,14 @@
 """6.824 lab 2A equivalents in the simulator: leader election.
 
 Each test is seeded (``pytest --seed N`` replays N); safety is checked after every event.
-The shared scenarios live in `distlab.assignments.raft_scenarios` (the learners' checks
+The shared scenarios live in `distlab.sim.scenarios` (the learners' checks
 run the same ones); the tests here run them against the library's own `RaftNode`.
 """
 
 from __future__ import annotations
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import RaftNode
-from distlab.sim import Simulation
+from distlab.sim import Simulation, scenarios
 
 
 def test_initial_election_elects_one_leader_and_terms_stay_put(seed):

@@ -2,7 +2,7 @@
 
 A crash here loses everything the node had not handed to the driver for
 persistence; a restart rebuilds it from its SimDisk alone. The shared scenarios live in
-`distlab.assignments.raft_scenarios` (the learners' checks run the same ones, shorter);
+`distlab.sim.scenarios` (the learners' checks run the same ones, shorter);
 the tests here run them against the library's own `RaftNode`.
 """
 
@@ -12,9 +12,8 @@ import random
 
 import pytest
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import Proposed, RaftNode, Role
-from distlab.sim import Simulation
+from distlab.sim import Simulation, scenarios
 
 
 def test_persist1_survives_whole_cluster_and_leader_restarts(seed):
@@ -44,7 +43,7 @@ def test_persist3_partitioned_leader_and_one_follower_crash_and_restart(seed):
 
 def test_a_crash_loses_only_what_was_not_persisted(seed):
     sim = Simulation(seed, 3)
-    sim.one("a", 3)
+    index_of_a = sim.one("a", 3)  # after the leader's no-op
     leader = sim.check_one_leader()
     term = sim.nodes[leader].current_term
     sim.crash(leader)
@@ -52,7 +51,7 @@ def test_a_crash_loses_only_what_was_not_persisted(seed):
     sim.restart(leader)
     node = sim.nodes[leader]
     # Hard state and log come back from the disk; commit index and role do not.
-    assert node.current_term == term and node.log.last_index == 1
+    assert node.current_term == term and node.log.last_index == index_of_a
     assert node.role is Role.FOLLOWER and node.commit_index == 0
 
 

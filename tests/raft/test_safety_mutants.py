@@ -1,32 +1,32 @@
 """The checks can fail: deliberately broken Raft variants must be caught.
 
-Each mutant breaks one rule of Figure 2. The simulator's safety checker (or the
-core's own invariant assertions, reported the same way) must flag a violation
-for at least one seed of a small set, while the correct core passes them all.
+Each mutant breaks one rule of Figure 2 by overriding one of `RaftNode`'s documented
+hooks. The simulator's safety checker (or the core's own invariant assertions, reported
+the same way) must flag a violation for at least one seed of a small set, while the
+correct core passes them all.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from distlab.assignments import raft_scenarios as scenarios
 from distlab.raft import RaftNode
-from distlab.sim import SafetyViolation, Simulation, run_random_schedule
+from distlab.sim import SafetyViolation, Simulation, run_random_schedule, scenarios
 
 
 class VotesForAnyLog(RaftNode):
     """Skips §5.4.1's up-to-date check: grants votes to candidates with stale logs."""
 
-    def _candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
+    def candidate_log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> bool:
         return True
 
 
 class CommitsOldTermsByCounting(RaftNode):
     """Ignores Figure 8: commits any entry stored on a majority, whatever its term."""
 
-    def _advance_commit_index(self) -> None:
+    def advance_commit_index(self) -> None:
         matched = sorted([self.log.last_index, *self.match_index.values()], reverse=True)
-        majority_index = matched[self._majority - 1]
+        majority_index = matched[self.majority - 1]
         if majority_index > self.commit_index:
             self.commit_index = majority_index
 
@@ -34,13 +34,13 @@ class CommitsOldTermsByCounting(RaftNode):
 class ForgetsItsVote(RaftNode):
     """Votes again in the same term (as if voted_for were never persisted)."""
 
-    def _handle_request_vote(self, sender, request):
+    def handle_request_vote(self, sender, request):
         self.voted_for = None
-        super()._handle_request_vote(sender, request)
+        super().handle_request_vote(sender, request)
 
 
 def figure8_paper(seed: int, node_cls: type[RaftNode] = RaftNode) -> Simulation:
-    """The paper's Figure 8 (`raft_scenarios.figure8_paper`), checked to have really arisen.
+    """The paper's Figure 8 (`distlab.sim.scenarios.figure8_paper`), checked to have really arisen.
 
     Correct Raft never applied X, so the scenario is safe; S5's Y must own index 2 in the
     end, otherwise the schedule never built the situation and the test proves nothing.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.raft import HardState, Proposed, RaftNode
+from distlab.raft import NOOP, HardState, Proposed, RaftNode
 from distlab.sim import Simulation, SimulationFailure, run_random_schedule
 from distlab.viz.raft_timeline import draw_raft_timeline, timeline_summary
 
@@ -60,9 +60,9 @@ def test_messages_to_a_crashed_node_are_lost_and_it_catches_up_after_restart(see
     sim.crash(victim)
     assert sim.propose(victim, "x") is None
     for command in "bcd":
-        sim.one(command, 2)
+        index_of_last = sim.one(command, 2)
     sim.restart(victim)
-    sim.wait(4, 3)
+    sim.wait(index_of_last, 3)
 
 
 def test_one_way_partition_stops_commits_but_not_heartbeats(seed):
@@ -102,7 +102,9 @@ def test_misuse_is_reported_clearly():
 
 def test_single_node_cluster_commits_alone(seed):
     sim = Simulation(seed, 1)
-    assert sim.one("solo", 1) == 1
+    # Index 1 is the no-op it appended on electing itself, committed at once too.
+    assert sim.one("solo", 1) == 2
+    assert sim.n_committed(1) == (1, NOOP)
 
 
 def test_random_schedule_is_replayable(seed):

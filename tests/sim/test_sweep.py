@@ -12,9 +12,9 @@ from distlab.sim.__main__ import main
 class ForgetsItsVote(RaftNode):
     """Votes again in the same term: two leaders in one term follow soon enough."""
 
-    def _handle_request_vote(self, sender, request):
+    def handle_request_vote(self, sender, request):
         self.voted_for = None
-        super()._handle_request_vote(sender, request)
+        super().handle_request_vote(sender, request)
 
 
 def test_workers_give_the_same_results_as_one_process() -> None:

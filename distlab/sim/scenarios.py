@@ -8,16 +8,24 @@ scenario also fails on, say, two leaders in one term. The assignments' check
 cells run them over a few fixed seeds: the same code gives the same verdict on
 every machine.
 
+They run Raft as the library and the real-process driver do, with the new leader's
+blank entry (§8, ``RaftConfig(noop_on_election=True)``), so a log holds a no-op at
+the start of every leader's term; where 6.824 counts indices from 1, these count
+past the no-op, and say so. Only the paper's Figure 8 runs without it, because the
+no-op is precisely what keeps that situation from arising.
+
 This module is the one home of these scenarios: tests/raft runs them against
-the library's own `RaftNode`, the assignments against a learner's class. Each
-returns its `Simulation` so that a test can check more at the end, and the
-longer ones take a ``checkpoint`` callback, called with a phase name and the
-simulation, where a test wants to look in the middle. The defaults (sizes,
-rounds, no checkpoint) are what the assignments run: changing them changes the
-learners' verdicts.
+the library's own `RaftNode`, the assignments against a learner's class. It lives
+with the simulator, not with the assignments, so the core's tests need nothing
+from `distlab.assignments`. Each returns its `Simulation` so that a test can
+check more at the end, and the longer ones take a ``checkpoint`` callback, called
+with a phase name and the simulation, where a test wants to look in the middle.
+The defaults (sizes, rounds, no checkpoint) are what the assignments run:
+changing them changes the learners' verdicts.
 What it must never do: use the wall clock or unseeded randomness.
-Where it fits: `distlab.assignments.raft_election` (part 1) and
-`distlab.assignments.raft_log` (part 2) pick from these; tests/raft calls them too.
+Where it fits: built on `distlab.sim.simulation` and `distlab.sim.faults`;
+`distlab.assignments.raft_election` (part 1) and `distlab.assignments.raft_log`
+(part 2) pick from these; tests/raft calls them too.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from distlab.raft import Proposed, RaftNode
-from distlab.sim import Simulation, run_random_schedule
+from distlab.raft import Proposed, RaftConfig, RaftNode
+from distlab.sim.faults import run_random_schedule
+from distlab.sim.simulation import Simulation
 
 NodeClass = type[RaftNode]
 Checkpoint = Callable[[str, Simulation], None]
@@ -126,9 +135,13 @@ def many_elections(seed: int, node_cls: NodeClass) -> Simulation:
 
 
 def basic_agreement(seed: int, node_cls: NodeClass) -> Simulation:
-    """Three commands proposed one by one are committed by all three servers, at 1, 2, 3."""
+    """Three commands proposed one by one are committed by all three servers, at 2, 3, 4.
+
+    Index 1 holds the first leader's no-op (§8), so the commands follow it (6.824's
+    TestBasicAgree, written for Raft without the no-op, expects 1, 2, 3).
+    """
     sim = Simulation(seed, 3, node_cls=node_cls)
-    for index in range(1, 4):
+    for index in range(2, 5):
         count, _ = sim.n_committed(index)
         assert count == 0, f"index {index} committed before anything was proposed"
         got = sim.one(index * 100, 3)
@@ -178,16 +191,17 @@ def no_agreement_without_majority(
     """
     sim = Simulation(seed, 5, node_cls=node_cls)
     ids = sim.node_ids
-    sim.one(10, 5)
+    first = sim.one(10, 5)  # index 2, after the leader's no-op
     leader = sim.check_one_leader()
     position = ids.index(leader)
     for step in (1, 2, 3):
         sim.disconnect(ids[(position + step) % 5])
     result = sim.propose(leader, 20)
-    assert isinstance(result, Proposed) and result.index == 2, f"propose(20) gave {result}"
+    index = first + 1
+    assert isinstance(result, Proposed) and result.index == index, f"propose(20) gave {result}"
     sim.run_for(2 * sim.election_timeout_ticks)
-    count, _ = sim.n_committed(2)
-    assert count == 0, f"{count} servers committed index 2 without a majority (seed={seed})"
+    count, _ = sim.n_committed(index)
+    assert count == 0, f"{count} servers committed index {index} without a majority (seed={seed})"
     for step in (1, 2, 3):
         sim.connect(ids[(position + step) % 5])
     checkpoint("reconnected", sim)
@@ -274,9 +288,10 @@ def whole_cluster_restarts(seed: int, node_cls: NodeClass) -> Simulation:
     sim.one(13, 3)
     leader2 = sim.check_one_leader()
     sim.crash(leader2)
-    sim.one(14, 2)
+    # 6.824 waits for index 4 here; each new leader's no-op moves 14 further on.
+    index14 = sim.one(14, 2)
     sim.restart(leader2)
-    sim.wait(4, 3)
+    sim.wait(index14, 3)
     leader3 = sim.check_one_leader()
     victim = ids[(ids.index(leader3) + 1) % 3]
     sim.crash(victim)
@@ -380,8 +395,12 @@ def figure8_paper(seed: int, node_cls: NodeClass) -> Simulation:
     as committed. (d) That leader crashes; S5 wins (its last term is newer) and
     overwrites X with Y everywhere. A server that applied X breaks State Machine
     Safety, which the simulator reports.
+
+    It runs without the new leaders' no-op, as the paper draws it: with one, the leader
+    of (c) would copy its own term's no-op along with X, X would commit rightly, and S5
+    could never win (d), so a rule broken in counting would go unseen.
     """
-    sim = Simulation(seed, 5, node_cls=node_cls)
+    sim = Simulation(seed, 5, node_cls=node_cls, config=RaftConfig(noop_on_election=False))
     ids = list(sim.node_ids)
     sim.one("base", 5)
     s1 = sim.check_one_leader()
