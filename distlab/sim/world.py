@@ -45,7 +45,8 @@ class TimelineEvent:
 
     time: int
     node_id: NodeId | None
-    kind: str  # a role ("follower", "leader", ...) | "crash" | "restart" | "network"
+    kind: str  # a role ("follower", "leader", ...) | "crash" | "restart" | "pause" | "resume"
+    #            | "network"
     term: int = 0
     detail: str = ""
 
@@ -55,9 +56,10 @@ class SimNodeStatus:
     """One simulated node as a controller sees it (the shape of `distlab.core.NodeView`)."""
 
     name: NodeId
-    state: str  # "up" | "crashed"
+    state: str  # "up" | "paused" | "crashed"
     alive: bool
     fields: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None  # a simulated node has no process (the panel shows a pid if any)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class World:
             is_request=system.is_request,
         )
         self.nodes: dict[NodeId, Any] = {}
+        # Paused nodes (SIGSTOP's simulated twin): no ticks, and what arrives waits here.
+        self._paused: dict[NodeId, list[Envelope]] = {}
         self.timeline: list[TimelineEvent] = []
         self._last_role: dict[NodeId, tuple[Any, int] | None] = {}
         self.observers: list[Callable[[int, Envelope], None]] = []
@@ -211,8 +215,9 @@ class World:
             for envelope in due:
                 self._deliver(envelope)
             due = queue.take_due()
+        paused = self._paused
         for node_id, node in self.nodes.items():  # in node_ids order (keys never move)
-            if node is not None:
+            if node is not None and (not paused or node_id not in paused):
                 node.tick()
                 if node.has_ready():
                     self._drain(node_id, node)
@@ -226,6 +231,10 @@ class World:
         network = self.network
         if node is None or not network.can_deliver(envelope.src, envelope.dst):
             network.dropped += 1
+            return
+        held = self._paused.get(envelope.dst) if self._paused else None
+        if held is not None:
+            held.append(envelope)  # a frozen process's socket buffer: read on resume
             return
         network.delivered += 1
         if self.observers:
@@ -284,6 +293,7 @@ class World:
         if self.nodes[node_id] is None:
             return
         self.nodes[node_id] = None
+        self._paused.pop(node_id, None)
         self._last_role[node_id] = None
         self.system.crashed(node_id)
         self.timeline.append(TimelineEvent(self.now, node_id, "crash"))
@@ -303,6 +313,23 @@ class World:
         self._last_role[node_id] = self.system.role(node)
         if node.has_ready():
             self._drain(node_id, node)
+
+    def pause(self, node_id: NodeId) -> None:
+        """Freeze a node: it keeps its state but neither ticks nor reads its messages."""
+        self._require(node_id)
+        if self.nodes[node_id] is not None and node_id not in self._paused:
+            self._paused[node_id] = []
+            self.timeline.append(TimelineEvent(self.now, node_id, "pause"))
+
+    def resume(self, node_id: NodeId) -> None:
+        """Let a paused node go on: it reads, in order, what arrived while it was frozen."""
+        self._require(node_id)
+        held = self._paused.pop(node_id, None)
+        if held is None:
+            return
+        self.timeline.append(TimelineEvent(self.now, node_id, "resume"))
+        for envelope in held:
+            self._deliver(envelope)
 
     def alive(self, node_id: NodeId) -> bool:
         """True if the node is running (not crashed)."""
@@ -366,14 +393,18 @@ class World:
     # Observing
     # ==========================================================================================
 
-    def status(self) -> dict[NodeId, SimNodeStatus]:
-        """Each node's state and the system's status fields for its core."""
-        return {
-            node_id: SimNodeStatus(node_id, "crashed", False)
-            if node is None
-            else SimNodeStatus(node_id, "up", True, self.system.fields(node))
-            for node_id, node in self.nodes.items()
-        }
+    def status(self, timeout: float | None = None) -> dict[NodeId, SimNodeStatus]:
+        """Each node's state and the system's status fields for its core (``timeout`` is
+        accepted for `distlab.cluster.Cluster`'s signature: nothing here can be slow)."""
+        statuses = {}
+        for node_id, node in self.nodes.items():
+            if node is None:
+                statuses[node_id] = SimNodeStatus(node_id, "crashed", False)
+            else:
+                state = "paused" if node_id in self._paused else "up"
+                fields = self.system.fields(node)
+                statuses[node_id] = SimNodeStatus(node_id, state, state == "up", fields)
+        return statuses
 
     def world_statistics(self) -> WorldStatistics:
         """Counters for the run so far."""

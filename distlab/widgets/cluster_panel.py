@@ -228,7 +228,11 @@ def summary_html(statuses: Mapping[str, Any], when: str = "") -> str:
 
 
 class ClusterPanel(widgets.VBox):
-    """Cards for every node of a Cluster, plus partition / isolate / heal controls."""
+    """Cards for every node of a cluster, plus partition / isolate / heal controls.
+
+    Any `distlab.core.ClusterControl` works: real processes (`distlab.cluster.Cluster`) or a
+    simulated `distlab.sim.World` (then a "Run 1 s" button lets virtual time pass).
+    """
 
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
@@ -251,7 +255,14 @@ class ClusterPanel(widgets.VBox):
         self.refresh_button = widgets.Button(
             description="Refresh", icon="refresh", tooltip="ask every node for its status now"
         )
-        for button in (self.partition, self.heal, self.refresh_button):
+        # A simulated cluster (distlab.sim.World) has no time of its own: this button lets a
+        # virtual second pass. Real processes need no such button.
+        self.simulated = hasattr(cluster, "run_for") and hasattr(cluster, "ticks_per_second")
+        self.advance = widgets.Button(
+            description="Run 1 s", icon="play", tooltip="let one virtual second pass"
+        )
+        self.advance.on_click(lambda _b: self.act(lambda c: c.run_for(c.ticks_per_second)))
+        for button in (self.partition, self.heal, self.refresh_button, self.advance):
             button.layout = widgets.Layout(width="90px")
         hint = widgets.HTML(
             "<span style='color:#616161;font-size:12px'>groups are separated by |</span>"
@@ -268,7 +279,8 @@ class ClusterPanel(widgets.VBox):
                     list(self.cards.values()), layout=widgets.Layout(flex_flow="row wrap")
                 ),
                 widgets.HBox(
-                    [self.groups, self.partition, self.heal, hint, self.refresh_button],
+                    [self.groups, self.partition, self.heal, hint, self.refresh_button]
+                    + ([self.advance] if self.simulated else []),
                     layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 self.message,
@@ -303,7 +315,8 @@ class ClusterPanel(widgets.VBox):
             statuses = self.cluster.status(timeout=0.5)
         for name, status in statuses.items():
             self.cards[name].show(status)
-        self.summary.value = summary_html(statuses, time.strftime("%H:%M:%S"))
+        when = f"tick {self.cluster.now}" if self.simulated else time.strftime("%H:%M:%S")
+        self.summary.value = summary_html(statuses, when)
 
     def start_live(self, interval_s: float = 1.0) -> None:
         """Redraw every ``interval_s`` seconds from a background thread."""
