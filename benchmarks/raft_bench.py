@@ -196,12 +196,12 @@ def ours_failover(trials: int, fsync: bool) -> list[float]:
         for trial in range(trials):
             leader = _wait_settled(cluster)
             client.leader = leader
-            answer = client.submit(["before", trial], timeout=10)
+            answer = client.submit(["before", trial], timeout_s=10)
             assert answer.ok, answer
             time.sleep(0.1 + 0.05 * (trial % 3))  # kill at varied heartbeat phases
             start = time.monotonic()
             cluster.crash(leader)
-            answer = client.submit(["after", trial], timeout=30, attempt_timeout=0.5)
+            answer = client.submit(["after", trial], timeout_s=30, attempt_timeout_s=0.5)
             elapsed = time.monotonic() - start
             if not answer.ok:
                 raise RuntimeError(f"no write after the kill committed: {answer}")

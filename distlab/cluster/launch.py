@@ -122,8 +122,8 @@ class Cluster:
         root: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
         secret: str | None = None,
-        start_timeout: float = 60.0,
-        rpc_timeout: float = 2.0,
+        start_timeout_s: float = 60.0,
+        rpc_timeout_s: float = 2.0,
         **options: Any,
     ) -> None:
         if n < 1:
@@ -150,8 +150,8 @@ class Cluster:
         self.host = host
         self.secret = secret
         self.options = options
-        self.start_timeout = start_timeout
-        self.rpc_timeout = rpc_timeout
+        self.start_timeout_s = start_timeout_s
+        self.rpc_timeout_s = rpc_timeout_s
         self._owns_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="distlab-cluster-") if root is None else root)
         self._lock = threading.RLock()
@@ -206,8 +206,8 @@ class Cluster:
         - ``root``: where data dirs and logs go (default: a temporary folder, removed on
           `close`); ``host`` ("127.0.0.1"); ``secret``: a shared secret for the rpc layer
           (required beyond loopback);
-        - ``start_timeout`` (60 s): how long a node may take to report ready;
-          ``rpc_timeout`` (2 s): the controller's control calls;
+        - ``start_timeout_s`` (60): how long a node may take to report ready;
+          ``rpc_timeout_s`` (2): the controller's control calls;
         - any other keyword: an option of the program (``ctx.options`` in each node).
         """
         cluster = cls(n, program, **kwargs)
@@ -273,7 +273,7 @@ class Cluster:
             self._record("moved", name, f"now at {self._where(self._nodes[name])}")
 
     def _expect(self, node: _Node, kind: str) -> Any:
-        deadline = time.monotonic() + self.start_timeout
+        deadline = time.monotonic() + self.start_timeout_s
         while not node.conn.poll(0.05):
             if not node.process.is_alive():
                 node.process.join()
@@ -284,7 +284,7 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"{node.name} did not report '{kind}' within "
-                    f"{self.start_timeout} s; log:\n{self._tail(node)}"
+                    f"{self.start_timeout_s} s; log:\n{self._tail(node)}"
                 )
         try:
             got, payload = node.conn.recv()
@@ -312,15 +312,16 @@ class Cluster:
             self._crashes += 1
             self._record("crash", name, "SIGKILL")
 
-    def stop(self, name: str, timeout: float = 10.0) -> None:
-        """Stop the node gracefully (its program's ``close()`` runs); SIGKILL after timeout."""
+    def stop(self, name: str, timeout_s: float = 10.0) -> None:
+        """Stop the node gracefully (its program's ``close()`` runs); SIGKILL after
+        ``timeout_s`` seconds."""
         with self._lock:
             node = self._running(name, "stop")
             if node.state == "paused":
                 os.kill(node.process.pid, signal.SIGCONT)
             with contextlib.suppress(OSError):
                 node.conn.send(("stop", None))
-            node.process.join(timeout=timeout)
+            node.process.join(timeout=timeout_s)
             graceful = not node.process.is_alive()
             if not graceful:
                 node.process.kill()
@@ -415,14 +416,14 @@ class Cluster:
             if self._node(name).state == "up":
                 client = self._control_client(name)
                 futures[name] = client.call_async(
-                    "Fault.set", self._policy_config(name), timeout=self.rpc_timeout
+                    "Fault.set", self._policy_config(name), timeout=self.rpc_timeout_s
                 )
         for future in futures.values():
             future.result()  # a control call failing is a real error: surface it
             self._faults += 1
 
     # -- observing -----------------------------------------------------------------------
-    def status(self, timeout: float = 1.0) -> dict[str, NodeStatus]:
+    def status(self, timeout_s: float = 1.0) -> dict[str, NodeStatus]:
         """Each node's state, pid, address and program fields (a short RPC per live node)."""
         with self._lock:
             futures: dict[str, Future] = {}
@@ -430,7 +431,7 @@ class Cluster:
                 self._refresh(node)
                 if node.state == "up":
                     futures[name] = self._control_client(name).call_async(
-                        "Node.status", timeout=timeout
+                        "Node.status", timeout=timeout_s
                     )
             result = {}
             for name, node in self._nodes.items():

@@ -50,18 +50,18 @@ class RaftClient:
         self,
         command: Any,
         *,
-        timeout: float = 10.0,
-        attempt_timeout: float = 1.0,
+        timeout_s: float = 10.0,
+        attempt_timeout_s: float = 1.0,
         retry_timeouts: bool = False,
         pause_s: float = 0.002,
     ) -> Reply:
-        """Submit until a node answers `Applied` or ``timeout`` seconds pass.
+        """Submit until a node answers `Applied` or ``timeout_s`` seconds pass.
 
         Returns the last reply (`distlab.replicated.replies`): `Applied` on success;
         `TimedOut` if the deadline passed, or if an attempt timed out and
         ``retry_timeouts`` is False; `ApplyFailed` if the service raised.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         names = self.nodes
         turn = 0
         answer: Reply = TimedOut(None)
@@ -71,7 +71,10 @@ class RaftClient:
             try:
                 answer = decode_reply(
                     self._client(target).call(
-                        "Replicated.submit", command, attempt_timeout, timeout=attempt_timeout + 1.0
+                        "Replicated.submit",
+                        command,
+                        attempt_timeout_s,
+                        timeout=attempt_timeout_s + 1.0,
                     )
                 )
             except RpcError as error:
@@ -95,9 +98,9 @@ class RaftClient:
                 time.sleep(pause_s)
         return answer
 
-    def find_leader(self, timeout: float = 10.0) -> str | None:
-        """The node that reports itself leader in the highest term, waiting up to ``timeout``."""
-        deadline = time.monotonic() + timeout
+    def find_leader(self, timeout_s: float = 10.0) -> str | None:
+        """The node that reports itself leader in the highest term, waiting up to ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
         while True:
             best = None
             for name, status in self.cluster.status().items():

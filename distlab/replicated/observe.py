@@ -37,10 +37,10 @@ def one_leader(cluster: Any, among: Sequence[str] | None = None) -> str | None:
 
 
 def wait_for_one_leader(
-    cluster: Any, among: Sequence[str] | None = None, timeout: float = 30.0
+    cluster: Any, among: Sequence[str] | None = None, timeout_s: float = 30.0
 ) -> str | None:
-    """Poll until `one_leader` finds one (returns it) or ``timeout`` seconds pass (None)."""
-    deadline = time.monotonic() + timeout
+    """Poll until `one_leader` finds one (returns it) or ``timeout_s`` seconds pass (None)."""
+    deadline = time.monotonic() + timeout_s
     while True:
         leader = one_leader(cluster, among)
         if leader is not None or time.monotonic() > deadline:
@@ -58,11 +58,11 @@ def applied(cluster: Any, name: str) -> list[Any]:
 
 
 def wait_until_applied(
-    cluster: Any, expected: list[Any], names: Sequence[str] | None = None, timeout: float = 30.0
+    cluster: Any, expected: list[Any], names: Sequence[str] | None = None, timeout_s: float = 30.0
 ) -> bool:
     """Poll until every node in ``names`` (default: all) has applied exactly ``expected``."""
     names = list(names if names is not None else cluster.names)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout_s
     while True:
         if all(applied(cluster, name) == expected for name in names):
             return True

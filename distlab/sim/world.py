@@ -393,8 +393,8 @@ class World:
     # Observing
     # ==========================================================================================
 
-    def status(self, timeout: float | None = None) -> dict[NodeId, SimNodeStatus]:
-        """Each node's state and the system's status fields for its core (``timeout`` is
+    def status(self, timeout_s: float | None = None) -> dict[NodeId, SimNodeStatus]:
+        """Each node's state and the system's status fields for its core (``timeout_s`` is
         accepted for `distlab.cluster.Cluster`'s signature: nothing here can be slow)."""
         statuses = {}
         for node_id, node in self.nodes.items():

@@ -312,7 +312,7 @@ class ClusterPanel(widgets.VBox):
     def refresh(self) -> None:
         """Fetch ``cluster.status()`` and redraw every card."""
         with self._lock:
-            statuses = self.cluster.status(timeout=0.5)
+            statuses = self.cluster.status(timeout_s=0.5)
         for name, status in statuses.items():
             self.cards[name].show(status)
         when = f"tick {self.cluster.now}" if self.simulated else time.strftime("%H:%M:%S")

@@ -152,7 +152,7 @@ def test_a_frozen_node_shows_unresponsive_instead_of_hanging_status() -> None:
         pid = cluster.pid("n0")
         os.kill(pid, signal.SIGSTOP)  # behind the controller's back
         try:
-            status = cluster.status(timeout=0.5)
+            status = cluster.status(timeout_s=0.5)
             assert status["n0"].state == "unresponsive" and not status["n0"].alive
             assert status["n0"].pid == pid
             assert status["n1"].state == "up"

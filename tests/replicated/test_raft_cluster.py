@@ -59,7 +59,7 @@ def applied(cluster: Cluster, name: str) -> list[Any]:
 
 def submit_all(client: RaftClient, commands: list[Any]) -> None:
     for command in commands:
-        answer = client.submit(command, timeout=DEADLINE_S)
+        answer = client.submit(command, timeout_s=DEADLINE_S)
         assert answer.ok, f"{command} was not committed: {answer}"
 
 
