@@ -103,7 +103,7 @@ def _seeded(scenario: Callable[..., object], node_cls: type[RaftNode], **kwargs:
 def check_replication(node_cls: type[RaftNode]) -> Verdict:
     """Run part 2's checks (seeds 1, 2, 3) against ``node_cls``."""
     seeds = ", ".join(map(str, SEEDS))
-    checks = [
+    checks: list[tuple[str, Callable[..., object], dict[str, object]]] = [
         ("basic agreement", scenarios.basic_agreement, {}),
         (
             "agreement despite a disconnected follower",

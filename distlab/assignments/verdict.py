@@ -77,7 +77,7 @@ def describe_failure(error: Exception) -> str:
     return text
 
 
-def run_checks(title: str, checks: Iterable[tuple[str, Callable[[], None]]]) -> Verdict:
+def run_checks(title: str, checks: Iterable[tuple[str, Callable[[], object]]]) -> Verdict:
     """Run each ``(name, check)``; a check passes if it returns without raising.
 
     A check that raises any `Exception` (an `AssertionError` from the harness, a

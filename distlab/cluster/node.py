@@ -47,6 +47,8 @@ def load_program(program: Any) -> type[NodeProgram]:
         module = sys.modules.get(module_name)
         if module is None:
             spec = importlib.util.spec_from_file_location(module_name, source)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load the node program's module from {source}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)

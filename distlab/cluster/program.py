@@ -59,7 +59,9 @@ class NodeContext:
         self.options = dict(options or {})
         self._secret = secret
         self._lock = threading.Lock()
-        self._peers = {peer: tuple(addr) for peer, addr in peers.items() if peer != name}
+        self._peers: dict[str, Address] = {
+            peer: (str(addr[0]), int(addr[1])) for peer, addr in peers.items() if peer != name
+        }
         self._clients: dict[str, Any] = {}
 
     @property
@@ -137,7 +139,7 @@ class NodeProgram:
             "with its client"
         )
 
-    def services(self) -> list[object]:
+    def services(self) -> list[object] | dict[str, object]:
         """Objects whose public methods become RPCs ``ClassName.method`` on this node."""
         return []
 

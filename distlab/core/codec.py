@@ -65,7 +65,7 @@ class MessageCodec:
         # carried as it is: msgpack itself refuses anything else), _SCALAR (checked to be
         # exactly that type), _MESSAGE (a registered message, sent untagged: the schema names
         # its type), _MESSAGES (a tuple of them). Compiled once: every message crosses here.
-        self._schema: dict[type, tuple[tuple[str, int, type | None], ...]] = {}
+        self._schema: dict[type, tuple[tuple[str, int, Any], ...]] = {}
         for cls, names in self._fields.items():
             hints = typing.get_type_hints(cls)
             schema = []

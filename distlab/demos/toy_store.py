@@ -23,6 +23,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from distlab.demos.speedup import SPAWN
 from distlab.storage import write_atomic
@@ -46,7 +47,7 @@ def _serve(connection, state_file: str | None) -> None:  # runs in the server pr
             table[request["key"]] = request["value"]
             if state_file:  # durable before acknowledged
                 write_atomic(state_file, json.dumps(table).encode())
-            reply = {"ok": True}
+            reply: dict[str, Any] = {"ok": True}
         else:
             reply = {"ok": True, "value": table.get(request["key"])}
         connection.send_bytes(json.dumps(reply).encode())
@@ -63,8 +64,8 @@ class ToyServer:
         self.name = name
         self.durable = durable
         self.state_file = Path(data_dir) / f"{name}-table.json"
-        self._process = None
-        self._pipe = None
+        self._process: Any = None  # a multiprocess Process while running
+        self._pipe: Any = None
 
     @property
     def up(self) -> bool:

@@ -58,7 +58,7 @@ from typing import Any
 
 from distlab.check.history import History
 from distlab.kv.routes import ROUTES, MaybeApplied, Refused, Route
-from distlab.kv.state_machine import Command
+from distlab.kv.state_machine import Command, OpKind
 from distlab.rpc import Client, RpcError
 
 __all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
@@ -221,7 +221,7 @@ class Clerk:
         return f"<Clerk {self.client_id} {self.consistency} -> {self._target}>"
 
     # -- one operation -------------------------------------------------------------------
-    def _operation(self, op: str, key: str, value: str) -> str:
+    def _operation(self, op: OpKind, key: str, value: str) -> str:
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"keys and values are strings, got {key!r} and {value!r}")
         if self._closed:

@@ -155,7 +155,7 @@ def crashing_word_count(
     Each crash or stall happens once: it claims a marker file in ``marker_dir`` first. The
     output must equal :data:`word_count`'s.
     """
-    options = {
+    options: dict[str, Any] = {
         "seed": seed,
         "marker_dir": str(marker_dir),
         "crash_percent": crash_percent,
@@ -174,7 +174,7 @@ def slow_word_count(map_delay_s: float = 0.3, reduce_delay_s: float = 0.001) -> 
 
     Slow tasks make overlap between workers (parallelism, 并行) easy to see on a timeline.
     """
-    options = {
+    options: dict[str, Any] = {
         "seed": 0,
         "marker_dir": "",
         "crash_percent": 0.0,

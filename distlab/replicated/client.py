@@ -66,7 +66,8 @@ class RaftClient:
         turn = 0
         answer: Reply = TimedOut(None)
         while time.monotonic() < deadline:
-            target = self.leader if self.leader in names else names[turn % len(names)]
+            leader = self.leader
+            target = leader if leader is not None and leader in names else names[turn % len(names)]
             turn += 1
             try:
                 answer = decode_reply(

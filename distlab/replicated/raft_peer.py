@@ -463,7 +463,7 @@ class RaftPeer(NodeProgram):
                     answers.append((item.index, item.term, answer))
                 self._applied_index = item.index
                 self._applied += 1
-        woken = []
+        woken: list[tuple[_Pending, Reply]] = []
         with self._lock:
             if snapshot_to:
                 # Entries covered by an installed snapshot: their fate here is unknown.

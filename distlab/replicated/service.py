@@ -79,7 +79,7 @@ def load_service(spec: str | type | None) -> ReplicatedService:
     for :class:`CommandList`)."""
     if spec is None:
         return CommandList()
-    cls = spec
+    cls: Any = spec
     if isinstance(spec, str):
         module_name, _, class_name = spec.partition(":")
         if not module_name or not class_name:

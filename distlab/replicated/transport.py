@@ -264,7 +264,7 @@ def _decode_one(position: int, item: Any) -> Message:
         elif name == "data":
             ok = type(value) is bytes
         elif name == "entries":
-            ok = _entries_ok(message, value)
+            ok = isinstance(message, AppendEntries) and _entries_ok(message, value)
         else:
             ok = type(value) is int and value >= 0
         if not ok:

@@ -26,6 +26,7 @@ safety checks unchanged (it only extends `_start` and `_apply`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Callable
@@ -99,7 +100,7 @@ class KVRaftSimulation(Simulation):
     def _start(self, node_id: NodeId) -> None:
         self.servers[node_id] = self.server_cls(
             node_id,
-            propose=lambda command, node_id=node_id: self._propose_for(node_id, command),
+            propose=functools.partial(self._propose_for, node_id),
             reply=self._deliver_reply,
         )
         super()._start(node_id)

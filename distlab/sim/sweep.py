@@ -30,7 +30,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,7 +158,7 @@ def _run_chunk(seeds: list[int], options: dict[str, Any]) -> tuple[list, list]:
 
 def _run_chunks(
     chunks: list[list[int]], workers: int, options: dict[str, Any]
-) -> Iterator[tuple[list, list]]:
+) -> Generator[tuple[list, list], None, None]:
     if workers == 1:
         for seeds in chunks:
             yield _run_chunk(seeds, options)

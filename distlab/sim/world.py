@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
-from distlab.core import Core, Envelope, NodeId, Ready
+from distlab.core import Core, Envelope, NodeId
 from distlab.sim.clock import EventQueue
 from distlab.sim.failures import SafetyViolation, SimulationFailure
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
@@ -104,7 +104,7 @@ class SimSystem:
     def boot(self, node_id: NodeId, peers: tuple[NodeId, ...], rng: random.Random) -> Core:
         raise NotImplementedError(f"{type(self).__name__} must say how a node boots")
 
-    def persist(self, node_id: NodeId, core: Any, ready: Ready) -> None:
+    def persist(self, node_id: NodeId, core: Any, ready: Any) -> None:
         """Nothing to persist by default (a core whose Ready has no durable part)."""
 
     def output(self, node_id: NodeId, core: Any, item: Any) -> None:

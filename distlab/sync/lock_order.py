@@ -35,6 +35,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Protocol
 
 __all__ = [
@@ -218,7 +219,7 @@ def _held() -> list[tuple[int, str, str]]:
 
 def caller_location() -> str:
     """file:line of the first frame outside distlab/sync (the learner's code)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and (
         os.path.dirname(frame.f_code.co_filename) == _SYNC_DIR
         or frame.f_code.co_filename in _SKIPPED_FILES

@@ -75,11 +75,12 @@ def draw_message_diagram(
             )
         elif event.kind == "drop":
             x0, y0 = lane[event.node], event.lamport
-            x1 = x0 + (lane[event.peer] - x0) / 2
-            y1 = y0 + 0.5
-            axes.plot([x0, x1], [y0, y1], color="tab:red", linestyle="--", linewidth=1.2)
-            axes.plot([x1], [y1], marker="x", color="tab:red", markersize=9)
-            axes.text(x1, y1, f" {label} lost", fontsize=7, color="tab:red", va="top")
+            # Halfway to the peer, where the message was lost (floats: between two lanes).
+            mid_x: float = x0 + (lane[event.peer] - x0) / 2
+            mid_y: float = y0 + 0.5
+            axes.plot([x0, mid_x], [y0, mid_y], color="tab:red", linestyle="--", linewidth=1.2)
+            axes.plot([mid_x], [mid_y], marker="x", color="tab:red", markersize=9)
+            axes.text(mid_x, mid_y, f" {label} lost", fontsize=7, color="tab:red", va="top")
     axes.set_xlim(-0.7, max(len(nodes) - 1, 1) + 0.7)
     axes.set_ylim(max_time + 1.5, -1)
     axes.set_xticks([])

@@ -11,6 +11,7 @@ Takes plain operations (or a CheckResult's witness); never checks anything itsel
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
@@ -53,10 +54,15 @@ def plot_timeline(
     right = finite_end + 0.15 * span  # where open-ended (indefinite) bars stop
     for op in ops:
         y = row[op.client] - _BAR_HEIGHT / 2
-        end = right if op.indefinite else op.complete
+        end = right if op.indefinite or op.complete is None else op.complete
         red = op.id in marked
         face = "tab:red" if red else ("tab:green" if op.kind == "get" else "tab:blue")
-        style = {"facecolor": face, "edgecolor": "black", "alpha": 0.75, "linewidth": 1.0}
+        style: dict[str, Any] = {
+            "facecolor": face,
+            "edgecolor": "black",
+            "alpha": 0.75,
+            "linewidth": 1.0,
+        }
         if op.status == "fail":
             style.update(facecolor="lightgray", linestyle="--", alpha=0.8)
         elif op.indefinite:

@@ -58,7 +58,7 @@ def _declutter(figure: Figure, texts: list, keep: list) -> None:
     the fault markers) matter most, so they are placed first and the others only where
     there is room.
     """
-    placed = []
+    placed: list[Any] = []
     for text in keep + [t for t in texts if not any(t is k for k in keep)]:
         # No renderer given: matplotlib measures with the figure's own (any backend).
         box = text.get_window_extent().expanded(1.05, 1.1)
