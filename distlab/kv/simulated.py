@@ -104,16 +104,16 @@ class StrongKVSimulation(Simulation):
         self.answers: dict[NodeId, dict[int, tuple[int, str]]] = {}
         super().__init__(seed, nodes, **options)
 
-    def _start(self, node_id: NodeId) -> None:
+    def node_starting(self, node_id: NodeId) -> None:
         # A new incarnation starts empty; Raft replays the committed log into it.
         self.machines[node_id] = KVStateMachine()
         self.answers[node_id] = {}
-        super()._start(node_id)
+        super().node_starting(node_id)
 
-    def _apply(
+    def apply_entry(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
     ) -> None:
-        super()._apply(node_id, node, item)
+        super().apply_entry(node_id, node, item)
         if isinstance(item, CommandApplied) and isinstance(item.command, Command):
             applied = self.machines[node_id].apply(item.command)
             self.answers[node_id][item.index] = (item.term, applied.value)

@@ -21,7 +21,7 @@ What it must never do: use the wall clock or unseeded randomness; the same
 server class and seed give the same history, event for event.
 Where it fits: the deterministic driver for assignment 6
 (`distlab.assignments.kv_raft`); it reuses `Simulation`'s network, disks and
-safety checks unchanged (it only extends `_start` and `_apply`).
+safety checks unchanged (it only extends the hooks `node_starting` and `apply_entry`).
 """
 
 from __future__ import annotations
@@ -97,22 +97,22 @@ class KVRaftSimulation(Simulation):
 
     # -- the two extension points of Simulation ---------------------------------------------
 
-    def _start(self, node_id: NodeId) -> None:
+    def node_starting(self, node_id: NodeId) -> None:
         self.servers[node_id] = self.server_cls(
             node_id,
             propose=functools.partial(self._propose_for, node_id),
             reply=self._deliver_reply,
         )
-        super()._start(node_id)
+        super().node_starting(node_id)
 
-    def _apply(
+    def apply_entry(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
     ) -> None:
         from distlab.raft.core import is_noop  # (loaded already; kept local to this method)
 
         # The simulator's own service sees every entry, the leaders' no-ops too: its
         # apply-order and State Machine Safety checks need the channel without gaps.
-        super()._apply(node_id, node, item)
+        super().apply_entry(node_id, node, item)
         server = self.servers.get(node_id)
         # A no-op is Raft's, not a clerk's: the KV server never sees it (as in RaftPeer), so
         # its apply() may skip an index; a request waiting there is retried by its clerk.

@@ -17,9 +17,10 @@ What it must never do: read the wall clock, sleep, use the global `random`, or
 reach into a node's private state to change it (it reads public fields only).
 Where it fits: the simulator half of Raft's two drivers (the other runs real
 processes); tests, sweeps, `distlab.viz.raft_timeline` and the notebooks build on
-it. A subclass may extend it through two hooks: `_start(node_id)` (a node boots;
-call ``super()._start``) and `_apply(node_id, node, item)` (one entry of the
-apply channel; call ``super()._apply``) -- `distlab.sim.kv_sim` does.
+it. A subclass may extend it through two documented hooks: `node_starting(node_id)`
+(a node is about to boot, first start or restart: create what lives beside its core)
+and `apply_entry(node_id, node, item)` (one entry of the apply channel; call
+``super().apply_entry``) -- `distlab.sim.kv_sim` and `distlab.kv.simulated` do.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class RaftSimSystem(SimSystem):
             self.checker = SafetyChecker(world._context)
 
     def boot(self, node_id: NodeId, peers: tuple[NodeId, ...], rng: random.Random) -> RaftNode:
+        self.world.node_starting(node_id)
         node = self.node_cls(
             node_id, list(peers), rng=rng, config=self.config, persisted=self.disks[node_id].load()
         )
@@ -123,7 +125,7 @@ class RaftSimSystem(SimSystem):
             checker.on_entries(node_id, ready.entries, core.log.term_at(ready.log_from - 1))
 
     def output(self, node_id: NodeId, core: RaftNode, item: Any) -> None:
-        self.world._apply(node_id, core, item)
+        self.world.apply_entry(node_id, core, item)
 
     def after_event(self, node_id: NodeId, core: RaftNode) -> None:
         if self.checker is not None:
@@ -187,12 +189,16 @@ class Simulation(World):
         return self.system.services
 
     # ==========================================================================================
-    # The apply channel (a hook: subclasses extend it)
+    # Hooks: subclasses extend these (see the module docstring)
     # ==========================================================================================
 
-    def _apply(
+    def node_starting(self, node_id: NodeId) -> None:
+        """A node is about to boot (first start or restart); nothing to do by default."""
+
+    def apply_entry(
         self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
     ) -> None:
+        """One entry of a node's apply channel: fed to its `SimService` and checked."""
         service = self.services[node_id]
         checker = self.checker
         if isinstance(item, CommandApplied):
