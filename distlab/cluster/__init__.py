@@ -4,13 +4,18 @@
   processes, each with its own rpc Server, data directory and log file; faults are real
   (SIGKILL, SIGSTOP, the rpc layer's FaultPolicy).
 * :class:`NodeProgram`, :class:`NodeContext` -- what a node runs, and what it is given.
+* :class:`CoreNode` -- a NodeProgram that drives any protocol core of `distlab.core`
+  (ticks, peers' messages, persist -> send -> outputs): the real-time twin of `sim.World`.
+* :mod:`distlab.cluster.system` -- named systems (``service="kv"``) found through entry
+  points; this package imports no system.
 * :mod:`distlab.cluster.programs` -- DurableKV, VolatileKV, Echo.
 * ``python -m distlab node --config cluster.toml --name n1`` -- one node on any host
   (:mod:`distlab.cluster.config`, docs/MULTI_HOST.md).
 
-Only this package (and the parallelism demos) spawns processes; it never leaves one behind.
+It never leaves a process behind.
 """
 
+from distlab.cluster.core_node import CoreNode
 from distlab.cluster.launch import Cluster, ClusterError, ClusterStatistics, Event, NodeStatus
 from distlab.cluster.program import Address, NodeContext, NodeProgram
 
@@ -19,6 +24,7 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "ClusterStatistics",
+    "CoreNode",
     "Event",
     "NodeContext",
     "NodeProgram",

@@ -31,8 +31,9 @@ into a tuple of field names and checks.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from distlab.core.errors import ProtocolError
@@ -41,7 +42,7 @@ _PLAIN = (type(None), bool, int, float, str, bytes)
 _PLAIN_TYPES = frozenset(_PLAIN)
 _SCALARS = (int, str, bytes, bool, float)
 TAG = "__msg__"
-_ANY, _SCALAR, _MESSAGE, _MESSAGES = range(4)
+_ANY, _SCALAR, _MESSAGE, _MESSAGES, _SHAPED = range(5)
 
 
 class WireError(ProtocolError):
@@ -61,10 +62,12 @@ class MessageCodec:
                 raise ValueError(f"two message types named {cls.__name__}")
             self._by_name[cls.__name__] = cls
             self._fields[cls] = tuple(field.name for field in dataclasses.fields(cls))
-        # Per type, in declaration order: (field name, kind, type). Kinds: _ANY (plain data,
+        # Per type, in declaration order: (field name, kind, detail). Kinds: _ANY (plain data,
         # carried as it is: msgpack itself refuses anything else), _SCALAR (checked to be
         # exactly that type), _MESSAGE (a registered message, sent untagged: the schema names
-        # its type), _MESSAGES (a tuple of them). Compiled once: every message crosses here.
+        # its type), _MESSAGES (a tuple of them), _SHAPED (any other typed shape -- `int |
+        # None`, `tuple[tuple[str, int], ...]`, `Literal[...]`, `dict[str, int]` -- checked
+        # by a compiled checker). Compiled once: every message crosses here.
         self._schema: dict[type, tuple[tuple[str, int, Any], ...]] = {}
         for cls, names in self._fields.items():
             hints = typing.get_type_hints(cls)
@@ -76,10 +79,18 @@ class MessageCodec:
                     schema.append((name, _SCALAR, hint))
                 elif hint in self._fields:
                     schema.append((name, _MESSAGE, hint))
-                elif typing.get_origin(hint) is tuple and args and args[0] in self._fields:
+                elif (
+                    typing.get_origin(hint) is tuple
+                    and len(args) == 2
+                    and args[1] is Ellipsis
+                    and args[0] in self._fields
+                ):
                     schema.append((name, _MESSAGES, args[0]))
                 else:
-                    schema.append((name, _ANY, None))
+                    checker = self._checker(hint, f"{cls.__name__}.{name}")
+                    schema.append(
+                        (name, _ANY, None) if checker is None else (name, _SHAPED, checker)
+                    )
             self._schema[cls] = tuple(schema)
 
     @property
@@ -121,7 +132,7 @@ class MessageCodec:
                     self._field_values(x, of) if type(x) is of else self.encode(x) for x in item
                 ]
             elif kind != _ANY and type(item) not in _PLAIN_TYPES:
-                item = self.encode(item)
+                item = self.encode(item)  # scalars' subclasses, shaped values (tagged)
             values.append(item)
         return values
 
@@ -173,6 +184,8 @@ class MessageCodec:
                     )
             elif kind == _MESSAGE:
                 value = self._nested(cls, field_name, of, raw)
+            elif kind == _SHAPED:
+                value = of(raw if type(raw) in _PLAIN_TYPES else self.decode(raw))
             else:  # _MESSAGES
                 if type(raw) not in (list, tuple):
                     raise WireError(f"{cls.__name__}.{field_name} must be a list")
@@ -190,6 +203,91 @@ class MessageCodec:
                 f"(as field lists), got {type(raw).__name__}"
             )
         return self._build(cls, raw)
+
+    def _checker(self, hint: Any, where: str) -> Callable[[Any], Any] | None:
+        """A function that checks (and, for tuples, converts) a decoded value against
+        ``hint``; None for a hint it cannot check (``Any``: carried as it is)."""
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint in _SCALARS:
+
+            def scalar(value: Any) -> Any:
+                if type(value) is hint or (hint is float and type(value) is int):
+                    return value
+                raise WireError(f"{where} must be {hint.__name__}, got {type(value).__name__}")
+
+            return scalar
+        if hint is type(None):
+
+            def none(value: Any) -> Any:
+                if value is None:
+                    return None
+                raise WireError(f"{where} must be None, got {type(value).__name__}")
+
+            return none
+        if hint in self._fields:
+
+            def message(value: Any) -> Any:
+                if type(value) is hint:
+                    return value
+                raise WireError(f"{where} must be {hint.__name__}, got {type(value).__name__}")
+
+            return message
+        if origin in (typing.Union, types.UnionType):
+            options = [self._checker(arg, where) for arg in args]
+            if any(option is None for option in options):
+                return None  # a union with Any (or an unknown type) in it: carried as it is
+
+            def union(value: Any) -> Any:
+                for option in options:
+                    try:
+                        return option(value)  # type: ignore[misc]
+                    except WireError:
+                        continue
+                raise WireError(f"{where} has a value of the wrong type: {value!r:.60}")
+
+            return union
+        if origin is typing.Literal:
+            allowed = frozenset(args)
+
+            def literal(value: Any) -> Any:
+                if type(value) in _PLAIN_TYPES and value in allowed:
+                    return value
+                raise WireError(f"{where} must be one of {sorted(map(repr, allowed))}")
+
+            return literal
+        if origin in (tuple, list):
+            variadic = origin is list or (len(args) == 2 and args[1] is Ellipsis)
+            item_hints = args[:1] if variadic else args
+            items = [self._checker(arg, f"{where}[]") for arg in item_hints] or [None]
+            build = tuple if origin is tuple else list
+
+            def sequence(value: Any) -> Any:
+                if type(value) not in (list, tuple):
+                    raise WireError(f"{where} must be a list, got {type(value).__name__}")
+                if not variadic and args and len(value) != len(args):
+                    raise WireError(f"{where} must have {len(args)} items, got {len(value)}")
+                checks = items * len(value) if variadic else items
+                return build(
+                    item if check is None else check(item)
+                    for check, item in zip(checks, value, strict=False)
+                )
+
+            return sequence
+        if origin is dict and len(args) == 2:
+            key_check, value_check = (self._checker(arg, f"{where}{{}}") for arg in args)
+
+            def mapping(value: Any) -> Any:
+                if type(value) is not dict:
+                    raise WireError(f"{where} must be a map, got {type(value).__name__}")
+                return {
+                    (k if key_check is None else key_check(k)): (
+                        v if value_check is None else value_check(v)
+                    )
+                    for k, v in value.items()
+                }
+
+            return mapping
+        return None
 
     @staticmethod
     def _key(key: Any) -> str | int:

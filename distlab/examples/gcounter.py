@@ -11,8 +11,10 @@ has, each a few lines long:
 2. **the simulator's face** (`CounterSimSystem`): how a node boots from what it persisted,
    what persisting means, and the safety check run after every event (a node's view never
    goes backwards; nobody counts more increments of a node than that node made).
-3. **the node program** (`CounterNode`): the same core in a real process -- a durable file
-   for its count, rpc for gossip and for clients -- and its ``client_for``.
+3. **the node program** (`CounterNode`): the same core in a real process. The generic
+   `distlab.cluster.CoreNode` drives it (a ticker, gossip over rpc, persist before send);
+   the counter adds how it boots from its file, how it persists, its client RPCs and its
+   ``client_for``.
 4. **the client** (`CounterClient`): ``increment(node)`` and ``value(node)``.
 5. **the system** (`COUNTER`): ``Cluster.start(3, service=COUNTER)``; registered under a
    name in pyproject's ``distlab.systems`` entry points, it would be ``service="counter"``.
@@ -26,11 +28,11 @@ Where it fits: tests/core/test_adding_a_system.py runs it simulated and in real 
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlab.cluster.program import NodeContext, NodeProgram
+from distlab.cluster.core_node import CoreNode
+from distlab.cluster.program import NodeContext
 from distlab.cluster.system import Chosen
 from distlab.core import Envelope, MessageCodec, NodeId, Ready, derive_seed
 from distlab.sim.world import SimSystem
@@ -158,54 +160,33 @@ class _CounterRPC:
     def value(self) -> int:
         return self._node.run(lambda core: core.value())
 
-    def gossip(self, sender: str, message: Any) -> None:
-        decoded = CODEC.decode(message)
-        if type(decoded) is not Counts:
-            raise ValueError(f"not a Counts message: {message!r:.60}")
-        self._node.run(lambda core: core.receive(str(sender), decoded))
 
+class CounterNode(CoreNode):
+    """The counter in a real process: `CoreNode` drives the core (ticks, gossip over rpc,
+    persist before send); this class says how it boots, persists, and what clients call."""
 
-class CounterNode(NodeProgram):
-    """The counter in a real process: its own count in a file, gossip over rpc."""
+    codec = CODEC
 
     def __init__(self, ctx: NodeContext) -> None:
+        self.path = ctx.data_dir / "count"  # before CoreNode's __init__ boots the core
         super().__init__(ctx)
-        self.path = ctx.data_dir / "count"
+
+    def boot(self) -> CounterReplica:
         own = int(read_snapshot(self.path) or b"0")  # None: never written
-        rng = random.Random(derive_seed(ctx.seed, "gossip"))
-        self.core = CounterReplica(ctx.name, sorted(ctx.peers), rng, own)
-        self.lock = threading.Lock()
-        self._stop = threading.Event()
-        threading.Thread(target=self._ticker, daemon=True).start()
+        rng = random.Random(derive_seed(self.ctx.seed, "gossip"))
+        self.counter = CounterReplica(self.ctx.name, sorted(self.ctx.peers), rng, own)
+        return self.counter
 
-    def run(self, operation: Any) -> Any:
-        """Apply an input, then drive the Ready: persist, then send (the contract's order)."""
-        with self.lock:
-            result = operation(self.core)
-            ready = self.core.take_ready()
-            if ready.own_count is not None:
-                write_snapshot(self.path, str(ready.own_count).encode())
-        for envelope in ready.messages:
-            try:
-                client = self.ctx.client(envelope.dst)
-                client.call_async("Counter.gossip", self.ctx.name, CODEC.encode(envelope.message))
-            except Exception as error:  # unreachable peer: gossip is repeated anyway
-                self.ctx.log.debug("gossip to %s failed: %r", envelope.dst, error)
-        return result
-
-    def _ticker(self) -> None:
-        while not self._stop.wait(0.05):
-            self.run(lambda core: core.tick())
+    def persist(self, ready: Ready) -> None:
+        if isinstance(ready, CounterReady) and ready.own_count is not None:
+            write_snapshot(self.path, str(ready.own_count).encode())  # fsync'ed
 
     def services(self) -> dict[str, object]:
-        return {"Counter": _CounterRPC(self)}
+        return {"Counter": _CounterRPC(self), **super().services()}
 
     def status(self) -> dict[str, Any]:
         with self.lock:
-            return {"value": self.core.value()}
-
-    def close(self) -> None:
-        self._stop.set()
+            return {"value": self.counter.value()}
 
     @classmethod
     def client_for(cls, cluster: Any, **options: Any) -> CounterClient:

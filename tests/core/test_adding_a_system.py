@@ -11,6 +11,7 @@ import pytest
 
 from distlab.cluster import Cluster
 from distlab.examples.gcounter import COUNTER, CounterReplica, CounterSimSystem
+from distlab.rpc import RemoteError
 from distlab.sim import UNRELIABLE, SafetyViolation, World
 
 
@@ -69,3 +70,20 @@ def test_in_real_processes_through_its_system() -> None:
         assert cluster.wait_for(
             lambda: all(counter.value(name) == 9 for name in cluster.names), timeout_s=30
         )
+
+
+@pytest.mark.cluster
+def test_a_core_node_refuses_bad_steps_clearly_and_keeps_serving() -> None:
+    with Cluster.start(2, service=COUNTER, seed=5) as cluster:
+        rpc = cluster.client("n0", client_name="controller")
+        bad = [
+            ("n1", {"__msg__": "Exec", "fields": ["rm -rf /"]}, "unknown message type"),
+            ("n1", {"__msg__": "Counts", "fields": ["not a tuple of pairs"]}, "Counts"),
+            ("n1", [1, 2, 3], "expects a message"),
+            ("mallory", {"__msg__": "Counts", "fields": [[["n1", 5]]]}, "not a peer"),
+        ]
+        for sender, message, complaint in bad:
+            with pytest.raises(RemoteError, match=complaint):
+                rpc.call("Core.step", sender, message, timeout=5.0)
+        counter = cluster.client()
+        assert counter.increment("n0") == 1  # still serving, nothing was merged

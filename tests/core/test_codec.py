@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Literal
 
 import msgpack
 import pytest
@@ -92,3 +93,35 @@ tagged = st.fixed_dictionaries(
 def test_hostile_data_decodes_or_raises_wire_error_only(data):
     with contextlib.suppress(WireError):  # the one acceptable failure: a clear error
         CODEC.decode(data)
+
+
+@dataclass(frozen=True)
+class Shapes:
+    pairs: tuple[tuple[str, int], ...]
+    maybe: int | None
+    op: Literal["put", "get"]
+    table: dict[str, int]
+    stamp: Stamp | None
+
+
+SHAPES = MessageCodec([Shapes, Stamp])
+
+
+def test_typed_shapes_round_trip_and_are_checked_on_the_way_in():
+    value = Shapes((("a", 1), ("b", 2)), None, "put", {"x": 1}, Stamp(1, "n"))
+    wire = msgpack.unpackb(msgpack.packb(SHAPES.encode(value)), strict_map_key=False)
+    assert SHAPES.decode(wire) == value
+    good = SHAPES.encode(value)["fields"]
+    for position, bad, complaint in [
+        (0, ["not pairs"], r"Shapes.pairs\[\] must be a list"),
+        (0, [["a", "1"]], r"Shapes.pairs\[\]\[\] must be int"),
+        (0, [["a", 1, 2]], "must have 2 items"),
+        (1, "3", "wrong type"),
+        (2, "delete", "must be one of"),
+        (3, {"x": True}, r"Shapes.table\{\} must be int"),
+        (4, [1, "n"], "wrong type"),
+    ]:
+        fields = list(good)
+        fields[position] = bad
+        with pytest.raises(WireError, match=complaint):
+            SHAPES.decode({"__msg__": "Shapes", "fields": fields})
