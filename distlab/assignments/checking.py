@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distlab.assignments.nbval_report import REPORT_ENV
+from distlab.assignments.tampering import find_tampering
 
 DEFAULT_CELL_TIMEOUT_S = 120
 MAX_DIFF_LINES = 12
@@ -149,11 +150,15 @@ class CheckReport:
     cells: list[CellResult] = field(default_factory=list)
     pytest_output: str = ""
     tampered: int = 0  # check cells whose source or expected output differ from the release
+    # Places in the learner's cells that could stand in for a check (distlab.assignments
+    # .tampering): a notebook that tries to grade itself fails.
+    self_grading: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """nbval's verdict (every cell ran and matched), and no check cell edited."""
-        return self.returncode == 0 and not self.tampered
+        """nbval's verdict (every cell ran and matched), no check cell edited, and no cell
+        that stands in for a check."""
+        return self.returncode == 0 and not self.tampered and not self.self_grading
 
     @property
     def checks(self) -> list[CellResult]:
@@ -206,6 +211,12 @@ class CheckReport:
                 f"  {self.tampered} check cell(s) or their expected output differ from the "
                 "released notebook: copy them back unchanged from the notebook you were given"
             )
+        if self.self_grading:
+            lines.append(
+                "  your cells must not stand in for a check (the check cells import and run "
+                "the real harness); remove:"
+            )
+            lines.extend(f"    {finding}" for finding in self.self_grading)
         if self.passed:
             lines.append(f"RESULT: PASS -- all {len(checks)} checks passed")
         else:
@@ -213,6 +224,8 @@ class CheckReport:
             summary = f"{len(failed)} of {len(checks)} checks failed"
             if self.tampered:
                 summary += f", {self.tampered} check cell(s) edited"
+            if self.self_grading:
+                summary += f", {len(self.self_grading)} place(s) standing in for a check"
             if other:
                 summary += f", and {other} other cell{'s' if other > 1 else ''} failed"
             lines.append(f"RESULT: FAIL -- {summary}")
@@ -278,7 +291,10 @@ def check_notebook(
                 for record in data["cells"]
             ]
     output = completed.stdout + completed.stderr
-    return CheckReport(notebook, completed.returncode, cells, output, _tampered(notebook))
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    return CheckReport(
+        notebook, completed.returncode, cells, output, _tampered(notebook), find_tampering(data)
+    )
 
 
 def _tampered(notebook: Path) -> int:

@@ -5,8 +5,10 @@ run (testpaths include notebooks/). Here the learner's side is proved: every
 notebook released with its stubs untouched FAILS ``python -m distlab.assignments
 check``, whose report names the failing checks; a solution with one bug fails
 exactly the check that targets that bug; and the instructor's solution passes.
-The check runs start Jupyter kernels (eight nbval runs, three at a time), so they are
-marked ``slow``: about 40 s on an idle two-core machine, minutes when it is loaded.
+Every notebook whose learner cell rebinds the check function, to print the stored verdict,
+fails too (the grading loophole, closed). The check runs start Jupyter kernels (fourteen
+nbval runs, three at a time), so they are marked ``slow``: about a minute on an idle
+two-core machine, minutes when it is loaded.
 """
 
 from __future__ import annotations
@@ -45,6 +47,38 @@ def _stored_check_names(notebook: Path) -> list[str]:
     return names
 
 
+ASSIGNMENTS = [
+    "01_bank",
+    "02_kv_rpc",
+    "03_mapreduce_worker",
+    "04_raft_election",
+    "05_raft_log",
+    "06_kv_raft",
+]
+
+
+def _self_graded(released: Path, folder: Path) -> Path:
+    """A copy of ``released`` with a learner cell, right after the last import, that makes
+    each check function return the verdict the instructor's notebook stores (shown as a
+    Verdict is: its repr is the text) instead of running the harness."""
+    notebook = json.loads(released.read_text(encoding="utf-8"))
+    fakes = ["class _Shown(str):\n    def __repr__(self):\n        return str(self)\n"]
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.startswith("# Check"):
+            function = source.strip().splitlines()[-1].split("(")[0]
+            stored = "".join(cell["outputs"][0]["data"]["text/plain"])
+            fakes.append(f"{function} = lambda *args, **kwargs: _Shown({stored!r})")
+    code = [i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"]
+    after = max(i for i in code if "import " in "".join(notebook["cells"][i]["source"]))
+    fake = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    notebook["cells"].insert(after + 1, {**fake, "source": "\n".join(fakes)})
+    folder.mkdir(exist_ok=True)
+    target = folder / released.name
+    target.write_text(json.dumps(notebook), encoding="utf-8")
+    return target
+
+
 @pytest.fixture(scope="module")
 def runs(
     tmp_path_factory: pytest.TempPathFactory,
@@ -63,6 +97,10 @@ def runs(
     buggy.write_text(json.dumps(source), encoding="utf-8")
     notebooks["buggy"] = buggy
     notebooks["solved"] = SOURCES / "04_raft_election.ipynb"
+    # The grading loophole, tried on every assignment: a cell that rebinds the check
+    # function to print the stored (all PASS) verdict.
+    for name in ASSIGNMENTS:
+        notebooks[f"self-graded {name}"] = _self_graded(notebooks[name], folder / "self-graded")
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = dict(zip(notebooks, pool.map(_check, notebooks.values()), strict=True))
     return {name: (notebooks[name], results[name]) for name in notebooks}
@@ -77,17 +115,7 @@ def test_instructor_notebooks_store_all_pass_verdicts():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        "01_bank",
-        "02_kv_rpc",
-        "03_mapreduce_worker",
-        "04_raft_election",
-        "05_raft_log",
-        "06_kv_raft",
-    ],
-)
+@pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_released_notebook_with_untouched_stubs_fails_and_names_every_check(runs, name):
     _, result = runs[name]
     assert result.returncode == 1, result.stdout + result.stderr
@@ -99,6 +127,18 @@ def test_released_notebook_with_untouched_stubs_fails_and_names_every_check(runs
     assert report.rstrip().endswith(
         f"RESULT: FAIL -- {len(expected)} of {len(expected)} checks failed"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_a_cell_that_rebinds_the_check_function_cannot_grade_itself(runs, name):
+    _, result = runs[f"self-graded {name}"]
+    assert result.returncode == 1, result.stdout + result.stderr
+    expected = _stored_check_names(SOURCES / f"{name}.ipynb")
+    for check in expected:  # the real harness ran on the stubs, whatever the fake printed
+        assert f"FAIL  {check}\n" in result.stdout, result.stdout
+    assert "must not stand in for a check" in result.stdout
+    assert "rebinds check_" in result.stdout
 
 
 @pytest.mark.slow
