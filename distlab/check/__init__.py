@@ -18,7 +18,7 @@ from distlab.check.history import History, HistoryStatistics, Operation, Pending
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
 from distlab.check.models import KVModel, Model
 from distlab.check.nemesis import Fault, Nemesis, NemesisEvent
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
+from distlab.check.outcome import RunSummary, lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import (
     ReplicaSnapshot,
     StalenessReport,
@@ -40,6 +40,7 @@ __all__ = [
     "Operation",
     "PendingCall",
     "ReplicaSnapshot",
+    "RunSummary",
     "StaleRead",
     "StalenessReport",
     "brute_force_linearizable",

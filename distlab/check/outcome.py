@@ -1,4 +1,4 @@
-"""What a finished run amounts to: acknowledged writes lost, and the shared summary numbers.
+"""What a finished run amounts to: acknowledged writes lost, and the one summary of a run.
 
 Two workloads produce histories against very different stores — distlab's own replicated KV
 (`distlab.kv.workload`) and real engines such as etcd and Redis
@@ -12,7 +12,10 @@ definitions live here, once, at the level of a `History`:
   did not complete before ``w`` was invoked (failed puts never happened and do not count).
   A lower bound: it never accuses a correct store.
 - :func:`run_numbers`: operation counts, the checker's verdict, staleness, latency
-  percentiles and throughput, as the keyword arguments both summaries share.
+  percentiles and throughput, as keyword arguments of :class:`RunSummary`.
+- :class:`RunSummary`: the numbers of one run, the row of a table. Both workloads return
+  it (``distlab.kv.workload.WorkloadSummary`` and ``distlab.engines.EngineSummary`` are
+  other names for it), so one table holds rows from distlab's store, etcd and Redis.
 
 Pure: no clocks, sockets or processes; it only reads what a run recorded.
 """
@@ -20,13 +23,56 @@ Pure: no clocks, sockets or processes; it only reads what a run recorded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult
 from distlab.check.staleness import StalenessReport
 
-__all__ = ["lost_acknowledged_writes", "percentile", "run_numbers"]
+__all__ = ["RunSummary", "lost_acknowledged_writes", "percentile", "run_numbers"]
+
+# Measured only by some runs (weak replicas converging after the heal); a repr leaves them
+# out while they are None, so an engine's summary prints as it always did.
+_ONLY_WHEN_MEASURED = ("converged", "convergence_s")
+
+
+@dataclass(frozen=True, repr=False)
+class RunSummary:
+    """The numbers of one run (what a table, a widget or a test looks at).
+
+    ``system`` names the store ("distlab", "etcd", "redis"), ``consistency`` its mode
+    ("strong", "linearizable reads", ...). The numbers between come from `run_numbers`.
+    ``faults`` counts the faults the nemesis performed (failed attempts are not faults).
+    ``converged``/``convergence_s``: did weak replicas agree after the heal, and how long
+    after it (None where nothing was measured: strong and quorum modes, engines).
+    """
+
+    system: str
+    consistency: str
+    operations: int
+    ok: int
+    failed: int
+    indefinite: int
+    verdict: str  # the checker's: "ok" | "violation" | "unknown"
+    linearizable: bool | None
+    acknowledged_writes_lost: int
+    stale_reads: int
+    stale_rate: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    throughput_ops_s: float
+    faults: int
+    converged: bool | None = None
+    convergence_s: float | None = None
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in fields(self)
+            if not (field.name in _ONLY_WHEN_MEASURED and getattr(self, field.name) is None)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 def lost_acknowledged_writes(
@@ -72,7 +118,7 @@ def run_numbers(
     time_unit_ns: int = 1,
 ) -> dict[str, Any]:
     """The summary fields every workload reports, by name (``time_unit_ns``: ns per
-    history time unit). Pass them on with ``Summary(**run_numbers(...), ...)``."""
+    history time unit). Pass them on with ``RunSummary(**run_numbers(...), ...)``."""
     stats = history.statistics()
     latencies = sorted(
         (op.complete - op.invoke) * time_unit_ns / 1e6

@@ -11,10 +11,11 @@ Every call goes through `History.record`: ``ok`` with the value read, ``fail`` w
 engine error is definite (connection refused, rejected), ``info`` otherwise (timed out:
 it may have happened).
 
-`summarize` turns a finished run into an `EngineSummary` — the same field names as
-`distlab.kv.workload.WorkloadSummary`, so the rows of one table can come from distlab's own
-store and from etcd or Redis; the numbers themselves and `lost_acknowledged_writes` come
-from `distlab.check.outcome`, which both workloads share (re-exported here).
+`summarize` turns a finished run into an `EngineSummary`, which is
+`distlab.check.outcome.RunSummary`, the summary `distlab.kv.workload` returns too, so the
+rows of one table can come from distlab's own store and from etcd or Redis; the numbers
+themselves and `lost_acknowledged_writes` come from `distlab.check.outcome` (re-exported
+here).
 
 Never starts processes (the caller brings the engine); never prints.
 """
@@ -30,7 +31,7 @@ from typing import Any
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
+from distlab.check.outcome import RunSummary, lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import StalenessReport
 from distlab.engines.base import EngineClient, EngineError
 
@@ -61,25 +62,9 @@ class ClientSpec:
     put_fraction: float = 0.0
 
 
-@dataclass(frozen=True)
-class EngineSummary:
-    """The numbers of one experiment (field names shared with distlab's KV workload)."""
-
-    system: str  # "etcd", "redis", "distlab", ...
-    consistency: str  # e.g. "linearizable reads", "replica reads"
-    operations: int
-    ok: int
-    failed: int
-    indefinite: int
-    verdict: str  # the checker's: "ok" | "violation" | "unknown"
-    linearizable: bool | None
-    acknowledged_writes_lost: int
-    stale_reads: int
-    stale_rate: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    throughput_ops_s: float
-    faults: int
+EngineSummary = RunSummary
+"""The summary of an engine experiment: `distlab.check.outcome.RunSummary` (one class for
+every workload, so rows from etcd, Redis and distlab's own store share one table)."""
 
 
 def run_clients(
@@ -174,8 +159,9 @@ def summarize(
 def summary_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:
     """One dict per summary, from any object with the shared field names.
 
-    Accepts `EngineSummary`, `distlab.kv.workload.WorkloadSummary` (no ``system``: shown as
-    "distlab"), or ``(label, summary)`` pairs, whose label replaces the system name.
+    Accepts `RunSummary` (as `EngineSummary` and `distlab.kv.workload.WorkloadSummary` are),
+    any object with its field names (without ``system``: shown as "distlab"), or
+    ``(label, summary)`` pairs, whose label replaces the system name.
     """
     rows = []
     for item in summaries:

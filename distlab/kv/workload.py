@@ -51,7 +51,7 @@ from typing import Any
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult, check_linearizable
 from distlab.check.nemesis import Nemesis, NemesisEvent
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
+from distlab.check.outcome import RunSummary, lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import StalenessReport, measure_staleness
 from distlab.kv.clerk import Clerk, KVError
 from distlab.rpc import Client, RpcError
@@ -65,26 +65,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class WorkloadSummary:
-    """The numbers of one run (what a widget or a test looks at)."""
-
-    consistency: str
-    operations: int
-    ok: int
-    failed: int
-    indefinite: int
-    verdict: str  # the checker's: "ok" | "violation" | "unknown"
-    linearizable: bool | None
-    acknowledged_writes_lost: int
-    stale_reads: int
-    stale_rate: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    throughput_ops_s: float
-    faults: int
-    converged: bool | None  # weak mode: did the replicas agree after the heal? (None: strong)
-    convergence_s: float | None
+WorkloadSummary = RunSummary
+"""The numbers of one run: `distlab.check.outcome.RunSummary` (``system`` is "distlab";
+``converged``/``convergence_s`` are measured in weak mode only)."""
 
 
 @dataclass
@@ -229,7 +212,8 @@ def run_workload(
     check = check_linearizable(history, timeout_s=check_timeout_s)
     staleness = measure_staleness(history)
     lost = lost_acknowledged_writes(history, final_state)
-    summary = WorkloadSummary(
+    summary = RunSummary(
+        system="distlab",
         consistency=consistency,
         **run_numbers(history, check, staleness, lost, elapsed_s=elapsed),
         faults=len(nemesis.events) if nemesis is not None else 0,
