@@ -16,8 +16,12 @@ definitions live here, once, at the level of a `History`:
 - :class:`RunSummary`: the numbers of one run, the row of a table. Both workloads return
   it (``distlab.kv.workload.WorkloadSummary`` and ``distlab.engines.EngineSummary`` are
   other names for it), so one table holds rows from distlab's store, etcd and Redis.
+- :func:`judge_run`: a finished history and its final values -> the checker's result,
+  staleness, the lost writes and the `RunSummary`: the verdict every runner computes (the
+  threaded one in `distlab.check.workload`, the simulator's in `distlab.sim.kv_sim`).
 
-Pure: no clocks, sockets or processes; it only reads what a run recorded.
+Pure: no clocks, sockets or processes; it only reads what a run recorded (the checker's
+search is bounded by its own ``check_timeout_s``).
 """
 
 from __future__ import annotations
@@ -27,10 +31,17 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from distlab.check.history import History, Operation
-from distlab.check.linearizability import CheckResult
-from distlab.check.staleness import StalenessReport
+from distlab.check.linearizability import CheckResult, check_linearizable
+from distlab.check.staleness import StalenessReport, measure_staleness
 
-__all__ = ["RunSummary", "lost_acknowledged_writes", "percentile", "run_numbers"]
+__all__ = [
+    "Judgement",
+    "RunSummary",
+    "judge_run",
+    "lost_acknowledged_writes",
+    "percentile",
+    "run_numbers",
+]
 
 # Measured only by some runs (weak replicas converging after the heal); a repr leaves them
 # out while they are None, so an engine's summary prints as it always did.
@@ -139,3 +150,44 @@ def run_numbers(
         "latency_p99_ms": percentile(latencies, 0.99),
         "throughput_ops_s": stats.ok / elapsed_s if elapsed_s > 0 else 0.0,
     }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What `judge_run` found."""
+
+    check: CheckResult
+    staleness: StalenessReport
+    lost_writes: list[Operation]
+    summary: RunSummary
+
+
+def judge_run(
+    history: History,
+    final_state: Mapping[str, str],
+    *,
+    system: str,
+    consistency: str,
+    elapsed_s: float,
+    faults: int,
+    check_timeout_s: float = 20.0,
+    time_unit_ns: int = 1,
+    converged: bool | None = None,
+    convergence_s: float | None = None,
+) -> Judgement:
+    """Judge a finished run: check linearizability (within ``check_timeout_s``), measure
+    staleness, find the acknowledged writes ``final_state`` lost, and sum it up."""
+    check = check_linearizable(history, timeout_s=check_timeout_s)
+    staleness = measure_staleness(history)
+    lost = lost_acknowledged_writes(history, final_state)
+    summary = RunSummary(
+        system=system,
+        consistency=consistency,
+        **run_numbers(
+            history, check, staleness, lost, elapsed_s=elapsed_s, time_unit_ns=time_unit_ns
+        ),
+        faults=faults,
+        converged=converged,
+        convergence_s=convergence_s,
+    )
+    return Judgement(check, staleness, lost, summary)
