@@ -8,9 +8,11 @@
 Modules, each a chapter: history (recording, JSON Lines), models (the sequential KV spec),
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
 checker), staleness (weak-consistency measures), generate (seeded simulated histories),
-nemesis (a seeded fault schedule), outcome (acknowledged writes lost and the summary numbers
-of a finished run). Nothing here opens a socket or starts a process; only the
-nemesis acts on the world, and only through the cluster object it is handed.
+nemesis (a seeded fault schedule), outcome (acknowledged writes lost, the one RunSummary
+and the verdict of a finished run), workload (the one threaded runner: seeded clients, the
+nemesis beside them, one History, the verdict). Nothing here starts a process or opens a
+socket itself; the nemesis and the workload act on the world only through the
+ClusterControl and the clients they are handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
@@ -18,7 +20,13 @@ from distlab.check.history import History, HistoryStatistics, Operation, Pending
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
 from distlab.check.models import KVModel, Model
 from distlab.check.nemesis import Fault, Nemesis, NemesisEvent
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
+from distlab.check.outcome import (
+    Judgement,
+    RunSummary,
+    judge_run,
+    lost_acknowledged_writes,
+    run_numbers,
+)
 from distlab.check.staleness import (
     ReplicaSnapshot,
     StalenessReport,
@@ -32,6 +40,7 @@ __all__ = [
     "Fault",
     "History",
     "HistoryStatistics",
+    "Judgement",
     "KVModel",
     "KeyResult",
     "Model",
@@ -40,11 +49,13 @@ __all__ = [
     "Operation",
     "PendingCall",
     "ReplicaSnapshot",
+    "RunSummary",
     "StaleRead",
     "StalenessReport",
     "brute_force_linearizable",
     "check_linearizable",
     "convergence_time",
+    "judge_run",
     "lost_acknowledged_writes",
     "measure_staleness",
     "op",

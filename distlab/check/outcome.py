@@ -1,4 +1,4 @@
-"""What a finished run amounts to: acknowledged writes lost, and the shared summary numbers.
+"""What a finished run amounts to: acknowledged writes lost, and the one summary of a run.
 
 Two workloads produce histories against very different stores — distlab's own replicated KV
 (`distlab.kv.workload`) and real engines such as etcd and Redis
@@ -12,21 +12,78 @@ definitions live here, once, at the level of a `History`:
   did not complete before ``w`` was invoked (failed puts never happened and do not count).
   A lower bound: it never accuses a correct store.
 - :func:`run_numbers`: operation counts, the checker's verdict, staleness, latency
-  percentiles and throughput, as the keyword arguments both summaries share.
+  percentiles and throughput, as keyword arguments of :class:`RunSummary`.
+- :class:`RunSummary`: the numbers of one run, the row of a table. Both workloads return
+  it (``distlab.kv.workload.WorkloadSummary`` and ``distlab.engines.EngineSummary`` are
+  other names for it), so one table holds rows from distlab's store, etcd and Redis.
+- :func:`judge_run`: a finished history and its final values -> the checker's result,
+  staleness, the lost writes and the `RunSummary`: the verdict every runner computes (the
+  threaded one in `distlab.check.workload`, the simulator's in `distlab.sim.kv_sim`).
 
-Pure: no clocks, sockets or processes; it only reads what a run recorded.
+Pure: no clocks, sockets or processes; it only reads what a run recorded (the checker's
+search is bounded by its own ``check_timeout_s``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from distlab.check.history import History, Operation
-from distlab.check.linearizability import CheckResult
-from distlab.check.staleness import StalenessReport
+from distlab.check.linearizability import CheckResult, check_linearizable
+from distlab.check.staleness import StalenessReport, measure_staleness
 
-__all__ = ["lost_acknowledged_writes", "percentile", "run_numbers"]
+__all__ = [
+    "Judgement",
+    "RunSummary",
+    "judge_run",
+    "lost_acknowledged_writes",
+    "percentile",
+    "run_numbers",
+]
+
+# Measured only by some runs (weak replicas converging after the heal); a repr leaves them
+# out while they are None, so an engine's summary prints as it always did.
+_ONLY_WHEN_MEASURED = ("converged", "convergence_s")
+
+
+@dataclass(frozen=True, repr=False)
+class RunSummary:
+    """The numbers of one run (what a table, a widget or a test looks at).
+
+    ``system`` names the store ("distlab", "etcd", "redis"), ``consistency`` its mode
+    ("strong", "linearizable reads", ...). The numbers between come from `run_numbers`.
+    ``faults`` counts the faults the nemesis performed (failed attempts are not faults).
+    ``converged``/``convergence_s``: did weak replicas agree after the heal, and how long
+    after it (None where nothing was measured: strong and quorum modes, engines).
+    """
+
+    system: str
+    consistency: str
+    operations: int
+    ok: int
+    failed: int
+    indefinite: int
+    verdict: str  # the checker's: "ok" | "violation" | "unknown"
+    linearizable: bool | None
+    acknowledged_writes_lost: int
+    stale_reads: int
+    stale_rate: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    throughput_ops_s: float
+    faults: int
+    converged: bool | None = None
+    convergence_s: float | None = None
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in fields(self)
+            if not (field.name in _ONLY_WHEN_MEASURED and getattr(self, field.name) is None)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 def lost_acknowledged_writes(
@@ -72,7 +129,7 @@ def run_numbers(
     time_unit_ns: int = 1,
 ) -> dict[str, Any]:
     """The summary fields every workload reports, by name (``time_unit_ns``: ns per
-    history time unit). Pass them on with ``Summary(**run_numbers(...), ...)``."""
+    history time unit). Pass them on with ``RunSummary(**run_numbers(...), ...)``."""
     stats = history.statistics()
     latencies = sorted(
         (op.complete - op.invoke) * time_unit_ns / 1e6
@@ -93,3 +150,44 @@ def run_numbers(
         "latency_p99_ms": percentile(latencies, 0.99),
         "throughput_ops_s": stats.ok / elapsed_s if elapsed_s > 0 else 0.0,
     }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What `judge_run` found."""
+
+    check: CheckResult
+    staleness: StalenessReport
+    lost_writes: list[Operation]
+    summary: RunSummary
+
+
+def judge_run(
+    history: History,
+    final_state: Mapping[str, str],
+    *,
+    system: str,
+    consistency: str,
+    elapsed_s: float,
+    faults: int,
+    check_timeout_s: float = 20.0,
+    time_unit_ns: int = 1,
+    converged: bool | None = None,
+    convergence_s: float | None = None,
+) -> Judgement:
+    """Judge a finished run: check linearizability (within ``check_timeout_s``), measure
+    staleness, find the acknowledged writes ``final_state`` lost, and sum it up."""
+    check = check_linearizable(history, timeout_s=check_timeout_s)
+    staleness = measure_staleness(history)
+    lost = lost_acknowledged_writes(history, final_state)
+    summary = RunSummary(
+        system=system,
+        consistency=consistency,
+        **run_numbers(
+            history, check, staleness, lost, elapsed_s=elapsed_s, time_unit_ns=time_unit_ns
+        ),
+        faults=faults,
+        converged=converged,
+        convergence_s=convergence_s,
+    )
+    return Judgement(check, staleness, lost, summary)

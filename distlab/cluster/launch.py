@@ -422,6 +422,22 @@ class Cluster:
             future.result()  # a control call failing is a real error: surface it
             self._faults += 1
 
+    def wait_for(
+        self, condition: Callable[[], bool], timeout_s: float, *, poll_s: float = 0.05
+    ) -> bool:
+        """Let real time pass until ``condition()`` holds (True) or ``timeout_s`` seconds
+        passed (False): `distlab.core.ClusterControl`'s wait, as the simulator's is in
+        virtual time. It polls every ``poll_s`` seconds, short enough not to delay a
+        workload's verdict and long enough not to flood the nodes with status calls."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if condition():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(poll_s, remaining))
+
     # -- observing -----------------------------------------------------------------------
     def status(self, timeout_s: float = 1.0) -> dict[str, NodeStatus]:
         """Each node's state, pid, address and program fields (a short RPC per live node)."""

@@ -32,19 +32,15 @@ from functools import partial
 from typing import Any, TypeVar
 
 from distlab.check.history import History, Operation
-from distlab.check.linearizability import CheckResult, check_linearizable
-from distlab.check.staleness import StalenessReport, measure_staleness
+from distlab.check.linearizability import CheckResult
+from distlab.check.staleness import StalenessReport
+from distlab.check.workload import FinalReads, run_threaded
+from distlab.core import derive_seed
 from distlab.engines.base import Engine, EngineError, EngineEvent
 from distlab.engines.etcd import EtcdCluster
 from distlab.engines.faults import EngineNemesis, Fault, NemesisEvent
 from distlab.engines.redis import RedisReplicaSet
-from distlab.engines.workload import (
-    ClientSpec,
-    EngineSummary,
-    lost_acknowledged_writes,
-    run_clients,
-    summarize,
-)
+from distlab.engines.workload import ClientSpec, EngineSummary, engine_workload
 
 __all__ = ["ExperimentResult", "etcd_experiment", "plot_counterexample", "redis_experiment"]
 
@@ -103,7 +99,7 @@ def _run_and_judge(
     engine: Engine,
     nemesis: EngineNemesis,
     specs: list[ClientSpec],
-    history: History,
+    clock: Callable[[], int],
     key_names: list[str],
     *,
     seed: int,
@@ -114,39 +110,43 @@ def _run_and_judge(
     check_timeout_s: float,
     notes: str,
 ) -> ExperimentResult:
-    """Run the clients while the nemesis works, read the final values on the member
+    """Run the clients while the nemesis works (the shared runner,
+    `distlab.check.workload.run_threaded`), read the final values on the member
     ``final_member()`` names once every fault is undone, and judge the history."""
     first_event = len(engine.events())
-    started = time.monotonic()
-    nemesis.start(engine, duration_s)
-    try:
-        run_clients(specs, history, duration_s=duration_s, keys=key_names, seed=seed)
-    finally:
-        nemesis.stop()  # Redis: restarts the old primary, empty, as a replica of the new one
-    elapsed = time.monotonic() - started
-    final_client = engine.client(final_member(), timeout_s=5.0)
-    try:
-        finals = _read_finals(history, final_client.get, key_names)
-    finally:
-        final_client.close()
-    check = check_linearizable(history, timeout_s=check_timeout_s)
-    staleness = measure_staleness(history)
-    lost = lost_acknowledged_writes(history, finals)
-    faults = [event for event in nemesis.events if not event.error]
-    summary = summarize(
-        system,
-        mode,
-        history,
-        check,
-        staleness,
-        lost,
-        elapsed_s=elapsed,
-        faults=len(faults),
+
+    def finish(history: History, heal_time: int) -> FinalReads:
+        # Redis: by now stop() restarted the old primary, empty, as a replica of the new one.
+        final_client = engine.client(final_member(), timeout_s=5.0)
+        try:
+            return FinalReads(_read_finals(history, final_client.get, key_names))
+        finally:
+            final_client.close()
+
+    nemesis.clock = clock  # fault times on the history's clock, also for a given nemesis
+    report = run_threaded(
+        engine,  # type: ignore[arg-type]  # an Engine has every verb but wait_for
+        engine_workload(key_names, duration_s=duration_s, seed=seed, think_s=(0.0, 0.01)),
+        [spec.workload_client() for spec in specs],
+        failures=(EngineError,),
+        finish=finish,
+        system=system,
+        consistency=mode,
+        nemesis=nemesis,
+        clock=clock,
+        check_timeout_s=check_timeout_s,
         time_unit_ns=_US,
     )
-    engine_events = engine.events()[first_event:]
     return ExperimentResult(
-        summary, history, check, staleness, lost, finals, list(nemesis.events), engine_events, notes
+        report.summary,
+        report.history,
+        report.check,
+        report.staleness,
+        report.lost_writes,
+        report.final_state,
+        report.faults,
+        engine.events()[first_event:],
+        notes,
     )
 
 
@@ -171,10 +171,9 @@ def etcd_experiment(
         raise ValueError(f"reads must be 'linearizable' or 'serializable', got {reads!r}")
     with _engine(cluster, partial(EtcdCluster.start, 3)) as etcd:
         etcd.wait_for_leader()
-        rng = random.Random(seed)
+        rng = random.Random(derive_seed(seed, "etcd", reads))  # which follower is cut off
         key_names = [f"{reads[:3]}{seed}-k{i}" for i in range(keys)]
         clock = _clock()
-        history = History(clock=clock)
         names = etcd.names
         serializable = reads == "serializable"
         if serializable:
@@ -227,12 +226,11 @@ def etcd_experiment(
                 for i, member in enumerate(members)
             ]
             notes = "clients on every member; nemesis isolates, kills -9 and pauses members"
-        nemesis.clock = clock  # fault times on the history's clock, also for a given nemesis
         return _run_and_judge(
             etcd,
             nemesis,
             specs,
-            history,
+            clock,
             key_names,
             seed=seed,
             duration_s=duration_s,
@@ -268,10 +266,9 @@ def redis_experiment(
         raise ValueError("need 0 < cut_at_s < crash_at_s < duration_s")
     with _engine(replicas, RedisReplicaSet.start) as rs:
         rs.wait_for_replicas()
-        rng = random.Random(seed)
+        rng = random.Random(derive_seed(seed, "redis"))  # which replica is promoted
         key_names = [f"redis{seed}-k{i}" for i in range(keys)]
         clock = _clock()
-        history = History(clock=clock)
         old_primary, followers = rs.primary, rs.replicas
         promoted = rng.choice(followers)
         nemesis = EngineNemesis(
@@ -313,7 +310,7 @@ def redis_experiment(
             rs,
             nemesis,
             specs,
-            history,
+            clock,
             key_names,
             seed=seed,
             duration_s=duration_s,

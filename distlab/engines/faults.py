@@ -4,39 +4,52 @@
 driven alike and share one runner: :meth:`EngineNemesis.plan` is pure (seed, member names,
 duration -> a list of `Fault` steps), :meth:`start` runs the steps on a thread against an
 `Engine`, :meth:`stop` undoes whatever is still in force (heal, restart, resume), and every
-step becomes a `NemesisEvent` stamped with the history's clock. This module adds only what
-differs for engines, through the base class's hooks:
+step becomes a `NemesisEvent` stamped with the history's clock. The vocabulary is the one
+fault model, `distlab.core.FaultKind`; role targets (``"@leader"``, ``"@follower"``,
+resolved when the step runs, the undo hitting the member the fault hit) come from the base
+class. This module adds only what differs for engines, through the base class's hooks:
 
-- Actions: ``isolate`` (one member cut off from the others' raft/replication traffic),
-  ``partition`` (groups), ``heal``, ``crash`` (kill -9) / ``restart``, ``pause`` (SIGSTOP)
-  / ``resume``, and ``promote`` (Redis failover by hand).
-- Role targets: a member may be named by role instead of by name, ``"@leader"`` or
-  ``"@follower"`` (etcd), resolved when the step runs, with the nemesis's seeded RNG
-  choosing among several candidates; the undo of a fault hits the member the fault hit.
+- ``isolate`` calls the engine's own ``isolate`` (etcd: the member's raft traffic is cut,
+  its clients still reach it), where the base nemesis cuts a node off with a partition.
+- ``promote`` (Redis failover by hand): not a fault of the model but an operator's action,
+  so it is no `FaultKind`; it is the one extra action an engine step may name.
+- Random faults: ``isolate``, ``crash`` (kill -9) and ``pause`` (SIGSTOP), each hurting one
+  member (a minority of three) and undone before the next.
 
-Each random fault hurts one member (a minority of three) and is undone before the next.
 What it must never do: use global randomness, raise out of its thread (a failed action is
 recorded), or leave a fault in force after ``stop()``.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar
 
 from distlab.check import nemesis as check_nemesis
 from distlab.check.nemesis import NemesisEvent
+from distlab.core import FaultKind
 
-__all__ = ["ENGINE_ACTIONS", "EngineNemesis", "Fault", "NemesisEvent"]
+__all__ = ["ENGINE_ACTIONS", "PROMOTE", "EngineNemesis", "Fault", "NemesisEvent"]
 
-ENGINE_ACTIONS = (
-    "isolate", "partition", "heal", "crash", "restart", "pause", "resume", "promote",
-)  # fmt: skip
-FAULT_KINDS = ("isolate", "crash", "pause")
-_UNDO = {"isolate": "heal", "crash": "restart", "pause": "resume"}
-_ONE_MEMBER = ("isolate", "crash", "restart", "pause", "resume", "promote")
+PROMOTE = "promote"
+"""Make a member the primary by hand (Redis ``REPLICAOF NO ONE``): an operator's action."""
+
+ENGINE_ACTIONS: tuple[str, ...] = (
+    FaultKind.ISOLATE.value,
+    FaultKind.PARTITION.value,
+    FaultKind.HEAL.value,
+    FaultKind.CRASH.value,
+    FaultKind.RESTART.value,
+    FaultKind.PAUSE.value,
+    FaultKind.RESUME.value,
+    PROMOTE,
+)
+FAULT_KINDS: tuple[str, ...] = (
+    FaultKind.ISOLATE.value,
+    FaultKind.CRASH.value,
+    FaultKind.PAUSE.value,
+)
 
 
 class Fault(check_nemesis.Fault):
@@ -46,7 +59,7 @@ class Fault(check_nemesis.Fault):
     """
 
     actions: ClassVar[tuple[str, ...]] = ENGINE_ACTIONS
-    one_node: ClassVar[tuple[str, ...]] = _ONE_MEMBER
+    one_node: ClassVar[tuple[str, ...]] = (*check_nemesis.Fault.one_node, PROMOTE)
     noun: ClassVar[str] = "member"
 
 
@@ -59,7 +72,6 @@ class EngineNemesis(check_nemesis.Nemesis):
 
     fault_class: ClassVar[type[check_nemesis.Fault]] = Fault
     fault_kinds: ClassVar[tuple[str, ...]] = FAULT_KINDS
-    undo_of: ClassVar[dict[str, str]] = _UNDO
     thread_name: ClassVar[str] = "engine-nemesis"
 
     def __init__(
@@ -75,40 +87,16 @@ class EngineNemesis(check_nemesis.Nemesis):
         super().__init__(
             seed, faults=faults, gap_s=gap_s, hold_s=hold_s, schedule=schedule, clock=clock
         )
-        self._rng = random.Random(f"nemesis-run-{seed}")  # resolves "@role" targets
-        self._resolved: dict[str, str] = {}  # "@role" of an undone fault -> member chosen
-
-    def stop(self, timeout_s: float = 60.0) -> None:
-        """Stop the schedule and undo every fault still in force."""
-        super().stop(timeout_s)
-
-    def _first_step(self, rng: random.Random, kind: str, names: list[str], at_s: float) -> Fault:
-        return Fault(at_s, kind, nodes=(rng.choice(names),))
-
-    def _target(self, step: check_nemesis.Fault) -> str:
-        """A member name, or the member a role names now ("@leader", "@follower")."""
-        name = step.nodes[0]
-        if not name.startswith("@"):
-            return name
-        if step.action in ("restart", "resume") and name in self._resolved:
-            return self._resolved.pop(name)  # undo the same member the fault hit
-        statuses = self._cluster.status()
-        role = name[1:]
-        chosen = sorted(n for n, s in statuses.items() if s.fields.get("role") == role)
-        if not chosen:
-            raise RuntimeError(f"no member has role {role!r} now")
-        member = self._rng.choice(chosen)
-        self._resolved[name] = member
-        return member
 
     def _apply(self, step: check_nemesis.Fault) -> str:
-        if step.action == "isolate":
+        control = self._require_control()
+        if step.action == PROMOTE:
             member = self._target(step)
-            self._cluster.isolate(member)
-            self._partitioned = True
+            control.promote(member)  # type: ignore[attr-defined]  # engines only (Redis)
             return member
-        if step.action == "promote":
+        if step.kind is FaultKind.ISOLATE:
             member = self._target(step)
-            self._cluster.promote(member)
+            control.isolate(member)
+            self._partitioned = True
             return member
         return super()._apply(step)

@@ -3,35 +3,36 @@
 `run_clients` starts one thread per `ClientSpec`. Each client is sequential (one call at a
 time, as the checker requires), bound to one member (or to "whoever is primary now"), and
 issues a seeded mix of ``get``, ``put`` and ``append`` on a few keys until the time is up.
-Written values are unique (``<client>.<n>`` for a put, ``<client>.<n>;`` appended), so every
-value read names the writes it contains, and an acknowledged append that vanished can be
-spotted in the final value.
+Written values are unique (``<w0.7>`` put, ``[w0.7]`` appended: client ``w0``, its 7th
+operation), so every value read names the writes it contains, and an acknowledged append
+that vanished can be spotted in the final value.
 
 Every call goes through `History.record`: ``ok`` with the value read, ``fail`` when the
 engine error is definite (connection refused, rejected), ``info`` otherwise (timed out:
 it may have happened).
 
-`summarize` turns a finished run into an `EngineSummary` — the same field names as
-`distlab.kv.workload.WorkloadSummary`, so the rows of one table can come from distlab's own
+The loop itself is `distlab.check.workload`'s, the one threaded runner distlab's own KV
+store uses too; a `ClientSpec` is an engine's way to write a
+`distlab.check.workload.WorkloadClient`. `summarize` turns a finished run into an
+`EngineSummary`, which is `distlab.check.outcome.RunSummary`, the summary
+`distlab.kv.workload` returns too, so the rows of one table can come from distlab's own
 store and from etcd or Redis; the numbers themselves and `lost_acknowledged_writes` come
-from `distlab.check.outcome`, which both workloads share (re-exported here).
+from `distlab.check.outcome` (re-exported here).
 
 Never starts processes (the caller brings the engine); never prints.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History, Operation
 from distlab.check.linearizability import CheckResult
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
+from distlab.check.outcome import RunSummary, lost_acknowledged_writes, run_numbers
 from distlab.check.staleness import StalenessReport
+from distlab.check.workload import OperationMix, Workload, WorkloadClient, drive_clients
 from distlab.engines.base import EngineClient, EngineError
 
 __all__ = [
@@ -43,6 +44,10 @@ __all__ = [
     "summary_rows",
     "summary_table",
 ]
+
+# After a failed call a client waits this long before the next: a member that is down
+# answers at once (connection refused), and a client must not spin against it.
+RETRY_PAUSE_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -60,26 +65,29 @@ class ClientSpec:
     reconnect: bool = False
     put_fraction: float = 0.0
 
+    def workload_client(self) -> WorkloadClient:
+        """The same client for the shared runner (`distlab.check.workload`)."""
+        append = max(0.0, 1.0 - self.get_fraction - self.put_fraction)
+        mix = OperationMix(get=self.get_fraction, append=append, put=self.put_fraction)
+        return WorkloadClient(self.client_id, self.connect, mix, reconnect=self.reconnect)
 
-@dataclass(frozen=True)
-class EngineSummary:
-    """The numbers of one experiment (field names shared with distlab's KV workload)."""
 
-    system: str  # "etcd", "redis", "distlab", ...
-    consistency: str  # e.g. "linearizable reads", "replica reads"
-    operations: int
-    ok: int
-    failed: int
-    indefinite: int
-    verdict: str  # the checker's: "ok" | "violation" | "unknown"
-    linearizable: bool | None
-    acknowledged_writes_lost: int
-    stale_reads: int
-    stale_rate: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    throughput_ops_s: float
-    faults: int
+EngineSummary = RunSummary
+"""The summary of an engine experiment: `distlab.check.outcome.RunSummary` (one class for
+every workload, so rows from etcd, Redis and distlab's own store share one table)."""
+
+
+def engine_workload(
+    keys: Sequence[str], *, duration_s: float, seed: int, think_s: tuple[float, float]
+) -> Workload:
+    """The shared runner's description of an engine run (a pause after each failed call)."""
+    return Workload(
+        keys=tuple(keys),
+        duration_s=duration_s,
+        seed=seed,
+        think_s=think_s,
+        retry_pause_s=RETRY_PAUSE_S,
+    )
 
 
 def run_clients(
@@ -92,64 +100,12 @@ def run_clients(
     think_s: tuple[float, float] = (0.0, 0.01),
 ) -> None:
     """Run every client for ``duration_s`` seconds, recording into ``history``."""
-    stop_at = time.monotonic() + duration_s
-    errors: list[BaseException] = []
-
-    def loop(spec: ClientSpec) -> None:
-        rng = random.Random(f"{seed}-{spec.client_id}")
-        client = spec.connect()
-        n = 0
-        try:
-            while time.monotonic() < stop_at:
-                n += 1
-                key = rng.choice(list(keys))
-                roll = rng.random()
-                try:
-                    if roll < spec.get_fraction:
-                        history.record(
-                            spec.client_id, "get", key, None, lambda k=key, c=client: c.get(k)
-                        )
-                    elif roll < spec.get_fraction + spec.put_fraction:
-                        value = f"{spec.client_id}.{n}"
-                        history.record(
-                            spec.client_id,
-                            "put",
-                            key,
-                            value,
-                            lambda k=key, v=value, c=client: c.put(k, v),
-                        )
-                    else:
-                        suffix = f"{spec.client_id}.{n};"
-                        history.record(
-                            spec.client_id,
-                            "append",
-                            key,
-                            suffix,
-                            lambda k=key, s=suffix, c=client: c.append(k, s),
-                        )
-                except EngineError:
-                    if spec.reconnect:
-                        client.close()
-                        client = spec.connect()
-                    time.sleep(0.02)  # do not spin against a member that is down
-                pause = rng.uniform(*think_s)
-                if pause > 0:
-                    time.sleep(pause)
-        except BaseException as error:  # a bug, not an engine failure: report it
-            errors.append(error)
-        finally:
-            client.close()
-
-    threads = [
-        threading.Thread(target=loop, args=(spec,), name=f"client-{spec.client_id}", daemon=True)
-        for spec in specs
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=duration_s + 60)
-    if errors:
-        raise errors[0]
+    drive_clients(
+        [spec.workload_client() for spec in specs],
+        history,
+        engine_workload(keys, duration_s=duration_s, seed=seed, think_s=think_s),
+        failures=(EngineError,),
+    )
 
 
 def summarize(
@@ -174,8 +130,9 @@ def summarize(
 def summary_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:
     """One dict per summary, from any object with the shared field names.
 
-    Accepts `EngineSummary`, `distlab.kv.workload.WorkloadSummary` (no ``system``: shown as
-    "distlab"), or ``(label, summary)`` pairs, whose label replaces the system name.
+    Accepts `RunSummary` (as `EngineSummary` and `distlab.kv.workload.WorkloadSummary` are),
+    any object with its field names (without ``system``: shown as "distlab"), or
+    ``(label, summary)`` pairs, whose label replaces the system name.
     """
     rows = []
     for item in summaries:

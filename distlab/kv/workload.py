@@ -1,6 +1,8 @@
-"""A Jepsen-style test run: concurrent clients + a nemesis, then the verdicts.
+"""A Jepsen-style test run of distlab's own KV store: concurrent clients + a nemesis, then
+the verdicts.
 
-``run_workload(cluster, clients=4, duration_s=6, nemesis=Nemesis(seed), seed=1)``:
+``run_workload(cluster, clients=4, duration_s=6, nemesis=Nemesis(seed), seed=1)`` (or
+``run_workload(cluster, KVWorkload(...))``: the same options as one value):
 
 0. The run takes a name (``run=``, by default ``s<seed>r<n>`` with ``n`` counting this
    process's runs) and works only on fresh keys ``<run>.k0``, ``<run>.k1``, ... and with fresh
@@ -13,8 +15,8 @@
 1. ``clients`` threads, each with its own :class:`~distlab.kv.clerk.Clerk` (sticky to node
    ``i mod n`` in weak mode), issue a seeded mix of get / put / append on a few keys until
    the time (or ``ops`` per client) is up, recording every call into one ``History``.
-   Written values are unique (``p<client>.<n>``, ``a<client>.<n>;``), so every value read
-   names the write that produced it.
+   Written values are unique (``<c2.7>`` put, ``[c2.7]`` appended by client ``c2`` in its
+   7th operation), so every value read names the write that produced it.
 2. Meanwhile the nemesis injects its faults; at the end it undoes them (the *heal*).
 3. After the heal: in weak mode, every replica's table is polled until all agree
    (convergence time); then the final value of every key is read — through the log with a
@@ -23,6 +25,10 @@
    whatever else the cluster holds is none of this run's business.
 4. The verdicts: ok / failed / indefinite counts, latency, the linearizability checker's
    answer, stale reads (distlab.check.staleness), and *acknowledged writes lost*.
+
+Steps 1, 2 and 4 are the one threaded runner every store shares
+(`distlab.check.workload.run_threaded`, which etcd and Redis use too); this module says only
+how a KV client connects (steps 0 and 1) and how the final values are read (step 3).
 
 Acknowledged writes lost: an acked write ``w`` on key ``k`` is lost when the final value of
 ``k`` bears no trace of it (for a put: the value does not start with ``w``'s value; for an
@@ -33,30 +39,38 @@ accuses a correct store: it is a lower bound on what was lost. The definition, a
 summary numbers, live in `distlab.check.outcome`, shared with `distlab.engines.workload`
 (``lost_acknowledged_writes`` is re-exported here).
 
-Where it fits: uses the Clerk (rpc), the nemesis and the checkers; never starts processes
-(the caller brings the cluster) and never prints.
+Where it fits: uses the Clerk (rpc), the nemesis and the shared runner; never starts
+processes (the caller brings the cluster) and never prints.
 """
 
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import time
 import uuid
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from distlab.check.history import History, Operation
-from distlab.check.linearizability import CheckResult, check_linearizable
+from distlab.check.linearizability import CheckResult
 from distlab.check.nemesis import Nemesis, NemesisEvent
-from distlab.check.outcome import lost_acknowledged_writes, run_numbers
-from distlab.check.staleness import StalenessReport, measure_staleness
+from distlab.check.outcome import RunSummary, lost_acknowledged_writes
+from distlab.check.staleness import StalenessReport
+from distlab.check.workload import (
+    FinalReads,
+    OperationMix,
+    Workload,
+    WorkloadClient,
+    run_threaded,
+)
+from distlab.core import derive_seed
 from distlab.kv.clerk import Clerk, KVError
 from distlab.rpc import Client, RpcError
 
 __all__ = [
+    "KVWorkload",
     "WorkloadResult",
     "WorkloadSummary",
     "lost_acknowledged_writes",
@@ -64,34 +78,52 @@ __all__ = [
     "wait_for_convergence",
 ]
 
+WorkloadSummary = RunSummary
+"""The numbers of one run: `distlab.check.outcome.RunSummary` (``system`` is "distlab";
+``converged``/``convergence_s`` are measured in weak mode only)."""
+
 
 @dataclass(frozen=True)
-class WorkloadSummary:
-    """The numbers of one run (what a widget or a test looks at)."""
+class KVWorkload:
+    """What one run does: `run_workload`'s options as one value.
 
-    consistency: str
-    operations: int
-    ok: int
-    failed: int
-    indefinite: int
-    verdict: str  # the checker's: "ok" | "violation" | "unknown"
-    linearizable: bool | None
-    acknowledged_writes_lost: int
-    stale_reads: int
-    stale_rate: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    throughput_ops_s: float
-    faults: int
-    converged: bool | None  # weak mode: did the replicas agree after the heal? (None: strong)
-    convergence_s: float | None
+    ``mix`` is the (get, append, put) fraction (put: whatever get and append leave);
+    ``ops`` caps operations per client. Each operation is retried for up to
+    ``op_deadline_s`` (each attempt ``attempt_timeout_s``). ``settle_timeout_s`` bounds the
+    reads before and after the run and the wait for weak replicas to converge.
+    ``consistency`` defaults to the cluster's mode; ``run`` names the run (its keys are
+    ``<run>.k<i>``; by default a fresh name is chosen).
+    """
+
+    clients: int = 4
+    duration_s: float = 6.0
+    ops: int | None = None
+    keys: int = 3
+    seed: int = 0
+    mix: tuple[float, float, float] = (0.5, 0.3, 0.2)
+    think_s: tuple[float, float] = (0.0, 0.01)
+    op_deadline_s: float = 3.0
+    attempt_timeout_s: float = 0.5
+    check_timeout_s: float = 20.0
+    settle_timeout_s: float = 30.0
+    consistency: str | None = None
+    run: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.clients < 1 or self.keys < 1 or self.duration_s <= 0:
+            raise ValueError("need clients >= 1, keys >= 1 and duration_s > 0")
+
+    @property
+    def operation_mix(self) -> OperationMix:
+        get, append = self.mix[0], self.mix[1]
+        return OperationMix(get=get, append=append, put=max(0.0, 1.0 - get - append))
 
 
 @dataclass
 class WorkloadResult:
     """Everything one run produced."""
 
-    summary: WorkloadSummary
+    summary: RunSummary
     history: History
     check: CheckResult
     staleness: StalenessReport
@@ -117,137 +149,94 @@ def _next_run_name(seed: int) -> str:
 
 def run_workload(
     cluster: Any,
+    workload: KVWorkload | None = None,
     *,
-    clients: int = 4,
-    duration_s: float = 6.0,
-    ops: int | None = None,
-    keys: int = 3,
     nemesis: Nemesis | None = None,
-    seed: int = 0,
-    mix: tuple[float, float, float] = (0.5, 0.3, 0.2),
-    think_s: tuple[float, float] = (0.0, 0.01),
-    op_deadline_s: float = 3.0,
-    attempt_timeout_s: float = 0.5,
-    check_timeout_s: float = 20.0,
-    settle_timeout_s: float = 30.0,
-    consistency: str | None = None,
-    run: str | None = None,
+    **options: Any,
 ) -> WorkloadResult:
-    """Run the workload against ``cluster`` and judge it (see the module docstring).
+    """Run a workload against ``cluster`` and judge it (see the module docstring).
 
-    ``mix`` is the (get, append, put) fraction; ``ops`` caps operations per client. Each
-    operation is retried for up to ``op_deadline_s`` (each attempt ``attempt_timeout_s``).
-    ``run`` names the run (its keys are ``<run>.k<i>``); by default a fresh name is chosen.
-    Raises ValueError if the keys of an explicit ``run`` already hold data.
+    ``options`` are `KVWorkload`'s fields (``clients=``, ``duration_s=``, ``seed=``, ...),
+    applied over ``workload`` (default: `KVWorkload()`). Raises ValueError if the keys of an
+    explicit ``run`` already hold data.
     """
-    if clients < 1 or keys < 1 or duration_s <= 0:
-        raise ValueError("need clients >= 1, keys >= 1 and duration_s > 0")
-    consistency = consistency or getattr(cluster.program_cls, "consistency", "strong")
+    spec = replace(workload or KVWorkload(), **options)
+    consistency = spec.consistency or getattr(cluster.program_cls, "consistency", "strong")
     names = list(cluster.names)
     # Client ids must never repeat on a cluster (the duplicate table would swallow a rerun's
     # operations); a random suffix also keeps apart runs from two processes.
     nonce = uuid.uuid4().hex[:6]
-    run, key_names = _fresh_keys(cluster, consistency, run, seed, keys, nonce, settle_timeout_s)
-    history = History()
+    run, key_names = _fresh_keys(
+        cluster, consistency, spec.run, spec.seed, spec.keys, nonce, spec.settle_timeout_s
+    )
+    # The runner records every call; the Clerks only retry (no history of their own).
     clerks = [
         Clerk.for_cluster(
             cluster,
             consistency=consistency,
             client_id=f"{run}-c{i}-{nonce}",
             preferred=names[i % len(names)],
-            deadline_s=op_deadline_s,
-            attempt_timeout_s=attempt_timeout_s,
-            history=history,
-            history_client=i,
-            seed=seed * 1000 + i,
+            deadline_s=spec.op_deadline_s,
+            attempt_timeout_s=spec.attempt_timeout_s,
+            seed=derive_seed(spec.seed, "clerk", i),
         )
-        for i in range(clients)
+        for i in range(spec.clients)
     ]
-    stop_at = time.monotonic() + duration_s
-    errors: list[BaseException] = []
+    mix = spec.operation_mix
+    clients = [
+        WorkloadClient(f"c{i}", lambda clerk=clerk: clerk, mix) for i, clerk in enumerate(clerks)
+    ]
 
-    def client_loop(i: int) -> None:
-        rng = random.Random(f"{seed}-{i}")
-        clerk = clerks[i]
-        n = 0
-        while time.monotonic() < stop_at and (ops is None or n < ops):
-            n += 1
-            key = rng.choice(key_names)
-            roll = rng.random()
-            try:
-                if roll < mix[0]:
-                    clerk.get(key)
-                elif roll < mix[0] + mix[1]:
-                    clerk.append(key, f"a{i}.{n};")
-                else:
-                    clerk.put(key, f"p{i}.{n}")
-            except KVError:
-                pass  # recorded in the history as fail or info
-            except BaseException as error:
-                errors.append(error)
-                return
-            pause = rng.uniform(*think_s)
-            if pause > 0:
-                time.sleep(pause)
-
-    started = time.monotonic()
-    if nemesis is not None:
-        nemesis.start(cluster, duration_s)
-    threads = [threading.Thread(target=client_loop, args=(i,), daemon=True) for i in range(clients)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=duration_s + op_deadline_s + 60)
-    finally:
-        if nemesis is not None:
-            nemesis.stop()
-    elapsed = time.monotonic() - started
-    if errors:
-        raise errors[0]
-    heal_time = nemesis.recovered_at if nemesis is not None else time.monotonic_ns()
-
-    converged: bool | None = None
-    convergence_s: float | None = None
-    if consistency == "weak":
-        tables = wait_for_convergence(cluster, settle_timeout_s)
-        converged = tables is not None
-        if converged:
+    def finish(history: History, heal_time: int) -> FinalReads:
+        if consistency != "weak":
+            client_id = f"{run}-final-{nonce}"
+            return FinalReads(
+                _read_keys(cluster, consistency, key_names, client_id, spec.settle_timeout_s)
+            )
+        tables = wait_for_convergence(cluster, spec.settle_timeout_s)
+        convergence_s = None
+        if tables is not None:
             convergence_s = max(0.0, (time.monotonic_ns() - heal_time) / 1e9)
-            table = next(iter(tables.values()))  # type: ignore[union-attr]
+            table = next(iter(tables.values()))
         else:
             table = _read_weak_tables(cluster).get(names[0], {})
-        final_state = {key: table.get(key, "") for key in key_names}
-    else:
-        final_state = _read_keys(
-            cluster, consistency, key_names, f"{run}-final-{nonce}", settle_timeout_s
-        )
+        state = {key: table.get(key, "") for key in key_names}
+        return FinalReads(state, converged=tables is not None, convergence_s=convergence_s)
 
-    clerk_statistics = [clerk.statistics() for clerk in clerks]
-    for clerk in clerks:
-        clerk.close()
-    check = check_linearizable(history, timeout_s=check_timeout_s)
-    staleness = measure_staleness(history)
-    lost = lost_acknowledged_writes(history, final_state)
-    summary = WorkloadSummary(
-        consistency=consistency,
-        **run_numbers(history, check, staleness, lost, elapsed_s=elapsed),
-        faults=len(nemesis.events) if nemesis is not None else 0,
-        converged=converged,
-        convergence_s=convergence_s,
-    )
+    try:
+        report = run_threaded(
+            cluster,
+            Workload(
+                keys=tuple(key_names),
+                duration_s=spec.duration_s,
+                seed=spec.seed,
+                ops_per_client=spec.ops,
+                think_s=spec.think_s,
+                join_grace_s=spec.op_deadline_s + 60,
+            ),
+            clients,
+            failures=(KVError,),
+            finish=finish,
+            system="distlab",
+            consistency=consistency,
+            nemesis=nemesis,
+            check_timeout_s=spec.check_timeout_s,
+        )
+    finally:
+        for clerk in clerks:
+            clerk.close()
     return WorkloadResult(
-        summary=summary,
-        history=history,
-        check=check,
-        staleness=staleness,
-        faults=list(nemesis.events) if nemesis is not None else [],
-        final_state=final_state,
-        lost_writes=lost,
-        heal_time=heal_time,
+        summary=report.summary,
+        history=report.history,
+        check=report.check,
+        staleness=report.staleness,
+        faults=report.faults,
+        final_state=report.final_state,
+        lost_writes=report.lost_writes,
+        heal_time=report.heal_time,
         run=run,
         keys=key_names,
-        clerk_statistics=clerk_statistics,
+        clerk_statistics=[clerk.statistics() for clerk in clerks],
     )
 
 
@@ -309,14 +298,17 @@ def _read_weak_tables(cluster: Any) -> dict[Hashable, dict[str, str]]:
 
 def wait_for_convergence(cluster: Any, timeout_s: float = 30.0) -> dict | None:
     """Poll every weak replica's table until all agree; returns ``{node: table}``, or None
-    if they do not agree within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    if they do not agree within ``timeout_s`` (the cluster's ``wait_for`` lets time pass)."""
+    agreed: dict[Hashable, dict[str, str]] = {}
+
+    def all_agree() -> bool:
         tables = _read_weak_tables(cluster)
         if (
             len(tables) == len(cluster.names)
             and len({tuple(sorted(t.items())) for t in tables.values()}) == 1
         ):
-            return tables
-        time.sleep(0.05)
-    return None
+            agreed.update(tables)
+            return True
+        return False
+
+    return agreed if cluster.wait_for(all_agree, timeout_s) else None

@@ -3,10 +3,16 @@
 What it is: `run_random_schedule(seed)` drives a `Simulation` for a number of
 ticks while a seeded script crashes and restarts nodes, partitions (symmetric
 and one-way), heals, flips the network between reliable and unreliable, and
-proposes commands. Safety is checked after every event by the simulation; at the
-end the network is healed, every node restarted, and one more command must
-commit on all of them (liveness once the faults stop).
-What it must never do: use any randomness not derived from ``seed``.
+proposes commands. The faults are named in the one vocabulary,
+`distlab.core.FaultKind` (`SCHEDULE_FAULTS`); the unreliable network is the
+model's per-message faults (drop, delay, duplicate) switched on and off together.
+Safety is checked after every event by the simulation; at the end the network
+is healed, every node restarted, and one more command must commit on all of
+them (liveness once the faults stop).
+What it must never do: use any randomness not derived from ``seed``, or change
+the order or number of its draws: they define what each seed means (a seed
+printed by a failing sweep must replay the same run), which is also why the
+script's RNG keeps its historical seed string instead of `derive_seed`.
 Where it fits: seed sweeps in the tests, and a measure of the simulator's speed
 (schedules per second: ``benchmarks/sim_bench.py``).
 """
@@ -16,10 +22,25 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from distlab.core import FaultKind
 from distlab.raft.core import RaftConfig, RaftNode, Role
 from distlab.raft.ready import Proposed
 from distlab.sim.network import RELIABLE, UNRELIABLE
 from distlab.sim.simulation import Simulation
+
+UNRELIABLE_NETWORK = frozenset({FaultKind.DROP, FaultKind.DELAY, FaultKind.DUPLICATE})
+"""The per-message faults `distlab.sim.network.UNRELIABLE` injects, toggled as one."""
+
+SCHEDULE_FAULTS: tuple[FaultKind | frozenset[FaultKind], ...] = (
+    FaultKind.CRASH,
+    FaultKind.RESTART,
+    FaultKind.PARTITION,
+    FaultKind.BLOCK,
+    FaultKind.HEAL,
+    UNRELIABLE_NETWORK,
+)
+"""What one fault of a schedule is, indexed by the script's draw: the order is part of
+what a seed means."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +71,7 @@ def run_random_schedule(
     sim = Simulation(
         seed, nodes, config=config, snapshot_interval=snapshot_interval, node_cls=node_cls
     )
-    script = random.Random(f"schedule-{seed}")
+    script = random.Random(f"schedule-{seed}")  # historical seed string: see the docstring
     ids = sim.node_ids
     leader = Role.LEADER  # looked up once: an Enum member lookup is slow on Python 3.11
     faults = 0
@@ -58,22 +79,22 @@ def run_random_schedule(
     for _ in range(ticks):
         if script.random() < fault_rate:
             faults += 1
-            kind = script.randrange(6)
-            if kind == 0:
+            fault = SCHEDULE_FAULTS[script.randrange(len(SCHEDULE_FAULTS))]
+            if fault is FaultKind.CRASH:
                 sim.crash(script.choice(ids))
-            elif kind == 1:
+            elif fault is FaultKind.RESTART:
                 sim.restart(script.choice(ids))
-            elif kind == 2:
+            elif fault is FaultKind.PARTITION:
                 shuffled = list(ids)
                 script.shuffle(shuffled)
                 cut = script.randint(1, len(ids) - 1)
                 sim.partition(shuffled[:cut], shuffled[cut:])
-            elif kind == 3:
+            elif fault is FaultKind.BLOCK:
                 src, dst = script.sample(ids, 2)
                 sim.block(src, dst)
-            elif kind == 4:
+            elif fault is FaultKind.HEAL:
                 sim.heal()
-            else:
+            else:  # UNRELIABLE_NETWORK: on if it was off, off if it was on
                 sim.set_network(UNRELIABLE if sim.network.config is RELIABLE else RELIABLE)
         if script.random() < propose_rate:
             leaders = [

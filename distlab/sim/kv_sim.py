@@ -10,8 +10,10 @@ retry on "wrong leader" or after a timeout with the same ``(client_id, seq)``,
 and record every operation in a `distlab.check.History` on the simulation's
 event order, so `distlab.check.check_linearizable` can judge the run.
 `run_kv_workload(server_cls, seed, ...)` runs clerks under a seeded nemesis
-(crashes, restarts, partitions, an unreliable network) and returns the history
-and the final state.
+(crashes, restarts, partitions, an unreliable network; named in the one fault
+vocabulary, `distlab.core.FaultKind`) and returns the history and the final
+state; `WorkloadResult.judge()` gives the verdict and the summary every workload
+gives (`distlab.check.outcome.judge_run`).
 
 Clerks reach every running server, even one cut off from the other servers by a
 partition (as a client on the wrong side of a partition would): that is how a
@@ -34,10 +36,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History, PendingCall
+from distlab.check.outcome import Judgement, judge_run
+from distlab.check.workload import OperationMix, write_value
+from distlab.core import FaultKind, derive_seed
 from distlab.kv.state_machine import Command
 from distlab.raft.core import RaftNode
 from distlab.raft.messages import NodeId
 from distlab.raft.ready import CommandApplied, NotLeader, Proposed, SnapshotApplied
+from distlab.sim.faults import UNRELIABLE_NETWORK
 from distlab.sim.network import RELIABLE, UNRELIABLE
 from distlab.sim.simulation import Simulation
 
@@ -245,6 +251,32 @@ class WorkloadResult:
     operations: int
     faults: int
     completed: int = 0
+    elapsed_s: float = 0.0  # virtual seconds
+
+    def judge(self, *, check_timeout_s: float = 10.0) -> Judgement:
+        """The verdict and the `RunSummary` every workload gives (checker, staleness, lost
+        writes). Latencies read 0: this history's clock counts events, not time."""
+        return judge_run(
+            self.history,
+            self.final_values,
+            system="distlab (simulated)",
+            consistency="strong",
+            elapsed_s=self.elapsed_s,
+            faults=self.faults,
+            check_timeout_s=check_timeout_s,
+            time_unit_ns=0,
+        )
+
+
+# The clerks' operations: the shared mix's order (get, append, put), with gets at 45% and
+# puts at ``put_rate`` (0 by default, so no put overwrites an append: every acknowledged
+# append must then be in the final value).
+_GET_FRACTION = 0.45
+
+
+def _operation_mix(put_rate: float) -> OperationMix:
+    append = max(0.0, 1.0 - _GET_FRACTION - put_rate)
+    return OperationMix(get=1.0 - append - put_rate, append=append, put=put_rate)
 
 
 def _nemesis_step(
@@ -256,32 +288,32 @@ def _nemesis_step(
     unreliable: bool,
 ) -> bool:
     ids = sim.node_ids
-    options = []
+    options: list[FaultKind | frozenset[FaultKind]] = []
     if crashes:
-        options += ["crash", "restart", "restart"]
+        options += [FaultKind.CRASH, FaultKind.RESTART, FaultKind.RESTART]
     if partitions:
-        options += ["partition", "heal"]
+        options += [FaultKind.PARTITION, FaultKind.HEAL]
     if unreliable:
-        options += ["network"]
+        options += [UNRELIABLE_NETWORK]
     if not options:
         return False
-    kind = script.choice(options)
-    if kind == "crash":
+    fault = script.choice(options)
+    if fault is FaultKind.CRASH:
         alive = [n for n in ids if sim.alive(n)]
-        if len(alive) > len(ids) // 2 + 1:
+        if len(alive) > len(ids) // 2 + 1:  # a majority stays up: the service must progress
             sim.crash(script.choice(alive))
-    elif kind == "restart":
+    elif fault is FaultKind.RESTART:
         down = [n for n in ids if not sim.alive(n)]
         if down:
             sim.restart(script.choice(down))
-    elif kind == "partition":
+    elif fault is FaultKind.PARTITION:
         shuffled = list(ids)
         script.shuffle(shuffled)
         cut = script.randint(1, len(ids) // 2)
         sim.partition(shuffled[:cut], shuffled[cut:])
-    elif kind == "heal":
+    elif fault is FaultKind.HEAL:
         sim.heal()
-    else:
+    else:  # UNRELIABLE_NETWORK: on if it was off, off if it was on
         sim.set_network(UNRELIABLE if sim.network.config is RELIABLE else RELIABLE)
     return True
 
@@ -302,18 +334,30 @@ def run_kv_workload(
 ) -> WorkloadResult:
     """Clerks run random put/append/get operations for ``ticks`` ticks under a seeded nemesis.
 
-    Appends write unique tokens (``[client.seq]``), so a lost or doubled write shows;
-    with the default ``put_rate=0`` no put overwrites them, so every acknowledged
-    append must still be in the final value.
+    Operations come from the shared seeded mix and written values are the shared unique
+    tokens (`distlab.check.workload`: ``[c1.7]`` appended, ``<c1.7>`` put), so a lost or
+    doubled write shows; with the default ``put_rate=0`` no put overwrites them, so every
+    acknowledged append must still be in the final value.
     When the faults stop, the network heals, every node restarts, and one more
     clerk reads every key through the log (those reads are in the history too).
+
+    Why this loop is not the threaded runner's (`distlab.check.workload.run_threaded`):
+    here one thread steps virtual time, so clerks cannot block in a call; each tick every
+    idle clerk may start an operation, every busy one may resend, then the simulation
+    advances one tick. That is what makes a seed replay event for event, which a thread
+    per client on a real clock cannot. What does not depend on the loop is shared: the
+    mix, the tokens and the verdict (`WorkloadResult.judge`).
     """
     sim = KVRaftSimulation(seed, nodes, server_cls)
     counter = itertools.count()
     history = History(clock=lambda: next(counter))
-    workload = random.Random(f"kv-workload-{seed}")
-    script = random.Random(f"kv-nemesis-{seed}")
-    team = [Clerk(sim, f"c{i}", history, random.Random(f"{seed}-{i}")) for i in range(clerks)]
+    workload = random.Random(derive_seed(seed, "kv-workload"))
+    script = random.Random(derive_seed(seed, "kv-nemesis"))
+    mix = _operation_mix(put_rate)
+    team = [
+        Clerk(sim, f"c{i}", history, random.Random(derive_seed(seed, "clerk", i)))
+        for i in range(clerks)
+    ]
     faults = 0
     operations = 0
     for tick in range(ticks):
@@ -323,14 +367,11 @@ def run_kv_workload(
             )
         for clerk in team:
             if not clerk.busy and workload.random() < 0.3:
-                key = workload.choice(keys)
-                roll = workload.random()
-                if roll < put_rate:
-                    clerk.start("put", key, f"<{clerk.client_id}.{clerk.seq + 1}>")
-                elif roll < 0.55:
-                    clerk.start("append", key, f"[{clerk.client_id}.{clerk.seq + 1}]")
-                else:
+                kind, key = mix.draw(workload, keys)
+                if kind == "get":
                     clerk.start("get", key)
+                else:
+                    clerk.start(kind, key, write_value(kind, clerk.client_id, clerk.seq + 1))
                 operations += 1
             clerk.step()
         sim.run_for(1)
@@ -348,7 +389,7 @@ def run_kv_workload(
         sim.run_for(1)
     for clerk in team:
         clerk.give_up()
-    reader = Clerk(sim, "final", history, random.Random(seed))
+    reader = Clerk(sim, "final", history, random.Random(derive_seed(seed, "clerk", "final")))
     final_reads = {}
     for key in keys:
         reader.start("get", key)
@@ -369,4 +410,5 @@ def run_kv_workload(
         operations=operations,
         faults=faults,
         completed=sum(len(clerk.results) for clerk in team),
+        elapsed_s=sim.now / sim.ticks_per_second,
     )

@@ -135,3 +135,53 @@ def test_a_failing_action_is_recorded_not_raised() -> None:
     nemesis.stop()
     assert "disk on fire" in nemesis.events[1].error
     assert nemesis.statistics().failed >= 1
+
+
+def test_a_plan_runs_against_the_simulator_stepped_in_virtual_time() -> None:
+    """The same Nemesis drives a `distlab.sim.World` (here Raft's Simulation) from the
+    simulator's one thread: attach, advance as virtual time moves, recover at the end."""
+    from distlab.sim import Simulation
+
+    sim = Simulation(4, 3)
+    nemesis = Nemesis(
+        4,
+        faults=("partition", "crash", "isolate-leader"),
+        gap_s=(0.5, 1.0),
+        hold_s=(1.0, 2.0),
+        clock=lambda: sim.now,
+    )
+    duration_s = 12.0
+    steps = nemesis.attach(sim, duration_s)
+    assert {"isolate-leader", "heal"} <= {step.action for step in steps}, steps
+    end_tick = round(duration_s * sim.ticks_per_second)
+    while sim.now < end_tick:
+        sim.run_for(1)
+        nemesis.advance(sim.now / sim.ticks_per_second)
+    assert [event.action for event in nemesis.events] == [step.action for step in steps]
+    assert not [event for event in nemesis.events if event.error], nemesis.events
+    tps = sim.ticks_per_second
+    for event, step in zip(nemesis.events, steps, strict=True):  # on time, on the sim's clock
+        assert step.at_s * tps <= event.time < step.at_s * tps + 1, (event, step)
+    # The faults reached the World: it drew them on its timeline.
+    drawn = {(e.kind, e.detail.split()[0] if e.detail else "") for e in sim.timeline}
+    assert ("network", "partition") in drawn and ("network", "heal") in drawn, drawn
+    nemesis.recover()
+    assert nemesis.recovered_at == sim.now
+    assert all(sim.alive(name) for name in sim.names) and all(
+        sim.connected(name) for name in sim.names
+    )
+    assert sim.wait_for(
+        lambda: any(v.fields.get("role") == "leader" for v in sim.status().values()), 5.0
+    ), "after the recovery the cluster elects a leader again"
+
+
+def test_pause_on_a_control_without_it_is_recorded_as_a_failed_step() -> None:
+    from distlab.sim import Simulation
+
+    sim = Simulation(1, 3)
+    nemesis = Nemesis(schedule=[Fault(0.0, "pause", nodes=("n1",))], clock=lambda: sim.now)
+    nemesis.attach(sim, 1.0)
+    (event,) = nemesis.advance(0.0)
+    assert "cannot pause" in event.error
+    nemesis.recover()  # nothing was paused: nothing to resume
+    assert [e.action for e in nemesis.events] == ["pause"]

@@ -131,3 +131,15 @@ def test_one_table_takes_summaries_from_any_source():
     assert len(table) == 4 and table[0].split()[:2] == ["system", "mode"]
     assert "weak" in table[3] and "NO" in table[3]
     assert summary_table([]) == "(no experiments)"
+
+
+def test_one_summary_class_serves_both_workloads_and_hides_what_was_not_measured():
+    from distlab.check.outcome import RunSummary
+    from distlab.kv.workload import WorkloadSummary
+
+    assert EngineSummary is WorkloadSummary is RunSummary
+    numbers = (10, 9, 0, 1, "ok", True, 0, 0, 0.0, 2.0, 9.0, 100.0, 2)
+    engine = RunSummary("etcd", "linearizable reads", *numbers)
+    assert "converged" not in repr(engine) and repr(engine).endswith("faults=2)")
+    weak = RunSummary("distlab", "weak", *numbers, converged=True, convergence_s=0.5)
+    assert repr(weak).endswith("faults=2, converged=True, convergence_s=0.5)")
