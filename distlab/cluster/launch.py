@@ -468,21 +468,6 @@ class Cluster:
                 )
             return result
 
-    def wait_for(
-        self, condition: Callable[[], bool], timeout_s: float, *, poll_s: float = 0.02
-    ) -> bool:
-        """Poll ``condition()`` until it holds (True) or ``timeout_s`` seconds pass (False).
-
-        `distlab.core.ClusterControl`'s way to let time pass: real seconds here, virtual
-        seconds in the simulator, so one scenario reads the same on both.
-        """
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll_s)
-        return True
-
     def logs(self, name: str) -> str:
         """The node's log file as text (every incarnation: restarts append)."""
         node = self._node(name)
