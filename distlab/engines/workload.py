@@ -78,7 +78,12 @@ every workload, so rows from etcd, Redis and distlab's own store share one table
 
 
 def engine_workload(
-    keys: Sequence[str], *, duration_s: float, seed: int, think_s: tuple[float, float]
+    keys: Sequence[str],
+    *,
+    duration_s: float,
+    seed: int,
+    think_s: tuple[float, float],
+    ops_per_client: int | None = None,
 ) -> Workload:
     """The shared runner's description of an engine run (a pause after each failed call)."""
     return Workload(
@@ -87,6 +92,7 @@ def engine_workload(
         seed=seed,
         think_s=think_s,
         retry_pause_s=RETRY_PAUSE_S,
+        ops_per_client=ops_per_client,
     )
 
 
@@ -98,12 +104,16 @@ def run_clients(
     keys: Sequence[str],
     seed: int,
     think_s: tuple[float, float] = (0.0, 0.01),
+    ops_per_client: int | None = None,
 ) -> None:
-    """Run every client for ``duration_s`` seconds, recording into ``history``."""
+    """Run every client for ``duration_s`` seconds (or until it issued ``ops_per_client``
+    operations), recording into ``history``."""
     drive_clients(
         [spec.workload_client() for spec in specs],
         history,
-        engine_workload(keys, duration_s=duration_s, seed=seed, think_s=think_s),
+        engine_workload(
+            keys, duration_s=duration_s, seed=seed, think_s=think_s, ops_per_client=ops_per_client
+        ),
         failures=(EngineError,),
     )
 

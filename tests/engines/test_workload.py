@@ -63,7 +63,16 @@ def test_run_clients_records_ok_fail_and_info_and_a_correct_store_checks_lineari
         ClientSpec("b", lambda: FakeClient(store, fail_every=7, definite=False)),
         ClientSpec("c", lambda: FakeClient(store), get_fraction=0.4, put_fraction=0.3),
     ]
-    run_clients(specs, history, duration_s=0.3, keys=["x", "y"], seed=1, think_s=(0.0, 0.002))
+    # A count, not a duration: a loaded machine must not leave a client short of operations.
+    run_clients(
+        specs,
+        history,
+        duration_s=60,
+        ops_per_client=40,
+        keys=["x", "y"],
+        seed=1,
+        think_s=(0.0, 0.002),
+    )
     ops = history.operations()
     assert {o.status for o in ops if o.client == "a"} == {"ok", "fail"}
     assert {o.status for o in ops if o.client == "b"} == {"ok", "info"}
