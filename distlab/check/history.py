@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import json
 import threading
-from math import isfinite
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from math import isfinite
 from pathlib import Path
 from typing import IO, Literal
 
