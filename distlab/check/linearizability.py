@@ -15,6 +15,13 @@ is an explicit loop with its own stack (no recursion limit), partitioned per key
 (linearizability is local), and bounded by a time budget, after which the answer is
 "unknown" — never "ok".
 
+The budget covers the whole call, the pre-pass that drops unobservable timed-out writes
+included: each key's work is a generator that hands control back every few hundred steps,
+and the keys take turns, smallest first, each turn twice as long as the last. So one hard
+key cannot spend the budget before a cheap violation elsewhere is found, and the result
+says, key by key, ok / violation / unknown. The explanation of a violation (explain.py)
+is written after the search, outside the budget.
+
 Outcomes:
 - ``fail`` operations definitely did not happen: dropped.
 - ``info`` operations (and ones still pending) may or may not have happened: their return is
@@ -28,7 +35,6 @@ This module decides; explain.py turns a failed search into words. It never does 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -120,13 +126,14 @@ def _searchable(ops: Iterable[Operation], model: Model) -> Iterator[list[Operati
     - An indefinite put or append that no completed get could have observed is dropped.
       In any linearization that includes it, a get placed after it and before the next put
       returns its value followed by appended suffixes: for a put, text that *starts with*
-      its value; for an append, text that *contains* its suffix. If no get's output has
-      that shape, no get sits there, and removing the write changes only states nobody
-      observed. Adding such a write back at the very end is always legal, so both answers
-      agree. (Keeping a write that could have been dropped is always sound, only slower:
-      the test is deliberately a cheap necessary condition, string search in C over the
-      longest outputs, not an exact parse of every output, which cost reads x value length
-      x suffix lengths in Python and took tens of seconds on long append histories.)
+      its value and goes on with append suffixes; for an append, text that *contains* its
+      suffix. If no get's output has that shape, no get sits there, and removing the write
+      changes only states nobody observed. Adding such a write back at the very end is
+      always legal, so both answers agree. Keeping a write that could have been dropped is
+      always sound, only slower: the test (`_ReadShapes`) is deliberately a cheap necessary
+      condition, not the exact parse of every output into suffixes it used to be, which
+      cost reads x value length x suffix lengths in Python and took tens of seconds on long
+      append histories.
     - Without appends, an indefinite put that is the only write of a value some get returned
       must precede that get, so it is given that get's completion as its own: it becomes a
       required operation, which keeps the search from trying to leave it out.
@@ -142,7 +149,7 @@ def _searchable(ops: Iterable[Operation], model: Model) -> Iterator[list[Operati
         yield kept  # nothing to drop or tighten
         return
     if any(op.kind == "append" for op in kept):
-        observed = _LongestOutputs(reads)
+        observed = _ReadShapes(reads, kept)
         decided: list[Operation] = []
         for count, op in enumerate(kept, start=1):
             if not (op.is_write and op.indefinite) or observed.could_show(op):
@@ -171,37 +178,54 @@ def _searchable(ops: Iterable[Operation], model: Model) -> Iterator[list[Operati
     yield tightened
 
 
-class _LongestOutputs:
-    """The outputs of completed gets, reduced to those that are no other's prefix.
+class _ReadShapes:
+    """What the outputs of completed gets could show about timed-out writes.
 
-    An output that is a prefix of another shows nothing the longer one does not: whatever
-    starts or contains a string in the shorter also does in the longer. Sorted, a string's
-    extensions follow it directly, so one pass over neighbours finds the longest ones.
+    - An append's suffix can have been seen only if it occurs in some output. An output
+      that is a prefix of another shows nothing the longer one does not, so the search runs
+      over the longest outputs only (sorted, a string's extensions follow it directly), all
+      joined into one text: one substring search in C per append. A match across a
+      separator is a false "could show", which only keeps a write: sound.
+    - A put's value can have been seen only if some output starts with it and goes on, if
+      at all, with an append suffix. (Starting with it is not enough to be useful: with
+      values such as ``p3.1`` and ``p3.10`` it would keep writes that nobody saw.) Put values
+      have few distinct lengths, so each output is cut at those lengths and looked up.
     """
 
-    # Joins the longest outputs into one text for a single substring search per append. A
-    # match across a separator is a false "could show", which only keeps a write: sound.
     SEPARATOR = "\x00"
 
-    def __init__(self, reads: Sequence[Operation]) -> None:
+    def __init__(self, reads: Sequence[Operation], writes: Sequence[Operation]) -> None:
         outputs = sorted({op.output or "" for op in reads})
-        self.longest = [
+        longest = [
             text
             for i, text in enumerate(outputs)
             if i + 1 == len(outputs) or not outputs[i + 1].startswith(text)
         ]
-        self.joined = self.SEPARATOR.join(self.longest)
+        self.any_read = bool(outputs)
+        self.joined = self.SEPARATOR.join(longest)
+        suffixes = {op.value for op in writes if op.kind == "append" and op.value}
+        suffix_lengths = sorted({len(x) for x in suffixes})
+        puts = {op.value or "" for op in writes if op.kind == "put" and op.indefinite}
+        put_lengths = sorted({len(value) for value in puts})
+        self.puts_seen: set[str] = set()
+        for text in outputs:
+            for n in put_lengths:
+                if n > len(text):
+                    break
+                head = text[:n]
+                if head in puts and (
+                    n == len(text) or any(text[n : n + m] in suffixes for m in suffix_lengths)
+                ):
+                    self.puts_seen.add(head)
 
     def could_show(self, write: Operation) -> bool:
         """Could some get have been placed after ``write`` and before the next put?"""
-        value = write.value or ""
-        if not self.longest:
+        if not self.any_read:
             return False
+        value = write.value or ""
         if write.kind == "append":
             return value in self.joined
-        # Strings that start with ``value`` sort right at its insertion point.
-        at = bisect_left(self.longest, value)
-        return at < len(self.longest) and self.longest[at].startswith(value)
+        return value in self.puts_seen
 
 
 def check_partition(
@@ -416,6 +440,56 @@ def _take_turns(
     return results
 
 
+class _WithoutRules:
+    """A model that explain.py does not recognise as the KV model, so it skips its rules
+    and words the search's own evidence (the longest prefix, the stuck operation)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def describe_state(self, state: Hashable) -> str:
+        return self.model.describe_state(state)
+
+
+def _explain_in_time(
+    verdict: Verdict,
+    results: dict[str, KeyResult],
+    parts: dict[str, list[Operation]],
+    model: Model,
+    timeout_s: float | None,
+    deadline: float | None,
+) -> tuple[str, Sequence[Operation]]:
+    """`explain_result`, within what is left of the budget.
+
+    For a violation explain.py tries its rules on the stuck read, then on every other read
+    in turn (each try scans the key's operations: reads x operations in all, seconds on a
+    long key). Here the same tries run in the same order, with a look at the clock between
+    reads; the read whose rule fires is then handed to explain.py as the one to try first,
+    so the words are exactly explain.py's. If no rule fires before the deadline (or at
+    all), the explanation is the search's own evidence, as explain.py gives when no rule
+    fires.
+    """
+    from distlab.check.explain import _rule_witness, explain_result
+
+    bad = [key for key, r in results.items() if r.verdict == "violation"]
+    if verdict != "violation" or not isinstance(model, KVModel):
+        return explain_result(verdict, results, parts, model, timeout_s)
+    first = results[bad[0]]
+    ops = parts[bad[0]]
+    gets = [op for op in ops if op.kind == "get" and op.status == "ok"]
+    stuck = next((op for op in gets if op.id == first.stuck), None)
+    if stuck is not None:
+        gets.remove(stuck)
+        gets.insert(0, stuck)
+    for read in gets:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        if _rule_witness(ops, read) is not None:
+            named = {**results, bad[0]: replace(first, stuck=read.id)}
+            return explain_result(verdict, named, parts, model, timeout_s)
+    return explain_result(verdict, results, parts, _WithoutRules(model), timeout_s)  # type: ignore[arg-type]
+
+
 def _operations(history: History | Iterable[Operation]) -> list[Operation]:
     if isinstance(history, History):
         return history.operations()
@@ -441,8 +515,6 @@ def check_linearizable(
     says which, key by key.
     ``memoize=False`` turns the cache off (a baseline for benchmarks; exponential).
     """
-    from distlab.check.explain import explain_result
-
     model = model if model is not None else KVModel()
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s
@@ -465,7 +537,7 @@ def check_linearizable(
     elapsed = time.monotonic() - started
     text, witness = "", ()
     if explain:
-        text, witness = explain_result(verdict, results, parts, model, timeout_s)
+        text, witness = _explain_in_time(verdict, results, parts, model, timeout_s, deadline)
         unfinished = [k for k, r in results.items() if r.verdict == "unknown"]
         if verdict == "violation" and unfinished:
             text += f" The {timeout_s} s budget ran out before key(s) {unfinished} were decided."
