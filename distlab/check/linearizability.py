@@ -35,7 +35,7 @@ This module decides; explain.py turns a failed search into words. It never does 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -47,6 +47,24 @@ Verdict = Literal["ok", "violation", "unknown"]
 _CHECK_CLOCK_EVERY = 512  # loop iterations between looks at the clock (and turns)
 _PREPASS_CHUNK = 256  # operations the pre-pass looks at between looks at the clock
 _FIRST_TURN = 2  # pieces of work (above) a key gets in its first turn; doubled each round
+# Once a violation is found, the other keys' searches stop this share of the budget early,
+# so that explaining the violation (explain.py) gets time within the budget too.
+_EXPLANATION_SHARE = 0.2
+# Freeing a search's cache when it ends takes time too (0.27 s for 700,000 entries here), so
+# a search stops this much per cache entry before its deadline.
+_FREE_S_PER_CACHE_ENTRY = 0.5e-6
+
+
+class _Deadline:
+    """When the searches must stop (a time.monotonic() value, None: never); moved earlier
+    by `check_linearizable` once a violation is found (see _EXPLANATION_SHARE)."""
+
+    def __init__(self, at: float | None) -> None:
+        self.at = at
+
+    def passed(self, margin_s: float = 0.0) -> bool:
+        """Has the deadline passed, or will it have once ``margin_s`` more are spent?"""
+        return self.at is not None and time.monotonic() + margin_s > self.at
 
 
 @dataclass(frozen=True)
@@ -237,7 +255,7 @@ def check_partition(
     memoize: bool = True,
 ) -> KeyResult:
     """Run the WGL search on one partition. ``deadline`` is a time.monotonic() value."""
-    search = _partition_search(key, ops, model, deadline=deadline, memoize=memoize)
+    search = _partition_search(key, ops, model, deadline=_Deadline(deadline), memoize=memoize)
     while True:
         try:
             next(search)
@@ -250,7 +268,7 @@ def _partition_search(
     ops: Sequence[Operation],
     model: Model,
     *,
-    deadline: float | None,
+    deadline: _Deadline,
     memoize: bool,
 ) -> Generator[None, None, KeyResult]:
     """The search on one partition, as a generator: it yields after each bounded piece of
@@ -264,8 +282,7 @@ def _partition_search(
     spent = 0.0  # seconds inside this generator
     resumed = time.monotonic()
 
-    def out_of_time() -> bool:
-        return deadline is not None and time.monotonic() > deadline
+    out_of_time = deadline.passed
 
     def pause():  # a generator of its own: ``yield from pause()`` hands the turn over
         nonlocal spent, resumed
@@ -340,7 +357,7 @@ def _partition_search(
         steps += 1
         if steps % _CHECK_CLOCK_EVERY == 0:
             yield from pause()
-            if out_of_time():
+            if out_of_time(len(cache) * _FREE_S_PER_CACHE_ENTRY):
                 return result("unknown", steps, len(cache))
         if entry != tail and is_call[entry]:
             position = entry_op[entry]
@@ -413,13 +430,16 @@ def _unfinished(key: str, ops: Sequence[Operation], elapsed_s: float = 0.0) -> K
 
 
 def _take_turns(
-    searches: dict[str, Generator[None, None, KeyResult]], order: list[str]
+    searches: dict[str, Generator[None, None, KeyResult]],
+    order: list[str],
+    on_violation: Callable[[], None],
 ) -> dict[str, KeyResult]:
     """Run the per-key searches round robin in ``order``, each round's turns twice as long.
 
     A key that needs S pieces of work is done after at most about 2 x S pieces of every
     other key, so a cheap answer anywhere comes early. Each search watches the deadline
     itself; once it has passed, every search still running ends at its next piece.
+    ``on_violation`` is called each time a key's search ends in a violation.
     """
     results: dict[str, KeyResult] = {}
     running = list(order)
@@ -433,6 +453,8 @@ def _take_turns(
                     next(search)
             except StopIteration as finished:
                 results[key] = finished.value
+                if finished.value.verdict == "violation":
+                    on_violation()
                 continue
             still_running.append(key)
         running = still_running
@@ -520,12 +542,19 @@ def check_linearizable(
     deadline = None if timeout_s is None else started + timeout_s
     ops = _operations(history)
     parts = model.partition(ops)
+    search_deadline = _Deadline(deadline)
     searches = {
-        key: _partition_search(key, parts[key], model, deadline=deadline, memoize=memoize)
+        key: _partition_search(key, parts[key], model, deadline=search_deadline, memoize=memoize)
         for key in parts
     }
+
+    def leave_time_to_explain() -> None:
+        if explain and deadline is not None and timeout_s is not None:
+            search_deadline.at = min(deadline, deadline - _EXPLANATION_SHARE * timeout_s)
+
     # Cheapest first: a key's size is the best guess of its cost before searching it.
-    finished = _take_turns(searches, sorted(parts, key=lambda k: (len(parts[k]), str(k))))
+    order = sorted(parts, key=lambda k: (len(parts[k]), str(k)))
+    finished = _take_turns(searches, order, leave_time_to_explain)
     results = {key: finished[key] for key in sorted(parts, key=str)}
     violating = tuple(k for k, r in results.items() if r.verdict == "violation")
     if violating:
