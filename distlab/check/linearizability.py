@@ -350,7 +350,10 @@ def _partition_search(
     cache: set[tuple[int, Hashable]] = set()
     stack: list[tuple[int, Hashable, int]] = []  # (call entry, state before, set before)
     best_depth = -1
-    best: tuple[tuple[int, ...], Hashable, int] = ((), state, 0)
+    # The deepest point reached: a copy of the stack (its entries are immutable tuples), the
+    # state there, and the op stuck next. A list copy runs in C; turning it into op ids is
+    # left to the end, as doing it at every new depth was O(depth) in Python each time.
+    best: tuple[list[tuple[int, Hashable, int]], Hashable, int] = ([], state, 0)
     steps = 0
     entry = nxt[0]
     while True:
@@ -391,14 +394,14 @@ def _partition_search(
         if len(stack) > best_depth:
             best_depth = len(stack)
             stuck = entry_op[entry] if entry != tail else -1
-            best = (tuple(ops[entry_op[e]].id for e, _, _ in stack), state, stuck)
+            best = (stack[:], state, stuck)
         if not stack:
-            prefix, prefix_state, stuck = best
+            deepest, prefix_state, stuck = best
             return result(
                 "violation",
                 steps,
                 len(cache),
-                prefix=prefix,
+                prefix=tuple(ops[entry_op[e]].id for e, _, _ in deepest),
                 prefix_state=prefix_state,
                 stuck=ops[stuck].id if stuck >= 0 else None,
             )
