@@ -10,6 +10,11 @@ up) or fail definitely (``fail``: no effect).
 `inject_stale_reads` then rewrites some gets to return a value that was provably
 overwritten before the get began, which makes the history non-linearizable.
 
+`append_runs` mimics the KV store's own nemesis runs with an append-only mix
+(``distlab.kv.workload.run_workload`` with no puts): every key's value grows for the whole
+run, so reads return long strings — the histories that once made the checker's pre-pass
+take a minute. It is `simulate` with gets and appends only, plus an optional stale read.
+
 Values are unique strings: puts write ``p<client>.<n>``, appends add ``a<client>.<n>;``,
 so every state of a key names the writes that made it. Times are integer ticks. Pure:
 the same seed gives the same history; no clock, no I/O.
@@ -179,3 +184,34 @@ def _stale_value_for(key_ops: list[Operation], get: Operation) -> str | None:
     candidates.sort()
     value = candidates[-1][1]
     return value if value != get.output else None
+
+
+def append_runs(
+    seed: int,
+    *,
+    clients: int = 4,
+    operations: int = 10_000,
+    keys: int = 3,
+    stale_reads: int = 0,
+    indefinite_fraction: float = 0.01,
+    fail_fraction: float = 0.01,
+) -> History:
+    """A history like the KV store's nemesis runs with appends and gets only.
+
+    Half gets, half appends of unique tokens (``a<client>.<n>;``) on ``keys`` keys, so
+    each get returns the whole value built so far (thousands of characters by the end of
+    a 10,000-operation run); a few writes time out or fail, as under a nemesis. Linearizable
+    unless ``stale_reads`` > 0, in which case that many gets return a provably stale value
+    (what the weak store's replica reads do).
+    """
+    history = simulate(
+        seed,
+        clients=clients,
+        operations=operations,
+        keys=keys,
+        get_fraction=0.5,
+        append_fraction=0.5,
+        indefinite_fraction=indefinite_fraction,
+        fail_fraction=fail_fraction,
+    )
+    return inject_stale_reads(history, stale_reads, seed) if stale_reads else history

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from math import isfinite
 from pathlib import Path
 from typing import IO, Literal
 
@@ -47,10 +48,11 @@ class Operation:
 
     ``value`` is the argument (the value written by put, the suffix of append, None for
     get). ``output`` is what the client was told (the value read by get; None for
-    put/append, and None when the outcome is unknown). Times are integers (nanoseconds
-    from the recorder's clock, or any unit in hand-made histories). ``complete`` is None
-    only for an operation still pending when the history was taken; the checker treats
-    it like ``info``.
+    put/append, and None when the outcome is unknown; a completed get's None reads as the
+    empty value ""). Times are integers (nanoseconds from the recorder's clock, or any unit
+    in hand-made histories) or floats (e.g. seconds, from another tool's file).
+    ``complete`` is None only for an operation still pending when the history was taken;
+    the checker treats it like ``info``.
     """
 
     id: int
@@ -360,9 +362,16 @@ class History:
             try:
                 process = event["process"]
                 process = tuple(process) if isinstance(process, list) else process
-                when = int(event["time"])
-            except (KeyError, TypeError, ValueError):
+                when = event["time"]
+            except (KeyError, TypeError):
                 raise ValueError(f"line {number}: an event needs 'process' and 'time'") from None
+            # Kept exactly as written: truncating 1.6 s to 1 would make a stale read overlap
+            # the write it missed. bool is an int to Python, but never a time.
+            if isinstance(when, bool) or not isinstance(when, (int, float)) or not isfinite(when):
+                raise ValueError(
+                    f"line {number}: 'time' must be a finite number (an integer, or a float "
+                    f"such as seconds), got {when!r}"
+                )
             if kind == "invoke":
                 if process in open_calls:
                     raise ValueError(
@@ -385,7 +394,9 @@ class History:
                 if event.get("f", slot[1]) != slot[1] or str(event.get("key", slot[2])) != slot[2]:
                     raise ValueError(f"line {number}: completion does not match its invocation")
                 if slot[1] == "get" and kind == "ok":
-                    slot[4] = event.get("value")
+                    # null: the get read nothing, i.e. the empty value (HISTORY_FORMAT.md).
+                    read = event.get("value")
+                    slot[4] = "" if read is None else read
                 slot[6] = when
                 slot[7] = kind
             else:

@@ -49,6 +49,8 @@ class KVModel:
       checked (like Porcupine's KV model and 6.824's Append, which returns nothing).
     - ``get(k)`` returns k's value; a key never written reads as the empty string ``""``
       (the 6.824 Clerk's convention), so ``get`` of a missing key returning ``""`` is legal.
+      A completed get whose output is None (JSON ``null``: Jepsen's nil for a missing key)
+      read nothing, which is the same empty value — as Porcupine-style checkers read it.
 
     The state of one key's partition is just its current string.
     """
@@ -65,7 +67,7 @@ class KVModel:
         # get: an indefinite get constrains nothing; a completed one must match the state.
         if op.status != "ok":
             return True, state
-        return (op.output == state), state
+        return ((op.output or "") == state), state
 
     def partition(self, ops: Sequence[Operation]) -> dict[str, list[Operation]]:
         parts: dict[str, list[Operation]] = {}

@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from distlab.check import History, check_linearizable, op
-from distlab.check.generate import inject_stale_reads, simulate
+from distlab.check.generate import append_runs, inject_stale_reads, simulate
 
 
 def test_same_seed_same_history_and_different_seed_different_history():
@@ -57,3 +57,16 @@ def test_injection_refuses_when_no_read_can_be_stale():
     history = History.from_operations([op(1, "get", "x", output="", start=0, end=1)])
     with pytest.raises(ValueError, match="could be made stale"):
         inject_stale_reads(history, 1, seed=0)
+
+
+def test_append_runs_grow_long_values_and_can_carry_a_stale_read():
+    history = append_runs(4, operations=2000)
+    assert history.to_jsonl() == append_runs(4, operations=2000).to_jsonl()
+    ops = history.operations()
+    assert {o.kind for o in ops} == {"get", "append"}
+    assert max(len(o.output or "") for o in ops) > 2000  # one value per key, never reset
+    assert check_linearizable(history, timeout_s=60).verdict == "ok"
+    broken = append_runs(4, operations=2000, stale_reads=1)
+    changed = [a for a, b in zip(ops, broken.operations(), strict=True) if a.output != b.output]
+    assert len(changed) == 1
+    assert check_linearizable(broken, timeout_s=60).violating_keys == (changed[0].key,)
