@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.check.history import History
+from distlab.kv.quorum import quorums_intersect
 from distlab.kv.routes import ROUTES, MaybeApplied, Refused, Route
 from distlab.kv.state_machine import Command, OpKind
 from distlab.rpc import Client, RpcError
@@ -172,8 +173,15 @@ class Clerk:
 
     @property
     def quorums_intersect(self) -> bool:
-        """Quorum mode: does every read quorum meet every write quorum (r + w > N)?"""
-        return self.r + self.w > len(self._names)
+        """Quorum mode: do *this clerk's* read and write quorums meet (r + w > N)? It decides
+        whether its reads write back what they read. Whether a read sees another client's
+        write depends on that writer's w: ask `meets_writes_of`."""
+        return quorums_intersect(len(self._names), self.r, self.w)
+
+    def meets_writes_of(self, writer: Clerk) -> bool:
+        """Quorum mode: is every read of this clerk (its r) sure to meet every write that
+        ``writer`` completed (its w)? r + w > N, with each side's own size."""
+        return quorums_intersect(len(self._names), self.r, writer.w)
 
     @classmethod
     def for_cluster(cls, cluster: Any, **options: Any) -> Clerk:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from distlab.core import MessageCodec
 from distlab.kv.state_machine import Command
 
-__all__ = ["CODEC", "NEVER_WRITTEN", "Plan", "Stamped", "plan_after_read"]
+__all__ = ["CODEC", "NEVER_WRITTEN", "Plan", "Stamped", "plan_after_read", "quorums_intersect"]
 
 
 @dataclass(frozen=True, order=True)
@@ -41,6 +41,15 @@ NEVER_WRITTEN = Stamped(0, "", "")
 
 CODEC = MessageCodec((Stamped,))
 """`Stamped` <-> plain data, for the replicas' ``QuorumKV.read`` answers."""
+
+
+def quorums_intersect(n: int, r: int, w: int) -> bool:
+    """Does every read quorum of ``r`` replicas meet every write quorum of ``w``, out of ``n``?
+
+    Only if ``r + w > n`` (pigeonhole). ``r`` is the *reader's* and ``w`` the *writers'*: a
+    read is guaranteed to see a completed write only when the two sides' sizes add up.
+    """
+    return r + w > n
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,13 @@ def test_reads_are_stale_when_quorums_miss_each_other_and_fresh_when_they_meet()
         assert replica_value(cluster, "n0", "x") == "old"
         one = cluster.client(client_id="r1", preferred="n0", r=1)
         two = cluster.client(client_id="r2", preferred="n0", r=2)
-        assert not Clerk.for_cluster(cluster, r=1, w=1).quorums_intersect
+        three = cluster.client(client_id="r3", preferred="n0", r=3)
+        # The arithmetic takes each side's own size: the reader's r, the writer's w = 1.
+        assert not one.meets_writes_of(writer) and not two.meets_writes_of(writer)
+        assert three.meets_writes_of(writer), "r + w = 3 + 1 > N = 3"
         assert one.get("x") == "old", "r + w = 2 <= N = 3: the read quorum missed the write"
-        assert two.quorums_intersect
-        assert two.get("x") == "new", "r + w = 3 > N: the quorums meet"
+        assert two.get("x") == "new", "it may meet the write (n1 holds it), without a promise"
+        assert three.get("x") == "new", "r + w = 4 > N: the quorums must meet"
         # That read wrote back what it found, so the lagging replica has caught up.
         assert replica_value(cluster, "n0", "x") == "new"
         assert one.get("x") == "new"
