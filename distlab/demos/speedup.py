@@ -30,6 +30,12 @@ import multiprocess
 # multi-threaded test runner copies its threads' locks in whatever state they are.
 SPAWN = multiprocess.get_context("spawn")
 
+MAIN_GUARD_HINT = (
+    "In a script, run this under `if __name__ == '__main__':` -- the spawn start method "
+    "re-imports the main module in every new process, so unguarded code would start "
+    "processes again from inside the children"
+)
+
 
 def count_primes(bounds: tuple[int, int]) -> int:
     """Count primes in [low, high) by trial division: deliberately CPU-bound, pure Python."""
@@ -103,12 +109,24 @@ class SpeedupReport:
         return "\n".join(lines)
 
 
-def _open_pool(workers: int) -> Any:
+def _open_pool(workers: int, start_timeout_s: float = 120.0) -> Any:
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     pool = SPAWN.Pool(workers)
-    # Start-up is not work: make every worker import distlab before timing.
-    pool.map(_warm, range(workers * 2), chunksize=1)
+    # Start-up is not work: make every worker import distlab before timing. A worker that
+    # dies while starting (the unguarded script of MAIN_GUARD_HINT) would be replaced by the
+    # pool forever; watch for that and say why instead of hanging.
+    warm = pool.map_async(_warm, range(workers * 2), chunksize=1)
+    deadline = time.monotonic() + start_timeout_s
+    while not warm.ready():
+        warm.wait(0.05)
+        died = [p.exitcode for p in list(pool._pool) if p.exitcode not in (None, 0)]
+        if died or time.monotonic() > deadline:
+            pool.terminate()
+            pool.join()
+            what = f"a worker exited with code {died[0]}" if died else "workers did not start"
+            raise RuntimeError(f"{what} while starting. {MAIN_GUARD_HINT}")
+    warm.get()
     return pool
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from multiprocess.connection import wait
 
-from distlab.demos.speedup import SPAWN, count_primes
+from distlab.demos.speedup import MAIN_GUARD_HINT, SPAWN, count_primes
 
 
 def _worker_loop(connection) -> None:  # runs in the worker process
@@ -120,7 +120,8 @@ def run_farm(
             if time.perf_counter() - started > deadline_s:
                 raise TimeoutError(f"job not done after {deadline_s} s")
             if not alive:
-                raise RuntimeError("every worker died; the job cannot finish")
+                hint = "" if results else f" (none finished a task: {MAIN_GUARD_HINT})"
+                raise RuntimeError(f"every worker died; the job cannot finish{hint}")
             watched = {pipes[i]: i for i in alive} | {processes[i].sentinel: i for i in alive}
             for ready in wait(list(watched), timeout=1.0):
                 index = watched[ready]
