@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from distlab.assignments.checking import DEFAULT_CELL_TIMEOUT_S, check_notebook
+from distlab.assignments.checking import DEFAULT_CELL_TIMEOUT_S, NotGradable, check_notebook
 from distlab.assignments.release import ReleaseError, release_path
 
 
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             report = check_notebook(args.notebook, cell_timeout_s=args.cell_timeout)
         except FileNotFoundError as error:
             print(f"check failed: {error}", file=sys.stderr)
+            return 2
+        except NotGradable as error:
+            print(f"NOT GRADED: {error}", file=sys.stderr)
             return 2
         print(report.text())
         return 0 if report.passed else 1

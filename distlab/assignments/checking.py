@@ -232,6 +232,29 @@ class CheckReport:
         return "\n".join(lines)
 
 
+class NotGradable(RuntimeError):
+    """The notebook cannot be checked here (the environment, not the learner's code)."""
+
+
+# What a check needs in the Python that runs it: the course's own package (in the notebook's
+# folder, not only the project root), nbval and a kernel.
+_NEEDED = "import distlab.assignments.nbval_report, msgpack, nbval, ipykernel"
+
+
+def _require_course_environment(folder: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", _NEEDED], cwd=folder, capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise NotGradable(
+            f"this Python ({sys.executable}) cannot run the course's checks: {last}. "
+            "Nothing was graded. Set the course up once with `python3 dev.py course`, then "
+            "check with its interpreter: `.venv/bin/python -m distlab.assignments check "
+            "NOTEBOOK` (on Windows: .venv\\Scripts\\python)."
+        )
+
+
 def check_notebook(
     notebook: str | Path,
     *,
@@ -242,6 +265,7 @@ def check_notebook(
     notebook = Path(notebook).resolve()
     if not notebook.is_file():
         raise FileNotFoundError(f"no notebook at {notebook}")
+    _require_course_environment(notebook.parent)
     with tempfile.TemporaryDirectory(prefix="distlab-check-") as scratch:
         scratch_dir = Path(scratch)
         ini = scratch_dir / "pytest.ini"

@@ -100,3 +100,15 @@ def test_report_diff_for_output_that_is_not_a_verdict():
 def test_embedded_sanitize_rules_match_the_projects_file():
     path = project_sanitize_file()
     assert path is not None and path.read_text(encoding="utf-8") == SANITIZE_RULES
+
+
+def test_a_python_without_the_course_is_told_so_and_nothing_is_graded(monkeypatch, capsys):
+    from distlab.assignments import checking
+    from distlab.assignments.__main__ import main
+
+    notebook = Path(__file__).resolve().parents[2] / "notebooks/assignments/source/01_bank.ipynb"
+    monkeypatch.setattr(checking, "_NEEDED", "import distlab_is_not_installed_here")
+    assert main(["check", str(notebook)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("NOT GRADED:") and "No module named" in err
+    assert ".venv/bin/python -m distlab.assignments check" in err and "RESULT" not in err
