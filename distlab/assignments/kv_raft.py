@@ -19,7 +19,7 @@ What it must never do: use the wall clock or unseeded randomness: the verdict
 is the same on every machine. The checker's time budget is generous (10 s per
 history); "unknown" counts as a failure, never as a pass.
 Where it fits: notebooks/assignments/source/06_kv_raft.ipynb; the library's own
-replicated KV (chapter 08) runs the same `KVStateMachine` rules in real processes.
+replicated KV (chapter 10) runs the same `KVStateMachine` rules in real processes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """distlab.engines: the same consistency experiment on real systems — etcd and Redis.
 
-Chapter 10 of the course. distlab's checker (distlab.check) does not care who produced a
+Chapter 16 of the course. distlab's checker (distlab.check) does not care who produced a
 history, so it can judge real databases the way Jepsen does. This package supplies the
 rest: start a real cluster on loopback, talk to it, break it, and record what clients saw.
 

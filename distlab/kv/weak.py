@@ -16,7 +16,7 @@ larger one. Once writes stop and the network heals, every replica ends with
 the same table — *eventual consistency* — but meanwhile a read may return an
 old value, two clients may see writes in different orders, and of two
 concurrent appends one is silently lost (an append here is read-modify-write
-on the local copy). Those anomalies are the point: chapter 8 measures them.
+on the local copy). Those anomalies are the point: chapter 10 measures them.
 
 What it must never do: touch sockets, threads, the clock or global randomness.
 Time is `tick()`, randomness is the injected `rng`, and what it produces collects

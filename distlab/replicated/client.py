@@ -7,7 +7,7 @@ in turn when a node is down or has no leader, and retries until a deadline.
 What it must never do: hide an indefinite outcome. ``submit`` retries only answers that are
 definite (not the leader, lost leadership, connection refused) unless ``retry_timeouts`` is
 set, because re-sending a command whose first copy timed out may apply it twice (the
-service above Raft must deduplicate if that matters -- chapter 8).
+service above Raft must deduplicate if that matters -- chapter 10).
 
 Where it fits: tests, the benchmark and the notebook talk to a real cluster through it; a
 service with its own client (the strong KV store) may use it or copy its loop.

@@ -1,4 +1,4 @@
-"""Chapter 6's ElectionSlider in a real browser: moving the slider re-runs the elections.
+"""Chapter 8's ElectionSlider in a real browser: moving the slider re-runs the elections.
 
 A one-cell notebook in the temporary working copy builds the widget exactly as the chapter
 does; the test moves the slider with the keyboard, as a learner could, and checks that the

@@ -1,4 +1,4 @@
-"""Chapter 6 in a real browser: crash the Raft leader from its card, watch a new one win.
+"""Chapter 8 in a real browser: crash the Raft leader from its card, watch a new one win.
 
 Runs the chapter up to the cell that shows the ClusterPanel, waits for exactly one card to
 wear the LEADER badge, clicks Crash on that card, and checks in the page that the card shows
@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.allow_leftover_processes,
 ]
 
-NOTEBOOK = "06_raft.ipynb"
+NOTEBOOK = "08_raft.ipynb"
 ELECTION_DEADLINE_S = 30.0  # generous: the machine is shared and timings are noisy
 
 

@@ -1,4 +1,4 @@
-"""Chapter 8 in a real browser: Partition, then the anomaly counts and the checker's verdict.
+"""Chapter 10 in a real browser: Partition, then the anomaly counts and the checker's verdict.
 
 Runs the chapter up to the cell that shows the StrongVsWeak widget, clicks its Partition
 button, waits for the run to finish, and checks in the page, side by side, what the chapter
@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.allow_leftover_processes,
 ]
 
-NOTEBOOK = "08_kv_strong_vs_weak.ipynb"
+NOTEBOOK = "10_kv_strong_vs_weak.ipynb"
 RUN_DEADLINE_S = 90.0  # both workloads under a partition, then the checker, on a busy machine
 
 

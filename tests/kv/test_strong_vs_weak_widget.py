@@ -1,6 +1,6 @@
 """StrongVsWeak driven from Python: click Partition, read the labels both sides show.
 
-As in chapter 8, a workload has already run on both clusters with the same seed before the
+As in chapter 10, a workload has already run on both clusters with the same seed before the
 widget's run: the widget's verdicts must be about its own run only.
 """
 

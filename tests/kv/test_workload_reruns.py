@@ -1,6 +1,6 @@
 """run_workload twice on one cluster: the second run is judged on its own data only.
 
-A notebook (chapter 8) runs a workload, then the StrongVsWeak widget runs another on the
+A notebook (chapter 10) runs a workload, then the StrongVsWeak widget runs another on the
 same clusters with the same seed. The checker assumes every key starts empty and every value
 read names a write of *this* history, and the servers' duplicate table remembers every
 client id's last sequence number: a rerun that reused the key names or the client ids was
