@@ -1,6 +1,6 @@
 """Assignment 6: a linearizable key/value service on Raft, checked in the simulator.
 
-What it is: the learner subclasses `distlab.sim.kv_sim.KVService` and writes the
+What it is: the learner subclasses `distlab.sim.KVServer` and writes the
 server half of 6.824 lab 3A: ``setup()`` (the table, the duplicate table, the
 requests waiting for their index), ``handle_request(request_id, command)``
 (propose the command to Raft; refuse at once if this node is not the leader)
@@ -24,6 +24,7 @@ replicated KV (chapter 10) runs the same `KVStateMachine` rules in real processe
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter
@@ -34,7 +35,7 @@ from distlab.sim.kv_sim import (
     CLERK_TIMEOUT_TICKS,
     Clerk,
     KVRaftSimulation,
-    KVService,
+    KVServer,
     WorkloadResult,
     run_kv_workload,
 )
@@ -73,24 +74,57 @@ def _judge(result: WorkloadResult, *, min_completed: int) -> None:
     )
 
 
-def _basics(server_cls: type[KVService]) -> None:
+def _finish(sim: KVRaftSimulation, clerk: Clerk, what: str) -> str:
+    """Step until ``clerk``'s operation is answered; its answer."""
+    for _ in range(50 * CLERK_TIMEOUT_TICKS):
+        if not clerk.busy:
+            return clerk.results[-1][1]
+        clerk.step()
+        sim.run_for(1)
+    raise AssertionError(f"{what} was never answered")
+
+
+def _basics(server_cls: type[KVServer]) -> None:
     sim = KVRaftSimulation(1, 3, server_cls)
     clerk = Clerk(sim, "c0", History(clock=lambda: sim.now), random.Random(1))
     steps = [("put", "x", "a", ""), ("append", "x", "b", ""), ("get", "x", "", "ab"),
              ("get", "nothing", "", "")]  # fmt: skip
     for op, key, value, answer in steps:
         clerk.start(op, key, value)
-        for _ in range(50 * CLERK_TIMEOUT_TICKS):
-            if not clerk.busy:
-                break
-            clerk.step()
-            sim.run_for(1)
-        assert not clerk.busy, f"{op}({key!r}) was never answered"
-        got = clerk.results[-1][1]
+        got = _finish(sim, clerk, f"{op}({key!r})")
         assert got == answer, f"{op}({key!r}) answered {got!r}, expected {answer!r}"
 
 
-def _seeded(server_cls: type[KVService], *, min_completed: int, **nemesis: object):
+def _cut_off_leader_read(server_cls: type[KVServer]) -> None:
+    """The scripted stale read: a leader cut off by a partition still believes it leads;
+    the majority elects another and takes a new write; a read sent to the old leader must
+    not be answered from its own table (it must go through the log, where it cannot commit)."""
+    sim = KVRaftSimulation(2, 3, server_cls)
+    events = itertools.count()  # strictly increasing: a read that starts after a write
+    history = History(clock=lambda: next(events))  # completed, even in the same tick, is after it
+    writer = Clerk(sim, "writer", history, random.Random(2))
+    writer.start("put", "x", "before")
+    _finish(sim, writer, "the first put")
+    leader = next(
+        n for n in sim.node_ids if (node := sim.nodes[n]) is not None and node.role == "leader"
+    )
+    sim.partition([leader], [n for n in sim.node_ids if n != leader])
+    writer.leader_hint = (sim.node_ids.index(leader) + 1) % len(sim.node_ids)
+    writer.start("put", "x", "after")
+    _finish(sim, writer, "the put on the majority side")
+    reader = Clerk(sim, "reader", history, random.Random(3))
+    reader.leader_hint = sim.node_ids.index(leader)  # ask the old leader first
+    reader.start("get", "x")
+    _finish(sim, reader, "the read")
+    result = check_linearizable(history, timeout_s=10)
+    assert result.verdict == "ok", (
+        f"not linearizable: a read sent to the old leader {leader}, cut off by a partition, "
+        f"answered {reader.results[-1][1]!r} after 'after' was written on the majority side "
+        "(read through the log, or check that you still lead)"
+    )
+
+
+def _seeded(server_cls: type[KVServer], *, min_completed: int, **nemesis: object):
     def run() -> None:
         for seed in SEEDS:
             result = run_kv_workload(server_cls, seed, **nemesis)  # type: ignore[arg-type]
@@ -99,12 +133,16 @@ def _seeded(server_cls: type[KVService], *, min_completed: int, **nemesis: objec
     return run
 
 
-def check_kv_raft(server_cls: type[KVService]) -> Verdict:
+def check_kv_raft(server_cls: type[KVServer]) -> Verdict:
     """Run assignment 6's checks (seeds 1 to 5) against ``server_cls``."""
     return run_checks(
         "Assignment 6: a linearizable KV service on Raft (seeds 1-5, 3 clerks, 5 servers)",
         [
             ("one clerk: put, append, get answer correctly", lambda: _basics(server_cls)),
+            (
+                "a leader cut off by a partition answers no stale read",
+                lambda: _cut_off_leader_read(server_cls),
+            ),
             (
                 "no faults: linearizable, no write lost",
                 _seeded(server_cls, min_completed=100),

@@ -16,6 +16,7 @@ ClusterControl and the clients they are handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
+from distlab.check.generate import inject_stale_reads, simulate
 from distlab.check.history import History, HistoryStatistics, Operation, PendingCall, op
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
 from distlab.check.models import KVModel, Model
@@ -55,9 +56,11 @@ __all__ = [
     "brute_force_linearizable",
     "check_linearizable",
     "convergence_time",
+    "inject_stale_reads",
     "judge_run",
     "lost_acknowledged_writes",
     "measure_staleness",
     "op",
     "run_numbers",
+    "simulate",
 ]

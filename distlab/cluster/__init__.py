@@ -16,8 +16,10 @@ It never leaves a process behind.
 """
 
 from distlab.cluster.core_node import CoreNode
+from distlab.cluster.experiments import MirrorClient, measure_outage, read_all, write_keys
 from distlab.cluster.launch import Cluster, ClusterError, ClusterStatistics, Event, NodeStatus
 from distlab.cluster.program import Address, NodeContext, NodeProgram
+from distlab.cluster.programs import DurableKV, Echo, VolatileKV
 
 __all__ = [
     "Address",
@@ -25,8 +27,15 @@ __all__ = [
     "ClusterError",
     "ClusterStatistics",
     "CoreNode",
+    "DurableKV",
+    "Echo",
     "Event",
+    "MirrorClient",
     "NodeContext",
     "NodeProgram",
     "NodeStatus",
+    "VolatileKV",
+    "measure_outage",
+    "read_all",
+    "write_keys",
 ]

@@ -19,6 +19,7 @@ from distlab.kv.clerk import Clerk, ClerkStatistics, KVError, KVTimeout, KVUnava
 from distlab.kv.state_machine import Applied, Command, KVStateMachine
 from distlab.kv.strong import KVService
 from distlab.kv.weak import Stamp, WeakReplica
+from distlab.kv.workload import run_workload, wait_for_convergence
 
 __all__ = [
     "Applied",
@@ -32,4 +33,6 @@ __all__ = [
     "KVUnavailable",
     "Stamp",
     "WeakReplica",
+    "run_workload",
+    "wait_for_convergence",
 ]

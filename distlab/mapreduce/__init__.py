@@ -24,7 +24,10 @@ from distlab.mapreduce.apps import (
 from distlab.mapreduce.core import Coordinator, CoordinatorStatistics, TaskEvent, TaskState
 from distlab.mapreduce.corpus import corpus_paths, generate_corpus, write_corpus
 from distlab.mapreduce.job import Job, JobResult, KillPlan, MapReduceError, TaskRun, run_job
+from distlab.mapreduce.on_dask import dask_word_count
+from distlab.mapreduce.scaling import measure_scaling
 from distlab.mapreduce.sequential import run_sequential
+from distlab.mapreduce.tasks import intermediate_name, output_name, partition
 
 __all__ = [
     "Coordinator",
@@ -40,9 +43,14 @@ __all__ = [
     "corpus_paths",
     "cpu_heavy_word_count",
     "crashing_word_count",
+    "dask_word_count",
     "empty_app",
     "generate_corpus",
+    "intermediate_name",
     "inverted_index",
+    "measure_scaling",
+    "output_name",
+    "partition",
     "run_job",
     "run_sequential",
     "slow_word_count",

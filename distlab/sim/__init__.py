@@ -27,6 +27,7 @@ from distlab.sim.experiments import (
 )
 from distlab.sim.failures import SafetyViolation, SimulationFailure
 from distlab.sim.faults import ScheduleResult, run_random_schedule
+from distlab.sim.kv_sim import KVRaftSimulation, KVServer, run_kv_workload
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
 from distlab.sim.safety import SafetyChecker
 from distlab.sim.simulation import RaftSimSystem, SimService, Simulation, SimulationStatistics
@@ -38,6 +39,8 @@ __all__ = [
     "UNRELIABLE",
     "ElectionTrial",
     "FailoverTrial",
+    "KVRaftSimulation",
+    "KVServer",
     "NetworkConfig",
     "RaftSimSystem",
     "SafetyChecker",
@@ -59,6 +62,7 @@ __all__ = [
     "election_trials",
     "failover_trial",
     "failover_trials",
+    "run_kv_workload",
     "run_random_schedule",
     "sweep",
 ]

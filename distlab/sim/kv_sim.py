@@ -1,7 +1,7 @@
 """A key/value service on Raft in the simulator: servers, clerks, a nemesis, and a history.
 
 What it is: `KVRaftSimulation` is a `Simulation` whose nodes each carry a KV
-server object (a `KVService` subclass) next to their Raft core. Every command
+server object (a `KVServer` subclass) next to their Raft core. Every command
 Raft applies is also handed to that node's server (``apply(index, command)``); a
 crash throws the server away with the node, and a restart builds a new one,
 which Raft then feeds the committed log again from index 1. `Clerk` objects
@@ -47,13 +47,13 @@ from distlab.sim.faults import UNRELIABLE_NETWORK
 from distlab.sim.network import RELIABLE, UNRELIABLE
 from distlab.sim.simulation import Simulation
 
-__all__ = ["Clerk", "KVRaftSimulation", "KVService", "WorkloadResult", "run_kv_workload"]
+__all__ = ["Clerk", "KVRaftSimulation", "KVServer", "WorkloadResult", "run_kv_workload"]
 
 WRONG_LEADER = "wrong leader"
 CLERK_TIMEOUT_TICKS = 40
 
 
-class KVService:
+class KVServer:
     """One node's KV server. Subclass it and write `setup`, `handle_request` and `apply`.
 
     Helpers: `propose` (Raft's ``Start``: returns `Proposed` with the index and term,
@@ -92,11 +92,11 @@ class KVService:
 
 
 class KVRaftSimulation(Simulation):
-    """A `Simulation` whose nodes also run a `KVService` fed by the apply channel."""
+    """A `Simulation` whose nodes also run a `KVServer` fed by the apply channel."""
 
-    def __init__(self, seed: int, nodes: int, server_cls: type[KVService], **kwargs: Any) -> None:
+    def __init__(self, seed: int, nodes: int, server_cls: type[KVServer], **kwargs: Any) -> None:
         self.server_cls = server_cls
-        self.servers: dict[NodeId, KVService | None] = {}
+        self.servers: dict[NodeId, KVServer | None] = {}
         self._routes: dict[int, Callable[[str | None, str | None], None]] = {}
         self._request_ids = itertools.count(1)
         super().__init__(seed, nodes, **kwargs)
@@ -319,7 +319,7 @@ def _nemesis_step(
 
 
 def run_kv_workload(
-    server_cls: type[KVService],
+    server_cls: type[KVServer],
     seed: int,
     *,
     nodes: int = 5,

@@ -4,3 +4,20 @@ Widgets hold no protocol logic: each button calls the same library method a
 test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 ``status()``. Their logic is tested from Python with ``button.click()``.
 """
+
+from distlab.widgets.cluster_panel import ClusterPanel
+from distlab.widgets.election_slider import ElectionSlider
+from distlab.widgets.mapreduce_progress import MapReduceProgress
+from distlab.widgets.races import CounterRace
+from distlab.widgets.rpc_semantics import RpcSemanticsPanel
+from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
+
+__all__ = [
+    "ClusterPanel",
+    "CounterRace",
+    "ElectionSlider",
+    "MapReduceProgress",
+    "RpcSemanticsPanel",
+    "StrongVsWeak",
+    "plot_run",
+]

@@ -16,7 +16,7 @@ from distlab.assignments.raft_election import ElectionRaft
 from distlab.assignments.raft_log import ReplicationRaft
 from distlab.mapreduce.tasks import intermediate_name, output_name, partition
 from distlab.raft import AppendEntriesReply, NotLeader, RaftNode, RequestVoteReply, Role
-from distlab.sim.kv_sim import KVService
+from distlab.sim import KVServer as SimKVServer
 from distlab.storage import write_atomic
 from distlab.sync import Mutex
 
@@ -414,7 +414,7 @@ def unsorted_values_worker(call, worker_id, app, work_dir):
 # ----------------------------------------------------------------------------- assignment 6
 
 
-class KVOnRaft(KVService):
+class KVOnRaft(SimKVServer):
     """Correct: every op through the log, one application per (client, seq), leader-loss aware."""
 
     def setup(self):
