@@ -67,6 +67,9 @@ class ChannelStatistics:
     sent: int
     received: int
     closed: bool
+    # Threads blocked in send / recv right now (a test waits for these instead of sleeping).
+    waiting_senders: int = 0
+    waiting_receivers: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Channel(Generic[T]):
         self._put = 0  # items ever placed in the buffer (and not withdrawn)
         self._taken = 0  # items ever removed by receivers
         self._waiting_receivers = 0
+        self._waiting_senders = 0  # inside send(): only seen while one waits (lock released)
         self._watchers: set[threading.Event] = set()
 
     @property
@@ -135,23 +139,31 @@ class Channel(Generic[T]):
         # A rendezvous channel holds at most one in-flight item: the sender's own.
         limit = max(self._capacity, 1)
         with self._lock:
-            while True:
-                if self._closed:
-                    raise ChannelClosed(f"send on closed channel {self.name!r}")
-                if len(self._buffer) < limit:
-                    break
-                remaining = _remaining(deadline)
-                if remaining is not None and remaining <= 0:
-                    raise ChannelTimeout(f"send on {self.name!r} timed out: channel full")
-                self._not_full.wait(remaining)
-            self._buffer.append(item)
-            ticket = self._put
-            self._put += 1
-            self._not_empty.notify()
-            for event in self._watchers:
-                event.set()
-            if self._capacity == 0:
-                self._wait_until_taken(ticket, deadline)
+            self._waiting_senders += 1
+            try:
+                self._send_locked(item, limit, deadline)
+            finally:
+                self._waiting_senders -= 1
+
+    def _send_locked(self, item: T, limit: int, deadline: float | None) -> None:
+        """The body of `send`; the caller holds the lock."""
+        while True:
+            if self._closed:
+                raise ChannelClosed(f"send on closed channel {self.name!r}")
+            if len(self._buffer) < limit:
+                break
+            remaining = _remaining(deadline)
+            if remaining is not None and remaining <= 0:
+                raise ChannelTimeout(f"send on {self.name!r} timed out: channel full")
+            self._not_full.wait(remaining)
+        self._buffer.append(item)
+        ticket = self._put
+        self._put += 1
+        self._not_empty.notify()
+        for event in self._watchers:
+            event.set()
+        if self._capacity == 0:
+            self._wait_until_taken(ticket, deadline)
 
     def _wait_until_taken(self, ticket: int, deadline: float | None) -> None:
         """Rendezvous: wait until a receiver took item number ``ticket``. Caller holds lock."""
@@ -267,7 +279,13 @@ class Channel(Generic[T]):
         """A snapshot: capacity, buffered length, items sent and received, closed."""
         with self._lock:
             return ChannelStatistics(
-                self._capacity, len(self._buffer), self._put, self._taken, self._closed
+                self._capacity,
+                len(self._buffer),
+                self._put,
+                self._taken,
+                self._closed,
+                self._waiting_senders,
+                self._waiting_receivers,
             )
 
     def __repr__(self) -> str:

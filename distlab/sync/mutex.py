@@ -41,7 +41,8 @@ class MutexStatistics:
     ``acquisitions`` counts successful acquires; ``contended_acquisitions`` the
     ones that found the Mutex already held and had to wait; ``total_wait_seconds``
     and ``max_wait_seconds`` measure that waiting; ``timeouts`` counts acquires
-    that gave up.
+    that gave up; ``waiting`` is how many threads are blocked in ``acquire`` right now
+    (so a test can wait for "the other thread is blocked on us" instead of sleeping).
     """
 
     acquisitions: int
@@ -49,6 +50,15 @@ class MutexStatistics:
     total_wait_seconds: float
     max_wait_seconds: float
     timeouts: int
+    waiting: int = 0
+
+    def __str__(self) -> str:
+        share = self.contended_acquisitions / self.acquisitions if self.acquisitions else 0.0
+        return (
+            f"{self.acquisitions} acquisitions, {self.contended_acquisitions} had to wait "
+            f"({share:.0%}); waited {self.total_wait_seconds:.3f} s in all, at most "
+            f"{self.max_wait_seconds * 1000:.1f} ms at once; {self.timeouts} timeouts"
+        )
 
 
 class Mutex:
@@ -75,6 +85,7 @@ class Mutex:
         self._total_wait = 0.0
         self._max_wait = 0.0
         self._timeouts = 0
+        self._waiting = 0
 
     @property
     def name(self) -> str:
@@ -112,7 +123,13 @@ class Mutex:
                     self._timeouts += 1
                 return False
             started = time.monotonic()
-            acquired = self._lock.acquire(timeout=-1 if timeout is None else timeout)
+            with self._stats_guard:
+                self._waiting += 1
+            try:
+                acquired = self._lock.acquire(timeout=-1 if timeout is None else timeout)
+            finally:
+                with self._stats_guard:
+                    self._waiting -= 1
             waited = time.monotonic() - started
             if not acquired:
                 with self._stats_guard:
@@ -183,6 +200,7 @@ class Mutex:
                 total_wait_seconds=self._total_wait,
                 max_wait_seconds=self._max_wait,
                 timeouts=self._timeouts,
+                waiting=self._waiting,
             )
 
     def hold(self, timeout: float | None = None) -> _Held:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -61,7 +60,8 @@ def test_close_wakes_a_blocked_receiver_and_a_blocked_sender():
             outcomes.append("sender saw close")
 
     threads = [start(receiver), start(sender)]
-    time.sleep(0.05)
+    wait_until(lambda: empty.statistics().waiting_receivers == 1)
+    wait_until(lambda: full.statistics().waiting_senders == 1)
     empty.close()
     full.close()
     join_all(threads)
@@ -78,7 +78,7 @@ def test_unbuffered_send_waits_for_a_receiver():
         sent.set()
 
     thread = start(sender)
-    time.sleep(0.05)
+    wait_until(lambda: channel.statistics().waiting_senders == 1)  # it is inside send, waiting
     assert not sent.is_set(), "send returned before anyone received"
     assert channel.recv(timeout=10) == 42
     join_all([thread])

@@ -100,7 +100,7 @@ def test_statistics_count_contention_and_waiting_time():
     with mutex:
         thread = start(waiter)
         held.set()
-        time.sleep(0.05)  # the waiter is now blocked on us
+        wait_until(lambda: mutex.statistics().waiting == 1)  # the waiter is blocked on us
     join_all([thread])
     assert got_it.is_set()
     stats = mutex.statistics()
@@ -124,7 +124,7 @@ def test_waiting_thread_gets_the_mutex_when_released():
     mutex.acquire()
     acquired = threading.Event()
     thread = start(lambda: acquired.set() if mutex.acquire(timeout=10) else None)
-    time.sleep(0.02)
+    wait_until(lambda: mutex.statistics().waiting == 1)
     assert not acquired.is_set()
     mutex.release()
     wait_until(acquired.is_set)

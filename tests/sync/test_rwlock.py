@@ -74,7 +74,7 @@ def test_writer_gets_in_despite_a_stream_of_overlapping_readers():
                 rw.release_read()
 
     readers = [start(reader) for _ in range(4)]
-    time.sleep(0.02)  # readers now overlap continuously
+    wait_until(lambda: rw.statistics().max_concurrent_readers >= 2)  # readers overlap
     got = rw.acquire_write(timeout=10)
     if got:
         writer_in.set()
