@@ -16,6 +16,7 @@ in each node) and ``close()`` kills whatever did not stop gracefully.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.machinery
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -153,7 +155,12 @@ class Cluster:
         self.start_timeout_s = start_timeout_s
         self.rpc_timeout_s = rpc_timeout_s
         self._owns_root = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="distlab-cluster-") if root is None else root)
+        if root is None:
+            _remove_abandoned_roots()
+            self.root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
+            (self.root / _OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
+        else:
+            self.root = Path(root)
         self._lock = threading.RLock()
         self._nodes = {
             f"n{i}": _Node(
@@ -173,6 +180,7 @@ class Cluster:
         self._crashes = 0
         self._faults = 0
         self._closed = False
+        _OPEN_CLUSTERS.add(self)
 
     def _choose(
         self, service: Any, options: dict[str, Any]
@@ -630,6 +638,43 @@ class Cluster:
 
     def _tail(self, node: _Node, lines: int = 30) -> str:
         return "\n".join(self.logs(node.name).splitlines()[-lines:])
+
+
+_ROOT_PREFIX = "distlab-cluster-"
+_OWNER_FILE = "owner.pid"
+_OPEN_CLUSTERS: weakref.WeakSet[Cluster] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clusters() -> None:
+    """A script or a kernel that exits with clusters open still stops their nodes and
+    removes their temporary folders (the nodes' watchdogs would stop them anyway)."""
+    for cluster in list(_OPEN_CLUSTERS):
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+def _remove_abandoned_roots() -> None:
+    """Temporary cluster folders whose owner process is gone (a kernel killed with a cluster
+    open): remove them, so they do not pile up in the temp dir."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_ROOT_PREFIX}*"):
+        try:
+            owner = int((folder / _OWNER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours, or from before owners were recorded: leave it
+        if owner == os.getpid() or _process_exists(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _is_system(name: str) -> bool:

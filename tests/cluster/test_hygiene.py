@@ -80,3 +80,32 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_script_that_exits_with_a_cluster_open_leaves_no_folder_behind(tmp_path: Path) -> None:
+    script = tmp_path / "forgetful.py"
+    script.write_text(
+        "from distlab.cluster import Cluster, Echo\n"
+        "if __name__ == '__main__':\n"
+        "    cluster = Cluster.start(1, program=Echo)\n"
+        "    print(cluster.root, flush=True)\n"  # and exit without close()
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    root = Path(done.stdout.strip().splitlines()[-1])
+    assert root.name.startswith("distlab-cluster-") and not root.exists()
+
+
+def test_a_folder_abandoned_by_a_dead_controller_is_removed_by_the_next_cluster() -> None:
+    import tempfile
+
+    from distlab.cluster import Cluster, Echo
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                          capture_output=True, check=True)  # fmt: skip
+    abandoned = Path(tempfile.mkdtemp(prefix="distlab-cluster-"))
+    (abandoned / "owner.pid").write_text(gone.stdout.strip())
+    (abandoned / "data").mkdir()
+    with Cluster.start(1, program=Echo):
+        assert not abandoned.exists()
