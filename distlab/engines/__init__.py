@@ -33,7 +33,13 @@ from distlab.engines.experiments import (
     redis_experiment,
 )
 from distlab.engines.faults import EngineNemesis, Fault, NemesisEvent
-from distlab.engines.processes import ServerError, ServerProcess, free_ports, require_binary
+from distlab.engines.processes import (
+    ServerError,
+    ServerProcess,
+    check_engines,
+    free_ports,
+    require_binary,
+)
 from distlab.engines.proxy import LinkProxy, ProxyStatistics, etcd_peer_identity
 from distlab.engines.redis import RedisClient, RedisReplicaSet
 from distlab.engines.workload import (
@@ -67,6 +73,7 @@ __all__ = [
     "RedisReplicaSet",
     "ServerError",
     "ServerProcess",
+    "check_engines",
     "etcd_experiment",
     "etcd_peer_identity",
     "free_ports",

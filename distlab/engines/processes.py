@@ -72,6 +72,24 @@ def require_binary(name: str) -> str:
     return path
 
 
+DEBIAN_PACKAGES = {"etcd": "etcd-server", "redis-server": "redis-server"}
+
+
+def check_engines(binaries: tuple[str, ...] = ("etcd", "redis-server")) -> str:
+    """Say whether the real engines a chapter needs are installed; ServerError naming every
+    missing one and how to install it (so a learner learns it in the first cell, not the
+    tenth)."""
+    missing = [name for name in binaries if shutil.which(name) is None]
+    if missing:
+        packages = " ".join(DEBIAN_PACKAGES.get(name, name) for name in missing)
+        raise ServerError(
+            f"not installed: {', '.join(missing)}. On Debian or Ubuntu: "
+            f"`sudo apt-get install {packages}` (the course's .ci/system-deps does it); "
+            "then restart this kernel"
+        )
+    return f"found: {', '.join(binaries)} -- this chapter can run"
+
+
 def free_ports(count: int, host: str = HOST) -> list[int]:
     """``count`` distinct TCP ports that were free a moment ago on ``host``.
 
