@@ -2,7 +2,7 @@
 
     python -m distlab.sim sweep --seeds 0:2000 --nodes 3 --ticks 200 [--workers 2]
 
-Prints progress, then the report (each failing seed with its message); the exit status is
+Prints progress (a tqdm bar, only when stderr is a terminal), then the report (each failing seed with its message); the exit status is
 1 when a schedule failed, so a shell script or CI job can run it as a check.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from distlab.sim.sweep import ProgressLine, sweep
+from distlab.sim.sweep import ProgressBar, sweep
 
 
 def _seed_range(text: str) -> range:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds,
         workers=args.workers,
         stop_after=args.stop_after,
-        progress=ProgressLine(),
+        progress=ProgressBar(),
         nodes=args.nodes,
         ticks=args.ticks,
         fault_rate=args.fault_rate,

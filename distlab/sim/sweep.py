@@ -37,7 +37,7 @@ from typing import Any
 from distlab.sim.faults import ScheduleResult, run_random_schedule
 from distlab.sim.safety import SimulationFailure
 
-__all__ = ["ProgressLine", "SweepReport", "sweep"]
+__all__ = ["ProgressBar", "SweepReport", "sweep"]
 
 Failure = tuple[int, str, str]  # (seed, exception type name, message)
 
@@ -77,21 +77,23 @@ class SweepReport:
         return "\n".join(lines)
 
 
-class ProgressLine:
-    """A ``progress`` for `sweep`: "done/total schedules" on one line of stderr, redrawn at
-    most every ``interval_s`` seconds (and once at the end)."""
+class ProgressBar:
+    """A ``progress`` for `sweep`: a tqdm bar on stderr -- a widget in a notebook
+    (``tqdm.auto``), a redrawn line in a terminal, and nothing at all when stderr is a log
+    file or a pipe (CI), where a redrawn line would become one enormous line."""
 
-    def __init__(self, interval_s: float = 0.25) -> None:
-        self.interval_s = interval_s
-        self._last = 0.0
+    def __init__(self, unit: str = "schedule") -> None:
+        self.unit = unit
+        self._bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < self.interval_s:
-            return
-        self._last = now
-        end = "\n" if done == total else ""
-        print(f"\r  {done}/{total} schedules", end=end, file=sys.stderr, flush=True)
+        from tqdm.auto import tqdm  # only a learner who asks for progress pays the import
+
+        if self._bar is None:
+            self._bar = tqdm(total=total, unit=self.unit, file=sys.stderr, disable=None)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
 
 
 def sweep(

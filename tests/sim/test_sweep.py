@@ -62,7 +62,9 @@ def test_cli_exit_status_and_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(["sweep", "--seeds", "0:30", "--nodes", "3", "--ticks", "100", "--workers", "1"]) == 0
     )
-    out = capsys.readouterr().out
-    assert "30 schedules, 0 failures" in out
+    captured = capsys.readouterr()
+    assert "30 schedules, 0 failures" in captured.out
+    # Not a terminal (as in CI or a captured cell): no redrawn progress line at all.
+    assert "\r" not in captured.err and "schedule" not in captured.err
     with pytest.raises(SystemExit):
         main(["sweep", "--seeds", "zero:ten"])
