@@ -2,8 +2,9 @@
 
     python -m distlab.sim sweep --seeds 0:2000 --nodes 3 --ticks 200 [--workers 2]
 
-Prints progress (a tqdm bar, only when stderr is a terminal), then the report (each failing seed with its message); the exit status is
-1 when a schedule failed, so a shell script or CI job can run it as a check.
+Prints progress (a tqdm bar, only when stderr is a terminal), then the report (each failing
+seed with its message); the exit status is 1 when a schedule failed, so a shell script or
+CI job can run it as a check.
 """
 
 from __future__ import annotations
