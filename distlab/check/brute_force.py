@@ -34,7 +34,7 @@ def brute_force_linearizable(
             f"brute force is exponential; refusing {len(ops)} operations (max {MAX_OPERATIONS})"
         )
     inf = float("inf")
-    ends = [inf if op.indefinite else op.complete for op in ops]
+    ends = [inf if op.indefinite else op.ended for op in ops]
     optional = [i for i, op in enumerate(ops) if op.indefinite]
     required = [i for i, op in enumerate(ops) if not op.indefinite]
 

@@ -153,9 +153,7 @@ def inject_stale_reads(history: History, count: int, seed: int) -> History:
 
 def _stale_value_for(key_ops: list[Operation], get: Operation) -> str | None:
     """The newest value that was overwritten, in real time, before ``get`` began."""
-    writes = [
-        w for w in key_ops if w.kind != "get" and w.status == "ok" and w.complete < get.invoke
-    ]
+    writes = [w for w in key_ops if w.kind != "get" and w.status == "ok" and w.ended < get.invoke]
     if not writes:
         return None
     # A value written by put V is provably stale once a put W with W.invoke > V.complete
@@ -165,22 +163,22 @@ def _stale_value_for(key_ops: list[Operation], get: Operation) -> str | None:
     has_appends = any(op.kind == "append" for op in key_ops)
     if not has_appends:
         for v in writes:
-            if any(w.invoke > v.complete for w in writes):
-                candidates.append((v.complete, v.value or ""))
+            if any(w.invoke > v.ended for w in writes):
+                candidates.append((v.ended, v.value or ""))
     else:
         for r in key_ops:
             if (
                 r.kind == "get"
                 and r.status == "ok"
                 and r.id != get.id
-                and r.complete < get.invoke
-                and any(w.invoke > r.complete for w in writes)
+                and r.ended < get.invoke
+                and any(w.invoke > r.ended for w in writes)
             ):
                 # r's value was current while r ran; a write invoked after r completed and
                 # completed before the get began must be visible to the get.
-                candidates.append((r.complete, r.output or ""))
+                candidates.append((r.ended, r.output or ""))
     if not candidates:
-        return "" if any(w.complete < get.invoke for w in writes) and get.output != "" else None
+        return "" if any(w.ended < get.invoke for w in writes) and get.output != "" else None
     candidates.sort()
     value = candidates[-1][1]
     return value if value != get.output else None

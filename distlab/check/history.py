@@ -77,6 +77,13 @@ class Operation:
             )
 
     @property
+    def ended(self) -> int:
+        """The completion time of an operation that completed; ValueError if it is pending."""
+        if self.complete is None:
+            raise ValueError(f"operation {self.id} ({self.describe()}) has not completed")
+        return self.complete
+
+    @property
     def indefinite(self) -> bool:
         """True when the outcome is unknown (timed out, or still pending)."""
         return self.status == "info" or self.complete is None

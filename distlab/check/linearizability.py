@@ -567,7 +567,8 @@ def check_linearizable(
     else:
         verdict = "ok"
     elapsed = time.monotonic() - started
-    text, witness = "", ()
+    text = ""
+    witness: Sequence[Operation] = ()
     if explain:
         text, witness = _explain_in_time(verdict, results, parts, model, timeout_s, deadline)
         unfinished = [k for k, r in results.items() if r.verdict == "unknown"]

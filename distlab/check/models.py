@@ -12,20 +12,24 @@ Models are pure: no clock, no I/O. States must be hashable (the checker memoizes
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from distlab.check.history import Operation
 
 
 class Model(Protocol):
-    """What the checker needs from a sequential specification."""
+    """What the checker needs from a sequential specification.
 
-    def init(self) -> Hashable:
+    States are any hashable value; they are typed ``Any`` here so that a model may name its
+    own state type (`KVModel`'s is a str) and still be a `Model`.
+    """
+
+    def init(self) -> Any:
         """The state before any operation."""
         ...
 
-    def step(self, state: Hashable, op: Operation) -> tuple[bool, Hashable]:
+    def step(self, state: Any, op: Operation) -> tuple[bool, Any]:
         """Is ``op`` (with its recorded output) legal in ``state``? Returns (ok, new state).
 
         For an indefinite op the output is unknown and must not be checked.
@@ -36,7 +40,7 @@ class Model(Protocol):
         """Independent sub-histories, each checked on its own."""
         ...
 
-    def describe_state(self, state: Hashable) -> str:
+    def describe_state(self, state: Any) -> str:
         """Short human-readable text for explanations."""
         ...
 

@@ -100,8 +100,8 @@ def measure_staleness(history: History | Iterable[Operation], examples: int = 5)
     monotonic: dict[Hashable, int] = {}
     for key_ops in by_key.values():
         writes = [w for w in key_ops if w.is_write and w.status != "fail"]
-        done = sorted((w for w in writes if not w.indefinite), key=lambda w: w.complete)
-        completes = [w.complete for w in done]
+        done = sorted((w for w in writes if not w.indefinite), key=lambda w: w.ended)
+        completes = [w.ended for w in done]
         newest_seen_start: dict[Hashable, float] = {}  # client -> latest start of a seen write
         for op in sorted(key_ops, key=lambda o: (o.invoke, o.id)):
             if op.kind != "get" or op.status != "ok" or op.complete is None:
@@ -126,7 +126,7 @@ def measure_staleness(history: History | Iterable[Operation], examples: int = 5)
                         op=op,
                         writer=v,
                         staleness_versions=len(lost),
-                        staleness_time=op.invoke - min(w.complete for w in lost),  # type: ignore[misc]
+                        staleness_time=op.invoke - min(w.ended for w in lost),
                     )
                 )
             # Own completed writes that supersede what it saw are among the ones it missed.

@@ -113,8 +113,9 @@ class Engine(ABC):
         """Member names, e.g. ["n0", "n1", "n2"]."""
 
     @abstractmethod
-    def client(self, name: str, **options: Any) -> EngineClient:
-        """A new client connected to member ``name``."""
+    def client(self, name: str, *, timeout_s: float = 2.0) -> EngineClient:
+        """A new client connected to member ``name`` (an engine may add options of its own,
+        such as etcd's ``serializable``)."""
 
     @abstractmethod
     def crash(self, name: str) -> None:

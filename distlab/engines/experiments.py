@@ -24,6 +24,7 @@ engine unless one is passed in, and always stops what it started. Never prints.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -86,7 +87,8 @@ def _read_finals(history: History, read: Callable[[str], str], keys: list[str]) 
         deadline = time.monotonic() + 20.0
         while True:
             try:
-                finals[key] = history.record("final", "get", key, None, lambda k=key: read(k))
+                value = history.record("final", "get", key, None, functools.partial(read, key))
+                finals[key] = value or ""  # a get of null reads as "" (docs/HISTORY_FORMAT.md)
                 break
             except EngineError:
                 if time.monotonic() > deadline:

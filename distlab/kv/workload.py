@@ -45,6 +45,7 @@ processes (the caller brings the cluster) and never prints.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -161,7 +162,7 @@ def run_workload(
     explicit ``run`` already hold data.
     """
     spec = replace(workload or KVWorkload(), **options)
-    consistency = spec.consistency or getattr(cluster.program_cls, "consistency", "strong")
+    consistency = spec.consistency or str(getattr(cluster.program_cls, "consistency", "strong"))
     names = list(cluster.names)
     # Client ids must never repeat on a cluster (the duplicate table would swallow a rerun's
     # operations); a random suffix also keeps apart runs from two processes.
@@ -184,7 +185,8 @@ def run_workload(
     ]
     mix = spec.operation_mix
     clients = [
-        WorkloadClient(f"c{i}", lambda clerk=clerk: clerk, mix) for i, clerk in enumerate(clerks)
+        WorkloadClient(f"c{i}", functools.partial(_same, clerk), mix)
+        for i, clerk in enumerate(clerks)
     ]
 
     def finish(history: History, heal_time: int) -> FinalReads:
@@ -312,3 +314,8 @@ def wait_for_convergence(cluster: Any, timeout_s: float = 30.0) -> dict | None:
         return False
 
     return agreed if cluster.wait_for(all_agree, timeout_s) else None
+
+
+def _same(clerk: Clerk) -> Clerk:
+    """A client factory that hands out the one Clerk it was made with."""
+    return clerk
