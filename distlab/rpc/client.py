@@ -599,6 +599,11 @@ class Client:
                     slot.deliver(ok, value)
         except (OSError, EOFError, FrameError, BadMessage) as error:
             self._lose(conn, f"connection to {conn.server_name} broke: {error}")
+        except Exception as error:
+            # A bug on our side, triggered by what the server sent: fail this connection's
+            # calls (they would otherwise wait for a reader that is gone) and reconnect later.
+            log.exception("%s: failed to read a reply from %s", self.name, conn.server_name)
+            self._lose(conn, f"connection to {conn.server_name} broke: {error!r}")
 
     def _lose(self, conn: _Connection, reason: str) -> None:
         was_alive = conn.alive

@@ -458,7 +458,16 @@ class Server:
                     backlog.extend(connection.decoder.feed(chunk))
                     self._frame_deadline(connection)
                     continue
-                job = handle(connection, backlog.popleft())
+                try:
+                    job = handle(connection, backlog.popleft())
+                except Exception:
+                    # A bug on our side, triggered by this frame: the frame is lost (its
+                    # caller times out) but this connection and every other keeps serving.
+                    self._count("bad_frames")
+                    log.exception(
+                        "%s: failed to handle a frame from %s", self.name, connection.peer
+                    )
+                    continue
                 if job is None:
                     continue
                 # Run the handler inline (no hand-over to another thread on the fast
@@ -469,7 +478,11 @@ class Server:
                 if self._watch_idle:
                     with self._watch_cond:
                         self._watch_cond.notify()
-                self._run(*job)
+                try:
+                    self._run(*job)
+                except Exception:  # as above: never let one call end the reading thread
+                    self._count("errors")
+                    log.exception("%s: failed to answer %s", self.name, job[2])
                 with connection.role_lock:
                     if connection.token != token:
                         return  # another thread reads this connection now
@@ -544,7 +557,7 @@ class Server:
             message = codec.unpack(payload)
             if type(message) is list and len(message) > 1:
                 candidate = message[1]
-                if type(candidate) is int and candidate >= 0:
+                if type(candidate) is int and 0 <= candidate <= codec.MAX_REQUEST_ID:
                     request_id = candidate  # so even a malformed request gets a matching error
             request_id, lamport, method, args, session = codec.parse_request(message)
         except BadMessage as error:
@@ -669,6 +682,8 @@ class Server:
         try:
             payload = codec.pack([REPLY, request_id, now, ok, value])
         except (TypeError, ValueError, OverflowError) as error:
+            # Only the handler's value can be unpackable: request_id and now were range
+            # checked (codec.MAX_REQUEST_ID, MAX_LAMPORT), so this fallback always packs.
             ok = False
             value = codec.error_value(
                 "remote", "TypeError", f"{method} returned a value msgpack cannot carry: {error}"
