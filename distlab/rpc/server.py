@@ -46,7 +46,7 @@ from distlab.rpc.at_most_once import (
 )
 from distlab.rpc.codec import REPLY, BadMessage
 from distlab.rpc.delay_line import DelayLine
-from distlab.rpc.faults import FaultControl, FaultPolicy
+from distlab.rpc.faults import FAULT_METHOD_PREFIX, FAULT_SERVICE, FaultControl, FaultPolicy
 from distlab.rpc.framing import (
     DEFAULT_MAX_FRAME_BYTES,
     HEADER,
@@ -238,7 +238,7 @@ class Server:
             ("accepted", "refused", "auth_failures", "calls", "errors", "bad_frames", "slow"), 0
         )
         self.address: tuple[str, int] = (host, port)
-        self.register(FaultControl(self.policy), "Fault")
+        self.register(FaultControl(self.policy), FAULT_SERVICE)
 
     # -- services -----------------------------------------------------------------------
     def register(self, obj: object, name: str | None = None) -> None:
@@ -583,7 +583,7 @@ class Server:
                 f"methods: {', '.join(self.methods())[:500]})",
             )
             return
-        if method.startswith("Fault."):
+        if method.startswith(FAULT_METHOD_PREFIX):
             # The control service runs inline and is never faulted (see faults.py).
             self._run(connection, request_id, method, fn, args, None)
             return
@@ -702,7 +702,7 @@ class Server:
                 ]
             )
         frame = HEADER.pack(len(payload), VERSION) + payload
-        if method.startswith("Fault."):
+        if method.startswith(FAULT_METHOD_PREFIX):
             delays, note = (0.0,), ""
         else:
             delays, note = self.policy.plan(self.name, connection.peer, "reply")
