@@ -8,6 +8,10 @@ Contenders, each a server in its own process, measured interleaved in one run:
   mp-conn      multiprocessing.connection Listener/Client (send/recv)
   xmlrpc       stock xmlrpc.server / xmlrpc.client
   distlab-8t   8 threads sharing one distlab Client (throughput only)
+  distlab-async  distlab ``call_async(...).result()`` back to back: every reply goes
+               through the client's background reader thread and a Future (the cost of
+               the hand-over the blocking path avoids); ``--async-linger-s 0`` turns
+               the reader's linger off, to measure what it saves
 
 Loopback speed on a 2-CPU machine depends on whether client and server share a CPU:
 ``--pin same`` puts both on CPU 0, ``--pin split`` the client on CPU 0 and servers on
@@ -15,6 +19,7 @@ CPU 1, ``--pin none`` lets the OS decide. Compare ratios within one placement.
 
     .venv/bin/python benchmarks/rpc_bench.py --pin same
     .venv/bin/python benchmarks/rpc_bench.py --quick
+    PYTHONPATH=/path/to/checkout .venv/bin/python benchmarks/rpc_bench.py  # that checkout's distlab
 
 Prints a table of medians over the repetitions, then one JSON line with every figure
 and the ratios (targets: distlab >= 0.6x raw-echo, >= 5x xmlrpc; 8 threads >= 1 thread).
@@ -148,6 +153,13 @@ def _client_distlab(port: int) -> tuple[Callable[[], object], Callable[[], None]
     return (lambda: client.call("Echo.echo", ARGUMENT)), client.close
 
 
+def _client_distlab_async(port: int) -> tuple[Callable[[], object], Callable[[], None]]:
+    from distlab.rpc import Client
+
+    client = Client(("127.0.0.1", port), name="bench-async")
+    return (lambda: client.call_async("Echo.echo", ARGUMENT).result()), client.close
+
+
 def _client_raw(port: int) -> tuple[Callable[[], object], Callable[[], None]]:
     from distlab.rpc import codec
     from distlab.rpc.framing import HEADER, VERSION, FrameDecoder
@@ -193,8 +205,15 @@ CLIENTS = {
     "raw-echo": _client_raw,
     "mp-conn": _client_mp,
     "xmlrpc": _client_xmlrpc,
+    "distlab-async": _client_distlab_async,
 }
-SERVER_OF = {"distlab": "distlab", "raw-echo": "raw", "mp-conn": "mp", "xmlrpc": "xmlrpc"}
+SERVER_OF = {
+    "distlab": "distlab",
+    "raw-echo": "raw",
+    "mp-conn": "mp",
+    "xmlrpc": "xmlrpc",
+    "distlab-async": "distlab",
+}
 
 
 def measure_sequential(call: Callable[[], object], n: int) -> dict[str, float]:
@@ -249,7 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=5000, help="calls per measurement")
     parser.add_argument("--reps", type=int, default=5, help="repetitions (medians reported)")
     parser.add_argument("--quick", action="store_true", help="1000 calls x 3 reps")
+    parser.add_argument(
+        "--async-linger-s",
+        type=float,
+        default=None,
+        help="override the client's ASYNC_LINGER_S (0: no linger) to measure what it buys",
+    )
     args = parser.parse_args(argv)
+    if args.async_linger_s is not None:
+        import distlab.rpc.client
+
+        distlab.rpc.client.ASYNC_LINGER_S = args.async_linger_s
     if args.quick:
         args.calls, args.reps = 1000, 3
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -292,8 +321,19 @@ def main(argv: list[str] | None = None) -> int:
                 process.kill()
                 process.join()
 
-    result: dict[str, object] = {"pin": args.pin, "calls": args.calls, "reps": args.reps}
-    print(f"rpc benchmark: pin={args.pin}, {args.calls} calls x {args.reps} reps (medians)")
+    import distlab
+
+    result: dict[str, object] = {
+        "pin": args.pin,
+        "calls": args.calls,
+        "reps": args.reps,
+        "distlab": os.path.dirname(os.path.dirname(distlab.__file__)),
+        "async_linger_s": args.async_linger_s,
+    }
+    print(
+        f"rpc benchmark: pin={args.pin}, {args.calls} calls x {args.reps} reps (medians), "
+        f"distlab from {result['distlab']}"
+    )
     print(f"{'contender':<12} {'calls/s':>10} {'p50 us':>9} {'p99 us':>9}")
     medians: dict[str, dict[str, float]] = {}
     for name, samples in runs.items():
@@ -310,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         "distlab_vs_xmlrpc": medians["distlab"]["calls_per_s"] / medians["xmlrpc"]["calls_per_s"],
         "distlab_vs_mp_conn": medians["distlab"]["calls_per_s"] / medians["mp-conn"]["calls_per_s"],
         "threads8_vs_1": medians["distlab-8t"]["calls_per_s"] / medians["distlab"]["calls_per_s"],
+        "async_vs_raw_echo": medians["distlab-async"]["calls_per_s"]
+        / medians["raw-echo"]["calls_per_s"],
     }
     print(
         "ratios: "
