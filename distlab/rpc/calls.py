@@ -57,45 +57,40 @@ class RequestIds:
         return request_id
 
 
-class CallTable:
+class CallTable(dict):
     """The calls in flight on one connection: request id -> the caller's slot.
 
     A reply, a deadline and a broken connection may race for the same call; each ends it
     with ``take``, and exactly one of them gets the slot (the others get None). Every
     method is a single dict operation, atomic under the GIL, so the table needs no lock
-    of its own (and the transport's hot path pays for none).
+    of its own. It *is* a dict (not a wrapper around one) so that ``len`` and truth
+    tests, which the client's reader makes on every reply, stay single C calls.
     """
 
-    __slots__ = ("_slots",)
-
-    def __init__(self) -> None:
-        self._slots: dict[int, Any] = {}
+    __slots__ = ()
 
     def add(self, request_id: int, slot: Any) -> None:
         """Register a call before its request is sent (its reply may come at once)."""
-        self._slots[request_id] = slot
+        self[request_id] = slot
 
     def take(self, request_id: int) -> Any:
         """End the call ``request_id``: its slot, or None if something else ended it."""
-        return self._slots.pop(request_id, None)
+        return self.pop(request_id, None)
 
     def holds(self, request_id: int, slot: Any) -> bool:
         """Is ``slot`` still waiting under ``request_id``?"""
-        return self._slots.get(request_id) is slot
+        return self.get(request_id) is slot
 
     def take_any(self) -> Any:
         """End some call (any one) and return its slot, or None when none is left."""
         try:
-            return self._slots.popitem()[1]
+            return self.popitem()[1]
         except KeyError:
             return None
 
     def slots(self) -> list[Any]:
         """A snapshot of the slots in flight."""
-        return list(self._slots.values())
-
-    def __len__(self) -> int:
-        return len(self._slots)
+        return list(self.values())
 
 
 # -- deadlines as numbers ---------------------------------------------------------------

@@ -230,14 +230,18 @@ class Client:
         Raises RemoteError, RpcTimeout, ConnectionLost, UnknownMethod, BadArguments, ...
         """
         warn_if_locks_held(f"rpc {method}", stacklevel=3)  # blame the caller of Client.call
-        attempts = Attempts(retries)  # the retry rule lives in calls.py, shared with async
+        if retries < 0:  # checked here too: Attempts is only made once an attempt fails
+            raise ValueError(f"retries must be >= 0, got {retries}")
         session = self._session
         seq = session.start() if session is not None else 0
+        attempts: Attempts | None = None
         try:
             while True:
                 try:
                     return self._call_once(method, args, timeout, session, seq)
                 except RpcError as error:
+                    if attempts is None:  # the retry rule lives in calls.py, shared with async
+                        attempts = Attempts(retries)
                     decision = attempts.after_failure(error)
                     if decision is RETRY:
                         self._count("retries")
@@ -708,8 +712,8 @@ class _AsyncCall:
     def deliver(self, ok: bool, value: Any) -> None:
         self._uncount()
         outcome = outcome_of_reply(ok, value)
-        if isinstance(outcome, RpcError):  # the server's answer: never retried
-            self._give_up(self.attempts.give_up(outcome))
+        if isinstance(outcome, RpcError):
+            self.fail(outcome)  # the same decision as Client.call's (a server answer: give up)
         else:
             self._finish(outcome)
 

@@ -117,8 +117,8 @@ class _Connection:
         "peer_address",
         "peer_host",
         "role_lock",
-        "running",
         "send_lock",
+        "slow_handlers",
         "sock",
         "token",
     )
@@ -138,10 +138,10 @@ class _Connection:
         self.backlog: deque[bytes] = deque()  # decoded frames not yet handled
         self.deadline = 0.0  # when a half-received frame must be complete (0: none)
         self.buffered_bytes = 0  # this connection's share of Server._buffered_total
-        # Handlers of this connection still running (keyed by id of the job), so the idle
-        # check never closes a connection that is waiting for a slow handler's reply.
-        # A set's add/discard are atomic under the GIL: no lock on the call path.
-        self.running: set[int] = set()
+        # Handlers the watchdog left running when it moved the reading role elsewhere
+        # (under role_lock), so the idle check never closes a connection that waits for
+        # a slow handler's reply. The handler being run by the reader shows in busy_since.
+        self.slow_handlers = 0
 
     def send(self, frame: bytes) -> None:
         # One buffer, one sendall, under the lock: frames from workers never interleave.
@@ -559,17 +559,14 @@ class Server:
                 if self._watch_idle:
                     with self._watch_cond:
                         self._watch_cond.notify()
-                running_key = id(job)
-                connection.running.add(running_key)
                 try:
                     self._run(*job)
                 except Exception:  # as above: never let one call end the reading thread
                     self._count("errors")
                     log.exception("%s: failed to answer %s", self.name, job[2])
-                finally:
-                    connection.running.discard(running_key)
                 with connection.role_lock:
                     if connection.token != token:
+                        connection.slow_handlers -= 1
                         return  # another thread reads this connection now
                     connection.busy_since = 0.0
         except TimeoutError:
@@ -667,6 +664,7 @@ class Server:
                         continue
                     connection.token += 1
                     connection.busy_since = 0.0
+                    connection.slow_handlers += 1  # until it returns (see _reader_loop)
                     token = connection.token
                 self._pool.submit(self._reader_loop, connection, token)
 
@@ -683,7 +681,7 @@ class Server:
         for connection in connections:
             if not connection.alive or now - connection.last_active < self.idle_timeout_s:
                 continue
-            if connection.running or connection.busy_since or connection.decoder.partial:
+            if connection.slow_handlers or connection.busy_since or connection.decoder.partial:
                 self._count("idle_kept")
                 continue
             self._count("idle")

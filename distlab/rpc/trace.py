@@ -50,11 +50,12 @@ class LamportClock:
         ``received`` must already be range checked (``codec.parse_*`` do it); a value
         outside the range raises ValueError rather than corrupt the clock.
         """
-        if not 0 <= received <= MAX_LAMPORT:
+        if received > MAX_LAMPORT or received < 0:
             raise ValueError(f"Lamport timestamp {received} is outside 0..{MAX_LAMPORT}")
         with self._lock:
-            self._time = min(max(self._time, received) + 1, MAX_LAMPORT)
-            return self._time
+            now = received if received > self._time else self._time
+            self._time = now = now + 1 if now < MAX_LAMPORT else MAX_LAMPORT
+            return now
 
     @property
     def time(self) -> int:
