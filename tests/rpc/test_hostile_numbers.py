@@ -17,7 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from distlab.rpc import Client, ConnectionLost, LamportClock, RpcTimeout, Server, codec
+from distlab.rpc import (
+    Client,
+    ConnectionLost,
+    LamportClock,
+    RpcError,
+    RpcTimeout,
+    Server,
+    codec,
+)
 from distlab.rpc.framing import FrameDecoder
 from tests.rpc.helpers import Echo, raw_connect, read_frames, send
 
@@ -264,6 +272,42 @@ def test_a_hostile_reply_breaks_one_connection_not_the_client(make_reply):
                 client.call("Echo.echo", "first", timeout=0.5)
             # The client's clock stayed packable, so later calls still work.
             assert client.clock.time < 2**63
+            assert client.call("Echo.echo", "second", timeout=20, retries=2) == "second"
+    finally:
+        hostile.close()
+
+
+# Replies shaped like a REPLY to the request just sent, with fields broken as above.
+@st.composite
+def reply_like(draw, request_id: int) -> list:
+    valid = [
+        codec.REPLY,
+        request_id,
+        draw(wire_integer(0, 2**63 - 1)),
+        draw(st.booleans()),
+        draw(
+            SCALARS
+            | st.lists(st.text(max_size=5), min_size=4, max_size=4)
+            | st.just(["remote", "ValueError", "boom", ""])
+        ),
+    ]
+    for _ in range(draw(st.sampled_from([0, 0, 1, 2]))):
+        valid[draw(st.integers(0, 4))] = draw(BOUNDARY_INTEGERS | GARBAGE)
+    arity = draw(st.sampled_from([5, 5, 5, 5, 0, 4, 6]))
+    return [*valid, None][:arity]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reply=reply_like(request_id=1))  # a new Client's first request has id 1
+def test_fuzzed_replies_never_poison_the_client(reply):
+    hostile = HostileServer(lambda request: reply)
+    try:
+        with Client(hostile.address, name="victim") as client:
+            # Any RpcError (or even a value) is fine; a crash, a hang or a poisoned
+            # clock is not.
+            with contextlib.suppress(RpcError):
+                client.call("Echo.echo", "first", timeout=0.3)
+            assert client.clock.time <= codec.MAX_LAMPORT
             assert client.call("Echo.echo", "second", timeout=20, retries=2) == "second"
     finally:
         hostile.close()
