@@ -47,7 +47,9 @@ class RequestIds:
 
     def __init__(self) -> None:
         self._counter = itertools.count(1)
-        self.last = 0  # the highest id handed out: how many requests were made
+        # The last id handed out, for statistics (requests made). Not locked: with
+        # concurrent callers it may lag the highest id by a few for a moment.
+        self.last = 0
 
     def next(self) -> int:
         # next() on itertools.count is one C call: atomic under the GIL, so callers on
