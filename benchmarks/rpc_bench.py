@@ -8,6 +8,10 @@ Contenders, each a server in its own process, measured interleaved in one run:
   mp-conn      multiprocessing.connection Listener/Client (send/recv)
   xmlrpc       stock xmlrpc.server / xmlrpc.client
   distlab-8t   8 threads sharing one distlab Client (throughput only)
+  distlab-async  distlab ``call_async(...).result()`` back to back: every reply goes
+               through the client's background reader thread and a Future (the cost of
+               the hand-over the blocking path avoids); ``--async-linger-s 0`` turns
+               the reader's linger off, to measure what it saves
 
 Loopback speed on a 2-CPU machine depends on whether client and server share a CPU:
 ``--pin same`` puts both on CPU 0, ``--pin split`` the client on CPU 0 and servers on
@@ -15,6 +19,7 @@ CPU 1, ``--pin none`` lets the OS decide. Compare ratios within one placement.
 
     .venv/bin/python benchmarks/rpc_bench.py --pin same
     .venv/bin/python benchmarks/rpc_bench.py --quick
+    PYTHONPATH=/path/to/checkout .venv/bin/python benchmarks/rpc_bench.py  # that checkout's distlab
 
 Prints a table of medians over the repetitions, then one JSON line with every figure
 and the ratios (targets: distlab >= 0.6x raw-echo, >= 5x xmlrpc; 8 threads >= 1 thread).
@@ -148,6 +153,13 @@ def _client_distlab(port: int) -> tuple[Callable[[], object], Callable[[], None]
     return (lambda: client.call("Echo.echo", ARGUMENT)), client.close
 
 
+def _client_distlab_async(port: int) -> tuple[Callable[[], object], Callable[[], None]]:
+    from distlab.rpc import Client
+
+    client = Client(("127.0.0.1", port), name="bench-async")
+    return (lambda: client.call_async("Echo.echo", ARGUMENT).result()), client.close
+
+
 def _client_raw(port: int) -> tuple[Callable[[], object], Callable[[], None]]:
     from distlab.rpc import codec
     from distlab.rpc.framing import HEADER, VERSION, FrameDecoder
@@ -193,27 +205,58 @@ CLIENTS = {
     "raw-echo": _client_raw,
     "mp-conn": _client_mp,
     "xmlrpc": _client_xmlrpc,
+    "distlab-async": _client_distlab_async,
 }
-SERVER_OF = {"distlab": "distlab", "raw-echo": "raw", "mp-conn": "mp", "xmlrpc": "xmlrpc"}
+SERVER_OF = {
+    "distlab": "distlab",
+    "raw-echo": "raw",
+    "mp-conn": "mp",
+    "xmlrpc": "xmlrpc",
+    "distlab-async": "distlab",
+}
 
 
-def measure_sequential(call: Callable[[], object], n: int) -> dict[str, float]:
-    """n back-to-back calls: calls/s and latency percentiles (microseconds)."""
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (None: this process)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def measure_sequential(
+    call: Callable[[], object], n: int, server_pid: int | None = None
+) -> dict[str, float]:
+    """n back-to-back calls: calls/s, latency percentiles (microseconds), and the CPU
+    microseconds per call spent by this process (client) and by the server's process.
+
+    On a machine shared with other work, wall-clock rates swing with the load; CPU time
+    per call does much less, so compare versions by ``cpu_us`` when the load is high.
+    """
     for _ in range(min(200, n)):  # warm up (connections, caches)
         call()
     latencies = []
     clock = time.perf_counter_ns
+    client_cpu0, server_cpu0 = _cpu_s(None), _cpu_s(server_pid) if server_pid else 0.0
     start = clock()
     for _ in range(n):
         t0 = clock()
         call()
         latencies.append(clock() - t0)
     elapsed = (clock() - start) / 1e9
+    client_cpu = _cpu_s(None) - client_cpu0
+    server_cpu = (_cpu_s(server_pid) - server_cpu0) if server_pid else float("nan")
     latencies.sort()
     return {
         "calls_per_s": n / elapsed,
         "p50_us": latencies[len(latencies) // 2] / 1000,
         "p99_us": latencies[int(len(latencies) * 0.99)] / 1000,
+        "client_cpu_us": client_cpu / n * 1e6,
+        "server_cpu_us": server_cpu / n * 1e6,
     }
 
 
@@ -249,7 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=5000, help="calls per measurement")
     parser.add_argument("--reps", type=int, default=5, help="repetitions (medians reported)")
     parser.add_argument("--quick", action="store_true", help="1000 calls x 3 reps")
+    parser.add_argument(
+        "--async-linger-s",
+        type=float,
+        default=None,
+        help="override the client's ASYNC_LINGER_S (0: no linger) to measure what it buys",
+    )
     args = parser.parse_args(argv)
+    if args.async_linger_s is not None:
+        import distlab.rpc.client
+
+        distlab.rpc.client.ASYNC_LINGER_S = args.async_linger_s
     if args.quick:
         args.calls, args.reps = 1000, 3
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -280,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "distlab-8t":
                     runs[name].append(measure_threads(ports["distlab"], 8, args.calls))
                 else:
-                    runs[name].append(measure_sequential(clients[name][0], args.calls))
+                    server_pid = children[SERVER_OF[name]][0].pid
+                    runs[name].append(measure_sequential(clients[name][0], args.calls, server_pid))
         for _, close in clients.values():
             close()
     finally:
@@ -292,9 +346,23 @@ def main(argv: list[str] | None = None) -> int:
                 process.kill()
                 process.join()
 
-    result: dict[str, object] = {"pin": args.pin, "calls": args.calls, "reps": args.reps}
-    print(f"rpc benchmark: pin={args.pin}, {args.calls} calls x {args.reps} reps (medians)")
-    print(f"{'contender':<12} {'calls/s':>10} {'p50 us':>9} {'p99 us':>9}")
+    import distlab
+
+    result: dict[str, object] = {
+        "pin": args.pin,
+        "calls": args.calls,
+        "reps": args.reps,
+        "distlab": os.path.dirname(os.path.dirname(distlab.__file__)),
+        "async_linger_s": args.async_linger_s,
+    }
+    print(
+        f"rpc benchmark: pin={args.pin}, {args.calls} calls x {args.reps} reps (medians), "
+        f"distlab from {result['distlab']}"
+    )
+    print(
+        f"{'contender':<14} {'calls/s':>10} {'p50 us':>9} {'p99 us':>9} "
+        f"{'cpu us/call (client+server)':>28}"
+    )
     medians: dict[str, dict[str, float]] = {}
     for name, samples in runs.items():
         medians[name] = {
@@ -303,18 +371,31 @@ def main(argv: list[str] | None = None) -> int:
         row = medians[name]
         p50 = f"{row['p50_us']:9.0f}" if "p50_us" in row else f"{'-':>9}"
         p99 = f"{row['p99_us']:9.0f}" if "p99_us" in row else f"{'-':>9}"
-        print(f"{name:<12} {row['calls_per_s']:10.0f} {p50} {p99}")
+        cpu = (
+            f"{row['client_cpu_us']:12.1f} + {row['server_cpu_us']:.1f}"
+            if "client_cpu_us" in row
+            else f"{'-':>12}"
+        )
+        print(f"{name:<14} {row['calls_per_s']:10.0f} {p50} {p99} {cpu}")
     ratios = {
         "distlab_vs_raw_echo": medians["distlab"]["calls_per_s"]
         / medians["raw-echo"]["calls_per_s"],
         "distlab_vs_xmlrpc": medians["distlab"]["calls_per_s"] / medians["xmlrpc"]["calls_per_s"],
         "distlab_vs_mp_conn": medians["distlab"]["calls_per_s"] / medians["mp-conn"]["calls_per_s"],
         "threads8_vs_1": medians["distlab-8t"]["calls_per_s"] / medians["distlab"]["calls_per_s"],
+        "async_vs_raw_echo": medians["distlab-async"]["calls_per_s"]
+        / medians["raw-echo"]["calls_per_s"],
+        # CPU per call, client + server, against the raw echo's: steadier under load.
+        "cpu_distlab_vs_raw_echo": (
+            medians["distlab"]["client_cpu_us"] + medians["distlab"]["server_cpu_us"]
+        )
+        / (medians["raw-echo"]["client_cpu_us"] + medians["raw-echo"]["server_cpu_us"]),
     }
     print(
         "ratios: "
         + ", ".join(f"{key} {value:.2f}" for key, value in ratios.items())
-        + "  (targets: raw_echo >= 0.6, xmlrpc >= 5, threads8 >= 1)"
+        + "  (targets: raw_echo >= 0.6, xmlrpc >= 5, threads8 >= 1; cpu_distlab_vs_raw_echo:"
+        " CPU per call relative to the raw echo, lower is better)"
     )
     result.update({"medians": medians, "ratios": ratios})
     print(json.dumps(result, sort_keys=True))

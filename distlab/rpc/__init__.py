@@ -6,7 +6,8 @@
     client.call("KV.put", "x", "1", timeout=1.0)
 
 Modules, in reading order: ``framing`` (bytes -> frames), ``codec`` (frames -> messages),
-``errors`` (what can go wrong, definite or not), ``server``, ``client``, ``faults``
+``errors`` (what can go wrong, definite or not), ``calls`` (the client's protocol state
+and retry rule, no I/O), ``server``, ``client``, ``faults``
 (drops, delays, duplicates, reordering, partitions), ``at_most_once`` (duplicate table),
 ``auth`` (HMAC challenge-response), ``trace`` (Lamport clocks, message records).
 The wire format is specified in docs/WIRE_FORMAT.md; the API in docs/CONTRACTS.md.
@@ -25,12 +26,13 @@ from distlab.rpc.errors import (
     SessionExpired,
     UnknownMethod,
 )
-from distlab.rpc.faults import FaultControl, FaultPolicy, FaultStatistics
+from distlab.rpc.faults import CONTROLLER, FaultControl, FaultPolicy, FaultStatistics
 from distlab.rpc.framing import FrameDecoder, FrameError, encode_frame
 from distlab.rpc.server import Server, ServerStatistics
 from distlab.rpc.trace import LamportClock, TraceEvent, Tracer
 
 __all__ = [
+    "CONTROLLER",
     "AuthenticationError",
     "BadArguments",
     "BadRequest",

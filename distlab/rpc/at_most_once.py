@@ -20,8 +20,20 @@ Bounded memory — the forgetting rule:
    possibly second execution. A client that never had a reply (``ack == 0``) is
    indistinguishable from a new one: keep ``max_clients`` above the number of clients
    active at once.
+4. Bytes. The stored replies, counted as their encoded size plus ``ENTRY_OVERHEAD_BYTES``
+   per entry and ``CLIENT_OVERHEAD_BYTES`` plus the id per client, stay under
+   ``max_bytes`` (the counts of rules 2 and 3 alone would allow 1,024 x 1,024 replies of
+   up to a frame each). Over budget, finished replies are forgotten as in rule 2 (treated
+   as acknowledged: a later copy is ``Stale``, never run again), from the least recently
+   seen client first and oldest seq first. A reply larger than the whole budget is thus
+   sent once and never stored.
+5. Joiners. At most ``max_waiters_per_entry`` copies of one running request wait for its
+   reply; an older waiting copy is dropped (left unanswered) for a newer one, so repeating
+   a slow request cannot grow the table.
 
-Pure: no sockets, threads or clocks; the server calls ``begin``/``finish`` under its lock.
+The client's half, ``ClientSession``, keeps the sequence numbers: it is thread-safe (one
+lock) and draws a random id, so it is not pure; ``DuplicateTable`` is: no sockets,
+threads or clocks; the server calls ``begin``/``finish`` under its lock.
 """
 
 from __future__ import annotations
@@ -62,18 +74,26 @@ class Expired:
 
 Decision = Execute | Cached | InProgress | Stale | Expired
 
+# Rough costs of the bookkeeping around a stored reply (dict slots, small objects), so
+# that a flood of tiny replies also counts against ``max_bytes``.
+ENTRY_OVERHEAD_BYTES = 200
+CLIENT_OVERHEAD_BYTES = 500
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
 
 @dataclass
 class _Entry:
     done: bool = False
     reply: Any = None
     waiters: list = field(default_factory=list)
+    size_bytes: int = ENTRY_OVERHEAD_BYTES
 
 
 @dataclass
 class _ClientRecord:
     acked: int = 0
     entries: dict[int, _Entry] = field(default_factory=dict)
+    size_bytes: int = CLIENT_OVERHEAD_BYTES  # this record and all its entries
 
 
 @dataclass(frozen=True)
@@ -88,19 +108,45 @@ class DuplicateTableStatistics:
     stale: int
     expired: int
     evicted_clients: int
+    size_bytes: int = 0
+    forgotten_for_bytes: int = 0
+    dropped_waiters: int = 0
 
 
 class DuplicateTable:
     """The server's memory of replies, per client, with bounded size (see module doc)."""
 
-    def __init__(self, max_clients: int = 1024, max_entries_per_client: int = 1024) -> None:
-        if max_clients < 1 or max_entries_per_client < 1:
-            raise ValueError("max_clients and max_entries_per_client must be >= 1")
+    def __init__(
+        self,
+        max_clients: int = 1024,
+        max_entries_per_client: int = 1024,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_waiters_per_entry: int = 16,
+    ) -> None:
+        if min(max_clients, max_entries_per_client, max_bytes, max_waiters_per_entry) < 1:
+            raise ValueError(
+                "max_clients, max_entries_per_client, max_bytes and max_waiters_per_entry "
+                "must be >= 1"
+            )
         self.max_clients = max_clients
         self.max_entries_per_client = max_entries_per_client
+        self.max_bytes = max_bytes
+        self.max_waiters_per_entry = max_waiters_per_entry
         self._clients: OrderedDict[str, _ClientRecord] = OrderedDict()
+        self._size_bytes = 0
         self._counts = dict.fromkeys(
-            ("executed", "replayed", "joined_in_progress", "stale", "expired", "evicted"), 0
+            (
+                "executed",
+                "replayed",
+                "joined_in_progress",
+                "stale",
+                "expired",
+                "evicted",
+                "forgotten_for_bytes",
+                "dropped_waiters",
+            ),
+            0,
         )
 
     def begin(self, client_id: str, seq: int, ack: int, waiter: Any = None) -> Decision:
@@ -114,8 +160,11 @@ class DuplicateTable:
                 self._counts["expired"] += 1
                 return Expired()
             record = self._clients[client_id] = _ClientRecord()
+            record.size_bytes += len(client_id)
+            self._size_bytes += record.size_bytes
             while len(self._clients) > self.max_clients:
-                self._clients.popitem(last=False)
+                _, evicted = self._clients.popitem(last=False)
+                self._size_bytes -= evicted.size_bytes
                 self._counts["evicted"] += 1
         else:
             self._clients.move_to_end(client_id)
@@ -127,17 +176,25 @@ class DuplicateTable:
         entry = record.entries.get(seq)
         if entry is None:
             record.entries[seq] = _Entry()
+            record.size_bytes += ENTRY_OVERHEAD_BYTES
+            self._size_bytes += ENTRY_OVERHEAD_BYTES
             self._counts["executed"] += 1
             return Execute()
         if entry.done:
             self._counts["replayed"] += 1
             return Cached(entry.reply)
+        if len(entry.waiters) >= self.max_waiters_per_entry:
+            del entry.waiters[0]  # rule 5: the oldest waiting copy goes unanswered
+            self._counts["dropped_waiters"] += 1
         entry.waiters.append(waiter)
         self._counts["joined_in_progress"] += 1
         return InProgress()
 
-    def finish(self, client_id: str, seq: int, reply: Any) -> list:
-        """Store the reply of an executed request; return the waiters that joined it."""
+    def finish(self, client_id: str, seq: int, reply: Any, reply_bytes: int = 0) -> list:
+        """Store the reply of an executed request; return the waiters that joined it.
+
+        ``reply_bytes`` is the reply's encoded size, what storing it costs (rule 4).
+        """
         record = self._clients.get(client_id)
         if record is None:
             return []
@@ -146,20 +203,40 @@ class DuplicateTable:
             return []
         waiters, entry.waiters = entry.waiters, []
         if seq <= record.acked:  # acknowledged (given up) while it ran: nothing to keep
-            del record.entries[seq]
+            self._delete(record, seq)
             return waiters
         entry.done, entry.reply = True, reply
+        entry.size_bytes += reply_bytes
+        record.size_bytes += reply_bytes
+        self._size_bytes += reply_bytes
         done = [s for s, e in record.entries.items() if e.done]
         if len(done) > self.max_entries_per_client:
             done.sort()
             self._forget_through(record, done[len(done) - self.max_entries_per_client - 1])
+        if self._size_bytes > self.max_bytes:
+            self._shrink_to_budget()
         return waiters
 
-    @staticmethod
-    def _forget_through(record: _ClientRecord, ack: int) -> None:
+    def _shrink_to_budget(self) -> None:
+        # Rule 4: forget finished replies, least recently seen client first, oldest seq
+        # first, as if acknowledged. Entries still running stay: their handlers hold
+        # whatever memory they hold anyway, and forgetting them could run them twice.
+        for record in list(self._clients.values()):
+            for seq in sorted(s for s, e in record.entries.items() if e.done):
+                if self._size_bytes <= self.max_bytes:
+                    return
+                self._forget_through(record, seq)
+                self._counts["forgotten_for_bytes"] += 1
+
+    def _forget_through(self, record: _ClientRecord, ack: int) -> None:
         record.acked = max(record.acked, ack)
         for seq in [s for s, e in record.entries.items() if s <= ack and e.done]:
-            del record.entries[seq]
+            self._delete(record, seq)
+
+    def _delete(self, record: _ClientRecord, seq: int) -> None:
+        entry = record.entries.pop(seq)
+        record.size_bytes -= entry.size_bytes
+        self._size_bytes -= entry.size_bytes
 
     def statistics(self) -> DuplicateTableStatistics:
         """How big the table is and what it decided."""
@@ -173,6 +250,9 @@ class DuplicateTable:
             stale=c["stale"],
             expired=c["expired"],
             evicted_clients=c["evicted"],
+            size_bytes=self._size_bytes,
+            forgotten_for_bytes=c["forgotten_for_bytes"],
+            dropped_waiters=c["dropped_waiters"],
         )
 
 

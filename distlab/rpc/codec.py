@@ -13,8 +13,10 @@ classes). Each payload is one msgpack array whose first element is the message t
     DENIED   [5, reason]                                        server -> client, then close
 
 What it must never do: unpickle, eval or import anything named by a peer; trust a
-payload's shape. ``parse_request`` and friends check shapes and raise ``BadMessage``
-naming what was wrong. Where it fits: between ``framing`` (bytes) and the server/client.
+payload's shape; let a number off the wire reach state before it is checked against its
+documented range (docs/WIRE_FORMAT.md §3). ``parse_request`` and friends check shapes and
+ranges and raise ``BadMessage`` naming what was wrong. Where it fits: between ``framing``
+(bytes) and the server/client.
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ from typing import Any
 import msgpack
 
 REQUEST, REPLY, HELLO, WELCOME, READY, DENIED = range(6)
+
+# Ranges of the numbers and sizes a peer sends (docs/WIRE_FORMAT.md §3). They are checked
+# before anything is done with the value, because a value outside them poisons state:
+# a Lamport timestamp of 2**64-1 once pushed a server's clock past what msgpack can carry,
+# after which no reply could be packed (issue 16 §1).
+MAX_REQUEST_ID = 2**64 - 1  # only echoed back, never computed with: all of uint64
+# Lamport timestamps and sequence numbers are computed with (max + 1, ack < seq): capping
+# them at int64's maximum leaves 2**63 increments of headroom below msgpack's 2**64 limit
+# and lets peers in languages without uint64 (Java, JavaScript) store them.
+MAX_LAMPORT = 2**63 - 1
+MAX_SEQ = 2**63 - 1
+MAX_METHOD_CHARS = 256  # "Service.method"; echoed in error messages, so kept short
+MAX_CLIENT_ID_CHARS = 64  # a key of the duplicate table: its size is memory the server keeps
 
 
 class BadMessage(ValueError):
@@ -45,9 +60,10 @@ def unpack(payload: bytes) -> Any:
         raise BadMessage(f"payload is not valid msgpack: {error}") from None
 
 
-def _uint(value: Any, what: str) -> int:
-    if type(value) is not int or value < 0:
-        raise BadMessage(f"{what} must be a non-negative integer, got {value!r:.40}")
+def _uint(value: Any, what: str, maximum: int) -> int:
+    # type() rather than isinstance(): True and False are ints to isinstance.
+    if type(value) is not int or not 0 <= value <= maximum:
+        raise BadMessage(f"{what} must be an integer in 0..{maximum}, got {value!r:.40}")
     return value
 
 
@@ -55,11 +71,13 @@ def parse_request(message: Any) -> tuple[int, int, str, list, tuple[str, int, in
     """Check a REQUEST's shape: (request_id, lamport, method, args, session or None)."""
     if type(message) is not list or len(message) not in (5, 6) or message[0] != REQUEST:
         raise BadMessage("expected a request: [0, request_id, lamport, method, args(, session)]")
-    request_id = _uint(message[1], "request_id")
-    lamport = _uint(message[2], "lamport")
+    request_id = _uint(message[1], "request_id", MAX_REQUEST_ID)
+    lamport = _uint(message[2], "lamport", MAX_LAMPORT)
     method = message[3]
     if type(method) is not str:
         raise BadMessage(f"method must be a string, got {method!r:.40}")
+    if len(method) > MAX_METHOD_CHARS:
+        raise BadMessage(f"method name is {len(method)} characters; at most {MAX_METHOD_CHARS}")
     args = message[4]
     if type(args) is not list:
         raise BadMessage(f"args must be an array, got {type(args).__name__}")
@@ -68,7 +86,20 @@ def parse_request(message: Any) -> tuple[int, int, str, list, tuple[str, int, in
         raw = message[5]
         if type(raw) is not list or len(raw) != 3 or type(raw[0]) is not str:
             raise BadMessage("session must be [client_id: str, seq: uint, ack: uint]")
-        session = (raw[0], _uint(raw[1], "seq"), _uint(raw[2], "ack"))
+        client_id = raw[0]
+        if not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
+            raise BadMessage(
+                f"session client_id must be 1..{MAX_CLIENT_ID_CHARS} characters, "
+                f"got {len(client_id)}"
+            )
+        seq = _uint(raw[1], "seq", MAX_SEQ)
+        if seq == 0:
+            raise BadMessage(f"session seq must be in 1..{MAX_SEQ} (the first call is seq 1)")
+        ack = _uint(raw[2], "ack", MAX_SEQ)
+        if ack >= seq:
+            # ack covers calls that have ended; the call being made has not.
+            raise BadMessage(f"session ack ({ack}) must be below seq ({seq})")
+        session = (client_id, seq, ack)
     return request_id, lamport, method, args, session
 
 
@@ -78,7 +109,8 @@ def parse_reply(message: Any) -> tuple[int | None, int, bool, Any]:
         raise BadMessage("expected a reply: [1, request_id, lamport, ok, value]")
     request_id = message[1]
     if request_id is not None:
-        _uint(request_id, "request_id")
+        _uint(request_id, "request_id", MAX_REQUEST_ID)
+    lamport = _uint(message[2], "lamport", MAX_LAMPORT)
     ok = message[3]
     if type(ok) is not bool:
         raise BadMessage("reply's ok flag must be a boolean")
@@ -90,7 +122,7 @@ def parse_reply(message: Any) -> tuple[int | None, int, bool, Any]:
             or not all(type(part) is str for part in value)
         ):
             raise BadMessage("error reply must carry [kind, type_name, message, traceback]")
-    return request_id, _uint(message[2], "lamport"), ok, message[4]
+    return request_id, lamport, ok, message[4]
 
 
 def error_value(kind: str, type_name: str, message: str, traceback_text: str = "") -> list:

@@ -22,6 +22,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+# The client name every policy exempts by default: the cluster controller, which must be
+# able to reach a node (to heal a partition, say) whatever the faults in force.
+CONTROLLER = "controller"
+# The built-in service that changes a node's policy; calls to it are never faulted.
+FAULT_SERVICE = "Fault"
+FAULT_METHOD_PREFIX = FAULT_SERVICE + "."
+
 _PROBABILITIES = ("drop_request", "drop_reply", "duplicate", "reorder")
 _DEFAULTS: dict[str, Any] = {
     "drop_request": 0.0,
@@ -31,7 +38,7 @@ _DEFAULTS: dict[str, Any] = {
     "delay_ms": {"dist": "constant", "ms": 0.0},
     "reorder_delay_ms": {"dist": "uniform", "low": 5.0, "high": 50.0},
     "blocked": [],
-    "exempt": ["controller"],
+    "exempt": [CONTROLLER],
     "seed": 0,
 }
 CONFIG_KEYS = frozenset(_DEFAULTS)
@@ -325,10 +332,10 @@ def set_remote(
 ) -> dict:
     """Change the fault settings of the Server at ``address`` (from any process).
 
-    Connects as "controller" (exempt from faults) and calls ``Fault.set``; returns the
+    Connects as ``CONTROLLER`` (exempt from faults) and calls ``Fault.set``; returns the
     server's whole new configuration.
     """
     from distlab.rpc.client import Client  # client imports this module: import when used
 
-    with Client(address, name="controller", secret=secret) as control:
-        return control.call("Fault.set", config, timeout=timeout)
+    with Client(address, name=CONTROLLER, secret=secret) as control:
+        return control.call(f"{FAULT_METHOD_PREFIX}set", config, timeout=timeout)

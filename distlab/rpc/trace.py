@@ -18,9 +18,18 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from distlab.rpc.codec import MAX_LAMPORT
+
 
 class LamportClock:
-    """A thread-safe Lamport clock."""
+    """A thread-safe Lamport clock that never leaves ``0..MAX_LAMPORT``.
+
+    Every value it returns goes on the wire, where a timestamp must fit the documented
+    range (docs/WIRE_FORMAT.md §3). A peer may legally send ``MAX_LAMPORT`` itself, so the
+    clock *saturates* there instead of growing past it: the one place where timestamps
+    stop increasing. Honest peers, ticking once per message, would need 2**63 messages to
+    get there; only a hostile or broken one can, and then the clock stays usable.
+    """
 
     __slots__ = ("_lock", "_time")
 
@@ -31,14 +40,22 @@ class LamportClock:
     def tick(self) -> int:
         """A local event (e.g. sending): advance and return the new time."""
         with self._lock:
-            self._time += 1
+            if self._time < MAX_LAMPORT:
+                self._time += 1
             return self._time
 
     def observe(self, received: int) -> int:
-        """A receive carrying ``received``: jump past it and return the new time."""
+        """A receive carrying ``received``: jump past it and return the new time.
+
+        ``received`` must already be range checked (``codec.parse_*`` do it); a value
+        outside the range raises ValueError rather than corrupt the clock.
+        """
+        if received > MAX_LAMPORT or received < 0:
+            raise ValueError(f"Lamport timestamp {received} is outside 0..{MAX_LAMPORT}")
         with self._lock:
-            self._time = max(self._time, received) + 1
-            return self._time
+            now = received if received > self._time else self._time
+            self._time = now = now + 1 if now < MAX_LAMPORT else MAX_LAMPORT
+            return now
 
     @property
     def time(self) -> int:
