@@ -2,7 +2,7 @@
 """One entry point for a fresh machine: set up, then open the course or run the tests.
 
     python3 dev.py course        # create .venv, install distlab, open the course in JupyterLab
-    python3 dev.py test          # the same set-up, then lint + unit tests + every notebook (nbval)
+    python3 dev.py test          # the same set-up, then lint, types, unit tests, every notebook
     python3 dev.py test -- -k rpc tests/test_rpc_client.py   # extra arguments go to pytest
 
 Both commands are idempotent: the virtual environment is created once, and
@@ -80,6 +80,7 @@ def test(extra: list[str]) -> None:
     ensure_environment()
     run(BIN / "ruff", "check", "distlab", "tests", "benchmarks", "dev.py")
     run(BIN / "ruff", "format", "--check", "distlab", "tests", "benchmarks", "dev.py")
+    run(PYTHON, "-m", "mypy")  # distlab/, configured in pyproject.toml
     run(PYTHON, "-m", "pytest", *extra)
 
 

@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT = re.compile(r"^\s*(?:from|import) (distlab(?:\.\w+)*)", re.M)
-# Deep imports a chapter still makes, each with the reason it stays deep.
-ALLOWED_DEEP = {"distlab.rpc.framing"}  # chapter 03 shows the framing layer by itself
+# Deep imports a chapter may still make, each with the reason it stays deep.
+ALLOWED_DEEP: set[str] = set()
 
 
 def _sources() -> list[tuple[str, str]]:

@@ -68,7 +68,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     cell = item.cell  # type: ignore[attr-defined]
     got = getattr(item, "test_outputs", None)
     _records[item.nodeid] = {
-        "cell": item.cell_num,  # type: ignore[attr-defined]
+        "cell": item.cell_num,
         "source": cell.source,
         "outcome": state,
         "reason": reason,

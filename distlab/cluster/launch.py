@@ -38,10 +38,9 @@ from distlab.cluster.node import load_program, node_main
 from distlab.cluster.program import Address, NodeProgram
 from distlab.cluster.system import find_system
 from distlab.core import derive_seed
+from distlab.rpc.faults import CONTROLLER  # the fault-exempt client name, defined once
 
 __all__ = ["Cluster", "ClusterError", "Event", "NodeStatus"]
-
-CONTROLLER = "controller"
 
 
 class ClusterError(RuntimeError):

@@ -240,13 +240,13 @@ class Clerk:
                 "give each thread its own Clerk"
             )
         try:
-            command = Command(self.client_id, next(self._seq), op, key, value)  # type: ignore[arg-type]
+            command = Command(self.client_id, next(self._seq), op, key, value)
             self._count("operations")
             pending = None
             if self.history is not None:
                 pending = self.history.invoke(
                     self.history_client, op, key, None if op == "get" else value
-                )  # type: ignore[arg-type]
+                )
             try:
                 result = self._execute(command)
             except KVError as error:

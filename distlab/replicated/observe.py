@@ -15,9 +15,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from distlab.rpc import CONTROLLER
+
 __all__ = ["applied", "one_leader", "status_lines", "wait_for_one_leader", "wait_until_applied"]
 
-_OBSERVER = "controller"  # exempt from partitions (see distlab.cluster)
+_OBSERVER = CONTROLLER  # exempt from partitions, so a partition never hides a node from us
 
 
 def one_leader(cluster: Any, among: Sequence[str] | None = None) -> str | None:

@@ -556,6 +556,7 @@ class Client:
                 if waiter is not None:
                     if waiter.done:
                         return
+                    assert deadline is not None, "a blocking reader always has a deadline"
                     remaining_ms = poll_ms(deadline, time.monotonic())
                     if remaining_ms <= 0:
                         return

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +164,7 @@ class FaultPolicy:
             self._blocked.discard((src, dst))
             self._refresh_active()
 
-    def partition(self, *groups: list[str] | tuple[str, ...] | set[str]) -> None:
+    def partition(self, *groups: Iterable[str]) -> None:
         """Symmetric partition: nodes in different groups cannot talk (either way).
 
         Replaces any earlier blocks. Names outside every group are not blocked.

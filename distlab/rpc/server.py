@@ -726,7 +726,7 @@ class Server:
         except BadMessage as error:
             self._count("bad_frames")
             self._reply_error(connection, request_id, "", "bad_request", "BadRequest", str(error))
-            return
+            return None
         now = self.clock.observe(lamport)
         if self.tracer is not None:
             self.tracer.record(
@@ -745,20 +745,20 @@ class Server:
                 f"{self.name} has no method {method!r} ({known} {service!r}; "
                 f"methods: {', '.join(self.methods())[:500]})",
             )
-            return
+            return None
         if method.startswith(FAULT_METHOD_PREFIX):
             # The control service runs inline and is never faulted (see faults.py).
             self._run(connection, request_id, method, fn, args, None)
-            return
+            return None
         if session is not None:
             client_id, seq, ack = session
             with self._table_lock:
                 decision = self._table.begin(client_id, seq, ack, (connection, request_id))
             if isinstance(decision, Cached):
                 self._send_reply(connection, request_id, method, decision.reply)
-                return
+                return None
             if isinstance(decision, (InProgress, Stale)):
-                return  # joined the running call, or an acknowledged copy: never run twice
+                return None  # joined the running call, or an acknowledged copy: never run twice
             if isinstance(decision, Expired):
                 self._reply_error(
                     connection,
@@ -769,7 +769,7 @@ class Server:
                     f"{self.name} no longer remembers client {client_id!r}; the call may "
                     f"have run before: not running it again",
                 )
-                return
+                return None
             assert isinstance(decision, Execute)
         return (connection, request_id, method, fn, args, session)
 
@@ -866,6 +866,7 @@ class Server:
                 ]
             )
         frame = HEADER.pack(len(payload), VERSION) + payload
+        delays: tuple[float, ...]
         if method.startswith(FAULT_METHOD_PREFIX):
             delays, note = (0.0,), ""
         else:

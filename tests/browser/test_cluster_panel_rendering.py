@@ -42,7 +42,7 @@ class FakeCluster:
         self.calls: list[tuple[str, ...]] = []
         self.broken = False
 
-    def status(self, timeout: float = 1.0) -> dict[str, FakeStatus]:
+    def status(self, timeout_s: float = 1.0) -> dict[str, FakeStatus]:
         if self.broken:
             raise RuntimeError("the cluster is closed")
         return dict(self.statuses)
