@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import importlib.machinery
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -150,6 +151,9 @@ class Cluster:
         self.seed = seed
         self.host = host
         self.secret = secret
+        # Only this controller knows it: a node serves the calls that change its network or
+        # its peers (Fault.set, Node.set_peers) only to a client that proves it.
+        self.control_secret = secrets.token_hex(16)
         self.options = options
         self.start_timeout_s = start_timeout_s
         self.rpc_timeout_s = rpc_timeout_s
@@ -238,6 +242,7 @@ class Cluster:
             "data_dir": str(node.data_dir),
             "log_file": str(node.log_file),
             "secret": self.secret,
+            "control_secret": self.control_secret,
             "seed": derive_seed(self.seed, node.name),
             "policy": self._policy_config(node.name),
             "options": self.options,
@@ -619,7 +624,12 @@ class Cluster:
 
         client = self._clients.get(name)
         if client is None:
-            client = Client(self.address(name), name=CONTROLLER, secret=self.secret)
+            client = Client(
+                self.address(name),
+                name=CONTROLLER,
+                secret=self.secret,
+                control_secret=self.control_secret,
+            )
             self._clients[name] = client
         return client
 

@@ -159,14 +159,24 @@ class NodeRuntime:
         host, port = self.spec["host"], int(self.spec.get("port") or 0)
         try:
             server = Server(
-                host=host, port=port, name=self.name, secret=self.spec.get("secret"), policy=policy
+                host=host,
+                port=port,
+                name=self.name,
+                secret=self.spec.get("secret"),
+                policy=policy,
+                control_secret=self.spec.get("control_secret"),
             ).start()
         except OSError as error:
             if port == 0 or self.spec.get("fixed_port"):
                 raise
             self.log.warning("port %d is taken (%s); binding a fresh port", port, error)
             server = Server(
-                host=host, port=0, name=self.name, secret=self.spec.get("secret"), policy=policy
+                host=host,
+                port=0,
+                name=self.name,
+                secret=self.spec.get("secret"),
+                policy=policy,
+                control_secret=self.spec.get("control_secret"),
             ).start()
         self.server = server
         server.register(_NodeService(self), name="Node")

@@ -24,6 +24,7 @@ from distlab.rpc.errors import (
     RpcError,
     RpcTimeout,
     SessionExpired,
+    Unauthorized,
     UnknownMethod,
 )
 from distlab.rpc.faults import CONTROLLER, FaultControl, FaultPolicy, FaultStatistics
@@ -55,6 +56,7 @@ __all__ = [
     "SessionExpired",
     "TraceEvent",
     "Tracer",
+    "Unauthorized",
     "UnknownMethod",
     "encode_frame",
 ]

@@ -7,6 +7,12 @@ server answers that with the label ``b"distlab-rpc/1 server|"``. Different label
 direction stop a peer from reflecting one side's challenge back at it. Digests are
 compared with ``hmac.compare_digest`` (constant time).
 
+A server may also have a *control secret* (the cluster controller's, one per run): a client
+that proves it (label ``b"distlab-rpc/1 control|"``, answering the same nonce) gets a
+*control connection*, the only kind on which the methods that change a node's network or
+peers (``Fault.set``, ``Node.set_peers``, ...) are served. Then HELLO's answer is the pair
+``[data proof or None, control proof]``.
+
 What it must never do: put the secret on the wire, or compare digests with ``==``.
 Where it fits: the handshake in ``server.py`` and ``client.py``.
 """
@@ -21,6 +27,7 @@ import os
 NONCE_BYTES = 32
 CLIENT_LABEL = b"distlab-rpc/1 client|"
 SERVER_LABEL = b"distlab-rpc/1 server|"
+CONTROL_LABEL = b"distlab-rpc/1 control|"
 
 
 def as_key(secret: str | bytes | None) -> bytes | None:

@@ -213,10 +213,13 @@ class Client:
         clock: LamportClock | None = None,
         connect_timeout: float = 5.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        control_secret: str | bytes | None = None,
     ) -> None:
         self.address = (str(address[0]), int(address[1]))
         self.name = name
         self._key = auth.as_key(secret)
+        # A cluster's controller proves its per-run control secret too (see auth.py).
+        self._control_key = auth.as_key(control_secret)
         self.policy = policy if policy is not None else FaultPolicy()
         self.tracer = tracer
         self.clock = clock if clock is not None else LamportClock()
@@ -514,24 +517,27 @@ class Client:
         if version != VERSION:
             raise BadMessage(f"server speaks protocol version {version}, this client {VERSION}")
         server_name = str(server_name)
-        response = client_nonce = None
+        proof: bytes | None = None  # of the shared secret
+        client_nonce: bytes | None = None
         if self._key is not None:
             if not isinstance(server_nonce, bytes):
                 raise AuthenticationError(
                     f"server {server_name!r} does not authenticate peers, but this client was "
                     f"given a secret: refusing to talk to an unauthenticated server"
                 )
-            response = auth.respond(self._key, auth.CLIENT_LABEL, server_nonce)
+            proof = auth.respond(self._key, auth.CLIENT_LABEL, server_nonce)
             client_nonce = auth.new_nonce()
-        elif server_nonce is not None:
-            raise AuthenticationError(
-                f"server {server_name!r} requires a shared secret; pass secret=... to Client"
-            )
+        response: bytes | list[bytes | None] | None = proof
+        if self._control_key is not None and isinstance(server_nonce, bytes):
+            response = [proof, auth.respond(self._control_key, auth.CONTROL_LABEL, server_nonce)]
         hello = codec.pack([codec.HELLO, self.name, response, client_nonce])
         sock.sendall(HEADER.pack(len(hello), VERSION) + hello)
         answer = codec.unpack(recv_one_frame(sock, decoder, deadline))
         if type(answer) is list and answer and answer[0] == codec.DENIED:
-            raise AuthenticationError(f"server {server_name!r} refused us: {answer[1:]}")
+            hint = (
+                "" if self._key is not None else " (it requires a shared secret: pass secret=...)"
+            )
+            raise AuthenticationError(f"server {server_name!r} refused us: {answer[1:]}{hint}")
         _, proof = codec.expect(answer, codec.READY, 2, "READY")
         if self._key is not None:
             assert client_nonce is not None

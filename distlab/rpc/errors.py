@@ -68,6 +68,13 @@ class SessionExpired(RpcError):
     definite = False
 
 
+class Unauthorized(RpcError):
+    """A control method (``Fault.set``, ``Node.set_peers``, ...) called on a connection that
+    did not prove the cluster's control secret: refused, so it certainly did not run."""
+
+    definite = True
+
+
 class RemoteError(RpcError):
     """The handler raised: carries the remote exception's type name, message and traceback.
 
@@ -89,6 +96,7 @@ ERROR_KINDS: dict[str, type[RpcError]] = {
     "bad_arguments": BadArguments,
     "bad_request": BadRequest,
     "session_expired": SessionExpired,
+    "unauthorized": Unauthorized,
 }
 
 

@@ -329,14 +329,16 @@ def set_remote(
     config: dict,
     *,
     secret: str | bytes | None = None,
+    control_secret: str | bytes | None = None,
     timeout: float = 10.0,
 ) -> dict:
     """Change the fault settings of the Server at ``address`` (from any process).
 
     Connects as ``CONTROLLER`` (exempt from faults) and calls ``Fault.set``; returns the
-    server's whole new configuration.
+    server's whole new configuration. A cluster's nodes serve ``Fault.set`` only to whoever
+    proves the cluster's ``control_secret`` (``Cluster.control_secret``).
     """
     from distlab.rpc.client import Client  # client imports this module: import when used
 
-    with Client(address, name=CONTROLLER, secret=secret) as control:
+    with Client(address, name=CONTROLLER, secret=secret, control_secret=control_secret) as control:
         return control.call(f"{FAULT_METHOD_PREFIX}set", config, timeout=timeout)

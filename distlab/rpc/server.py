@@ -128,6 +128,7 @@ class _Connection:
         "backlog",
         "buffered_bytes",
         "busy_since",
+        "control",
         "deadline",
         "decoder",
         "last_active",
@@ -150,6 +151,7 @@ class _Connection:
         self.role_lock = threading.Lock()
         self.alive = True
         self.token = 0
+        self.control = False  # proved the control secret at the handshake
         self.busy_since = 0.0  # when the reading thread started a handler (0: not in one)
         self.last_active = time.monotonic()  # when a handler last started (idle timeout)
         self.decoder = FrameDecoder(max_frame_bytes)
@@ -254,8 +256,14 @@ class Server:
         max_connections_per_peer: int = 64,
         max_buffered_bytes: int = 64 * 1024 * 1024,
         idle_timeout_s: float | None = 600.0,
+        control_secret: str | bytes | None = None,
+        control_methods: tuple[str, ...] = ("Fault.set", "Fault.reset", "Node.set_peers"),
     ) -> None:
         self._key = auth.as_key(secret)
+        # With a control secret, `control_methods` are served only on connections that
+        # proved it (a cluster's per-run secret: another local user cannot cut its network).
+        self._control_key = auth.as_key(control_secret)
+        self.control_methods = frozenset(control_methods)
         if self._key is None and not auth.is_loopback(host):
             raise ValueError(
                 f"refusing to serve on {host!r} without a shared secret: any machine that "
@@ -508,7 +516,7 @@ class Server:
         sock = connection.sock
         deadline = time.monotonic() + self.handshake_timeout
         sock.settimeout(self.handshake_timeout)
-        nonce = auth.new_nonce() if self._key is not None else None
+        nonce = auth.new_nonce() if (self._key or self._control_key) is not None else None
         welcome = codec.pack([codec.WELCOME, VERSION, self.name, nonce])
         sock.sendall(HEADER.pack(len(welcome), VERSION) + welcome)
         try:
@@ -524,6 +532,13 @@ class Server:
         _, client_name, response, client_nonce = hello
         connection.peer = str(client_name)[:200]
         reply_proof = None
+        if type(response) is list and len(response) == 2:
+            response, control_proof = response
+            connection.control = (
+                self._control_key is not None
+                and nonce is not None
+                and auth.verify(self._control_key, auth.CONTROL_LABEL, nonce, control_proof)
+            )
         if self._key is not None:
             assert nonce is not None
             if not auth.verify(self._key, auth.CLIENT_LABEL, nonce, response):
@@ -744,6 +759,22 @@ class Server:
                 "UnknownMethod",
                 f"{self.name} has no method {method!r} ({known} {service!r}; "
                 f"methods: {', '.join(self.methods())[:500]})",
+            )
+            return None
+        if (
+            self._control_key is not None
+            and method in self.control_methods
+            and not connection.control
+        ):
+            self._count("auth_failures")  # a control call without the control secret
+            self._reply_error(
+                connection,
+                request_id,
+                method,
+                "unauthorized",
+                "Unauthorized",
+                f"{method} on {self.name} is for the cluster's controller: this connection "
+                "did not prove the cluster's control secret",
             )
             return None
         if method.startswith(FAULT_METHOD_PREFIX):

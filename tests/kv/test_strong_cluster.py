@@ -64,13 +64,17 @@ def test_appends_apply_once_though_replies_are_lost_and_retried_across_nodes() -
         # Raft itself is not the subject here).
         lossy = {"drop_reply": 0.5, "seed": 7, "exempt": ["controller", *cluster.names]}
         for name in cluster.names:
-            set_remote(cluster.address(name), lossy)
+            set_remote(cluster.address(name), lossy, control_secret=cluster.control_secret)
         tokens = [f"{i};" for i in range(8)]
         for token in tokens:
             kv.append("log", token)
         retries = kv.statistics().retries
         for name in cluster.names:
-            set_remote(cluster.address(name), {"drop_reply": 0.0, "exempt": ["controller"]})
+            set_remote(
+                cluster.address(name),
+                {"drop_reply": 0.0, "exempt": ["controller"]},
+                control_secret=cluster.control_secret,
+            )
         assert retries > 0, "no reply was lost: the test tested nothing"
         assert kv.get("log") == "".join(tokens), "an append was applied twice, or lost"
 
