@@ -118,13 +118,16 @@ def _open_pool(workers: int, start_timeout_s: float = 120.0) -> Any:
     # pool forever; watch for that and say why instead of hanging.
     warm = pool.map_async(_warm, range(workers * 2), chunksize=1)
     deadline = time.monotonic() + start_timeout_s
+    started: set[int] = set()  # every worker process the pool has started so far
     while not warm.ready():
         warm.wait(0.05)
-        died = [p.exitcode for p in list(pool._pool) if p.exitcode not in (None, 0)]
-        if died or time.monotonic() > deadline:
+        started.update(p.pid for p in list(pool._pool) if p.pid is not None)
+        # The pool quietly replaces a worker that dies, so count the workers it started:
+        # more than twice the pool size before the first tasks ran means they keep dying.
+        if len(started) > 2 * workers or time.monotonic() > deadline:
             pool.terminate()
             pool.join()
-            what = f"a worker exited with code {died[0]}" if died else "workers did not start"
+            what = "workers kept dying" if len(started) > 2 * workers else "workers did not start"
             raise RuntimeError(f"{what} while starting. {MAIN_GUARD_HINT}")
     warm.get()
     return pool

@@ -17,7 +17,7 @@ def test_farm_without_crash_runs_each_task_once():
 
 
 def test_killed_worker_task_is_rerun_and_answer_unchanged():
-    report = run_farm(RANGES, workers=2, kill_worker=0, kill_on_task_number=2)
+    report = run_farm(RANGES, workers=2, kill_worker=0)  # killed on its first task
     assert report.answer == EXPECTED
     assert report.killed_workers == [0]
     assert len(report.reassigned_tasks) == 1
