@@ -100,7 +100,27 @@ class ClerkStatistics:
     server: str | None  # the server it would try next (the leader it believes in)
 
 
-class Clerk:
+class KVOperations:
+    """The KV client's three calls, in terms of one ``_operation(op, key, value) -> str``
+    (the real `Clerk` and the simulator's `distlab.kv.simulated.SimClerk` share them)."""
+
+    def get(self, key: str) -> str:
+        """The value of ``key`` ("" if it was never written)."""
+        return self._operation("get", key, "")
+
+    def put(self, key: str, value: str) -> None:
+        """Set ``key`` to ``value``."""
+        self._operation("put", key, value)
+
+    def append(self, key: str, suffix: str) -> None:
+        """Append ``suffix`` to ``key``'s value."""
+        self._operation("append", key, suffix)
+
+    def _operation(self, op: OpKind, key: str, value: str) -> str:
+        raise NotImplementedError
+
+
+class Clerk(KVOperations):
     """A KV client for a replicated store (see the module docstring).
 
     ``servers`` maps node names to rpc addresses, or is a callable returning that map (read
@@ -194,19 +214,7 @@ class Clerk:
         names = list(cluster.names)
         return cls(lambda: {name: cluster.address(name) for name in names}, **options)
 
-    # -- the API -------------------------------------------------------------------------
-    def get(self, key: str) -> str:
-        """The value of ``key`` ("" if it was never written)."""
-        return self._operation("get", key, "")
-
-    def put(self, key: str, value: str) -> None:
-        """Set ``key`` to ``value``."""
-        self._operation("put", key, value)
-
-    def append(self, key: str, suffix: str) -> None:
-        """Append ``suffix`` to ``key``'s value."""
-        self._operation("append", key, suffix)
-
+    # -- the API (get, put, append: KVOperations) -----------------------------------------
     def statistics(self) -> ClerkStatistics:
         """Counters of operations and attempts."""
         with self._stats_lock:

@@ -33,7 +33,8 @@ import msgpack
 
 from distlab.check.history import History
 from distlab.core import NodeId, derive_seed
-from distlab.kv.state_machine import Command, KVStateMachine
+from distlab.kv.clerk import KVOperations
+from distlab.kv.state_machine import Command, KVStateMachine, OpKind
 from distlab.kv.weak import CODEC, Update, WeakReady, WeakReplica
 from distlab.raft.core import RaftConfig, RaftNode
 from distlab.raft.ready import CommandApplied, Proposed, SnapshotApplied
@@ -143,7 +144,7 @@ class _Outcome:
     refused: bool = False  # certainly not applied by this attempt
 
 
-class SimClerk:
+class SimClerk(KVOperations):
     """A KV client in virtual time, shaped like `distlab.kv.Clerk` (see the module docstring).
 
     ``world`` is a `World` of weak replicas or a `StrongKVSimulation`. ``deadline_s`` and
@@ -171,21 +172,12 @@ class SimClerk:
         self._seq = itertools.count(1)
         self._rng = random.Random(derive_seed(world.seed, "sim-clerk", client_id))
 
-    def get(self, key: str) -> str:
-        return self._operation("get", key, "")
-
-    def put(self, key: str, value: str) -> None:
-        self._operation("put", key, value)
-
-    def append(self, key: str, suffix: str) -> None:
-        self._operation("append", key, suffix)
-
     def close(self) -> None:
         """Nothing to release (the real Clerk closes its connections)."""
 
-    def _operation(self, op: str, key: str, value: str) -> str:
-        command = Command(self.client_id, next(self._seq), op, key, value)  # type: ignore[arg-type]
-        call = self.history.invoke(self.client_id, op, key, None if op == "get" else value)  # type: ignore[arg-type]
+    def _operation(self, op: OpKind, key: str, value: str) -> str:
+        command = Command(self.client_id, next(self._seq), op, key, value)
+        call = self.history.invoke(self.client_id, op, key, None if op == "get" else value)
         deadline = self.world.now + self.deadline_ticks
         maybe_applied = False
         while self.world.now < deadline:
