@@ -285,6 +285,17 @@ class MessageCodec:
 
             return message
         if origin in (typing.Union, types.UnionType):
+            if all(arg in _SCALARS or arg is type(None) for arg in args):
+                # `int | None` and the like: one set lookup, no exceptions on the common path.
+                allowed = frozenset(args)
+                names = " | ".join("None" if arg is type(None) else arg.__name__ for arg in args)
+
+                def scalars(value: Any) -> Any:
+                    if type(value) in allowed or (float in allowed and type(value) is int):
+                        return value
+                    raise WireError(f"{where} must be {names}, got {type(value).__name__}")
+
+                return scalars
             options = [self._checker(arg, where) for arg in args]
             if any(option is None for option in options):
                 return None  # a union with Any (or an unknown type) in it: carried as it is

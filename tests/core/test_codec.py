@@ -116,7 +116,7 @@ def test_typed_shapes_round_trip_and_are_checked_on_the_way_in():
         (0, ["not pairs"], r"Shapes.pairs\[\] must be a list"),
         (0, [["a", "1"]], r"Shapes.pairs\[\]\[\] must be int"),
         (0, [["a", 1, 2]], "must have 2 items"),
-        (1, "3", "wrong type"),
+        (1, "3", r"Shapes.maybe must be int \| None, got str"),
         (2, "delete", "must be one of"),
         (3, {"x": True}, r"Shapes.table\{\} must be int"),
         (4, [1, "n"], "wrong type"),
