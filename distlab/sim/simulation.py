@@ -36,7 +36,7 @@ from distlab.raft.ready import CommandApplied, NotLeader, Proposed, Ready, Snaps
 from distlab.sim.disk import SimDisk
 from distlab.sim.network import RELIABLE, NetworkConfig
 from distlab.sim.safety import SafetyChecker
-from distlab.sim.world import SimSystem, TimelineEvent, World
+from distlab.sim.world import SimSystem, TimelineEvent, World, WorldStatistics
 
 __all__ = [
     "RaftSimSystem",
@@ -48,18 +48,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SimulationStatistics:
-    """A summary of a run so far."""
+class SimulationStatistics(WorldStatistics):
+    """A World's counters, plus Raft's: who led each term, and how many safety checks ran."""
 
-    seed: int
-    now: int
-    alive: tuple[NodeId, ...]
     leaders_by_term: dict[int, NodeId]
-    messages_sent: int
-    messages_delivered: int
-    messages_dropped: int
-    requests_sent: int
-    bytes_sent: int
     safety_checks: int
 
 
@@ -237,19 +229,11 @@ class Simulation(World):
         return result
 
     def statistics(self) -> SimulationStatistics:
-        """Counters for the run so far."""
-        network = self.network
+        """The World's counters for the run so far, and Raft's."""
         checker = self.checker
         return SimulationStatistics(
-            seed=self.seed,
-            now=self.now,
-            alive=tuple(node_id for node_id in self.node_ids if self.alive(node_id)),
+            **vars(super().statistics()),
             leaders_by_term=dict(checker.leader_of_term) if checker else {},
-            messages_sent=network.sent,
-            messages_delivered=network.delivered,
-            messages_dropped=network.dropped,
-            requests_sent=network.requests_sent,
-            bytes_sent=network.bytes_sent,
             safety_checks=checker.checks if checker else 0,
         )
 

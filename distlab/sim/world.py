@@ -406,7 +406,7 @@ class World:
                 statuses[node_id] = SimNodeStatus(node_id, state, state == "up", fields)
         return statuses
 
-    def world_statistics(self) -> WorldStatistics:
+    def statistics(self) -> WorldStatistics:
         """Counters for the run so far."""
         network = self.network
         return WorldStatistics(
