@@ -78,16 +78,6 @@ class WeakKVSystem(SimSystem):
     def message_size(self, message: Any) -> int:
         return len(msgpack.packb(CODEC.encode(message)))
 
-    def execute(self, core: WeakReplica, command: Command) -> str:
-        """Answer one client command at this replica, locally (as `WeakKVNode.execute`)."""
-        if command.op == "get":
-            return core.get(command.key)
-        if command.op == "put":
-            core.put(command.key, command.value)
-        else:
-            core.append(command.key, command.value)
-        return ""
-
 
 def weak_world(
     seed: int, nodes: int = 3, *, network: NetworkConfig = RELIABLE, **options: Any
@@ -201,9 +191,10 @@ class SimClerk(KVOperations):
             return _Outcome(refused=True)  # connection refused: certainly not applied
         if isinstance(world, StrongKVSimulation):
             return self._attempt_strong(world, node_id, command, ticks)
-        system = world.system
-        assert isinstance(system, WeakKVSystem), "SimClerk runs on weak or strong KV worlds"
-        value = world.operate(node_id, lambda core: system.execute(core, command))
+        assert isinstance(world.system, WeakKVSystem), "SimClerk runs on weak or strong KV worlds"
+        value = world.operate(
+            node_id, lambda core: core.execute(command.op, command.key, command.value)
+        )
         return _Outcome(value=value, done=True)
 
     def _attempt_strong(

@@ -151,6 +151,18 @@ class WeakReplica:
         """Read-modify-write on the local copy: concurrent appends elsewhere may be lost."""
         return self.put(key, self.get(key) + suffix)
 
+    def execute(self, op: str, key: str, value: str = "") -> str:
+        """One client operation, answered locally: a get's value, "" for a put or append."""
+        if op == "get":
+            return self.get(key)
+        if op == "put":
+            self.put(key, value)
+        elif op == "append":
+            self.append(key, value)
+        else:
+            raise ValueError(f"unknown operation {op!r}; expected get, put or append")
+        return ""
+
     # --- replication ---
 
     def receive(self, sender: str, message: Message) -> None:

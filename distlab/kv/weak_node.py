@@ -122,14 +122,7 @@ class WeakKVNode(NodeProgram):
             seen = self._duplicates.get(command.client_id)
             if seen is not None and command.seq <= seen[0]:
                 return Applied(seen[1] if command.seq == seen[0] else "", duplicate=True)
-            if command.op == "get":
-                value = self.replica.get(command.key)
-            elif command.op == "put":
-                self.replica.put(command.key, command.value)
-                value = ""
-            else:
-                self.replica.append(command.key, command.value)
-                value = ""
+            value = self.replica.execute(command.op, command.key, command.value)
             ready = self.replica.take_ready()
             # The contract's order: persist (a client's write is durable before its "ok"),
             # then send (below, outside the lock).
