@@ -37,7 +37,7 @@ from distlab.kv.clerk import KVOperations
 from distlab.kv.state_machine import Command, KVStateMachine, OpKind
 from distlab.kv.weak import CODEC, Update, WeakReady, WeakReplica
 from distlab.raft.core import RaftConfig, RaftNode
-from distlab.raft.ready import CommandApplied, Proposed, SnapshotApplied
+from distlab.raft.ready import ApplyMsg, CommandApplied, Proposed
 from distlab.sim.network import RELIABLE, NetworkConfig
 from distlab.sim.simulation import Simulation
 from distlab.sim.world import SimSystem, World
@@ -101,9 +101,7 @@ class StrongKVSimulation(Simulation):
         self.answers[node_id] = {}
         super().node_starting(node_id)
 
-    def apply_entry(
-        self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
-    ) -> None:
+    def apply_entry(self, node_id: NodeId, node: RaftNode, item: ApplyMsg) -> None:
         super().apply_entry(node_id, node, item)
         if isinstance(item, CommandApplied) and isinstance(item.command, Command):
             applied = self.machines[node_id].apply(item.command)

@@ -2,9 +2,9 @@
 
 What it is: one server's protocol state machine. Inputs are method calls:
 `tick()` (one unit of logical time), `receive(sender, message)`,
-`propose(command)` and `snapshot(index, data)`. Outputs collect as data until a
-driver calls `take_ready()` (see `distlab.raft.ready` for the driver contract:
-persist, then send, then apply).
+`propose(command)`, `read_index(request)` and `snapshot(index, data)`. Outputs
+collect as data until a driver calls `take_ready()` (see `distlab.raft.ready` for the
+driver contract: persist, then send, then apply).
 What it must never do: touch sockets, threads, the clock, files or the global
 `random` module. All randomness comes from the injected `random.Random`, so a
 seeded driver replays a run exactly.
@@ -14,7 +14,18 @@ driver (distlab.cluster) drives it with sockets and a disk.
 Read it like a chapter: timers and elections (§5.2), votes and the up-to-date
 check (§5.4.1), log replication with the consistency check and fast backtracking
 (§5.3), commitment by counting only current-term entries (§5.4.2, Figure 8), and
-snapshots with InstallSnapshot (§7).
+snapshots with InstallSnapshot (§7), and linearizable reads that skip the log
+(ReadIndex, the Raft thesis §6.4).
+
+ReadIndex: a read needs no log entry, only two facts before it is answered. First, that
+the state it reads is at least as new as every write that completed before it: the leader
+notes its commit index (at least its own term's first entry, which every earlier commit
+precedes) and answers once it has applied that far. Second, that this node is still the
+leader, so no newer leader can have completed a write it has not seen: it sends a round of
+AppendEntries after the read arrived, and waits for a majority to answer in its term. Reads
+that arrive together share one round. The answer travels on the apply channel as a
+`ReadReady` placed after the entries it must see, so a driver answers from its service at
+exactly that point; a leader that steps down first answers `ReadRefused`.
 
 A new leader appends a blank entry, `NOOP`, of its own term (§8, as etcd's
 becomeLeader does; ``RaftConfig(noop_on_election=False)`` turns it off). Once it
@@ -57,7 +68,8 @@ pipelining or probing.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -81,6 +93,8 @@ from distlab.raft.ready import (
     NotLeader,
     PersistedState,
     Proposed,
+    ReadReady,
+    ReadRefused,
     Ready,
     Snapshot,
     SnapshotApplied,
@@ -221,6 +235,19 @@ class RaftNode:
         # behind follower does not receive the same backlog again with every proposal.
         self._probing: set[NodeId] = set()
 
+        # ReadIndex (§6.4): reads waiting for a round of AppendEntries to start, reads in a
+        # round (round -> [(request, read index)]), the latest round each follower echoed in
+        # this term, reads confirmed but waiting for the apply channel to reach their index
+        # (in index order), and refusals to hand out.
+        self._read_round = 0
+        self._term_start_index = 0
+        self._reads_waiting: list[tuple[int, int]] = []
+        self._reads_in_round: dict[int, list[tuple[int, int]]] = {}
+        self._round_acks: dict[NodeId, int] = {}
+        self._reads_confirmed: deque[tuple[int, int]] = deque()
+        self._reads_refused: list[ReadRefused] = []
+        self._echo_round = 0  # the round of the AppendEntries being handled, for its reply
+
         self._votes: set[NodeId] = set()
         self._election_elapsed = 0
         self._election_timeout = self._random_election_timeout()
@@ -266,8 +293,15 @@ class RaftNode:
             case RequestVoteReply():
                 self.handle_request_vote_reply(sender, message)
             case AppendEntries():
+                # Echoed only to the leader of our term: the reply then proves we followed
+                # it after that round began (a stale leader's round proves nothing).
+                if message.term == self.current_term:
+                    self._echo_round = message.read_round
                 self.handle_append_entries(sender, message)
+                self._echo_round = 0
             case AppendEntriesReply():
+                if message.read_round and message.term == self.current_term:
+                    self._note_read_ack(sender, message.read_round)
                 self.handle_append_entries_reply(sender, message)
             case InstallSnapshot():
                 self._handle_install_snapshot(sender, message)
@@ -290,6 +324,24 @@ class RaftNode:
         self._replicate_pending = True
         self.advance_commit_index()  # a one-node cluster commits at once
         return Proposed(index=entry.index, term=entry.term)
+
+    def read_index(self, request: int) -> NotLeader | None:
+        """Start the linearizable read ``request`` (a driver's own number) without a log entry.
+
+        On a leader, None: a `ReadReady(request, index)` comes later on the apply channel
+        (or `ReadRefused` if this node stops leading first). Elsewhere, `NotLeader` at once.
+        Leadership is confirmed by a round of AppendEntries that carries no new entry of its
+        own (see the module docstring); a new leader's reads wait for its first entry to
+        commit (the blank `NOOP`, which needs ``noop_on_election``, or a client's write).
+        """
+        if self.role is not _LEADER:
+            return NotLeader(leader_hint=self.leader_id)
+        read = (request, max(self.commit_index, self._term_start_index))
+        if self._majority == 1:
+            self._reads_confirmed.append(read)  # nobody else could have been elected
+        else:
+            self._reads_waiting.append(read)
+        return None
 
     def snapshot(self, index: int, data: bytes) -> None:
         """The service's state after applying entries up to ``index``: compact the log (§7).
@@ -324,10 +376,18 @@ class RaftNode:
             or self._snapshot_to_apply is not None
             or self._replicate_pending
             or self.commit_index > self.last_applied
+            or self._reads_waiting
+            or self._reads_refused
+            or (self._reads_confirmed and self._reads_confirmed[0][1] <= self.commit_index)
         )
 
     def take_ready(self) -> Ready:
         """Everything to persist, send and apply since the last call (then forget it)."""
+        if self._reads_waiting:
+            # The reads that arrived since the last call share one round, which also
+            # carries whatever new entries the followers lack (no separate replication).
+            self._start_read_round()
+            self._replicate_pending = False
         if self._replicate_pending:
             self._replicate_pending = False
             # Only a node that is still the leader may send them (it may have stepped
@@ -364,6 +424,13 @@ class RaftNode:
             ):
                 committed.append(CommandApplied(entry.index, entry.term, entry.command))
             self.last_applied = self.commit_index
+        confirmed = self._reads_confirmed
+        while confirmed and confirmed[0][1] <= self.last_applied:
+            request, index = confirmed.popleft()
+            committed.append(ReadReady(request, index))
+        if self._reads_refused:
+            committed.extend(self._reads_refused)
+            self._reads_refused = []
 
         messages, self._messages = self._messages, []
         return Ready.of(hard_state, log_from, entries, snapshot, messages, committed)
@@ -400,6 +467,8 @@ class RaftNode:
             self.voted_for = None
             self.leader_id = None
             self._hard_state_changed = True
+        if self.role is _LEADER:
+            self._refuse_reads()
         if self.role is not _FOLLOWER:
             self.role = _FOLLOWER
             self._election_elapsed = 0
@@ -426,6 +495,10 @@ class RaftNode:
         # Without pipelining nobody is probed: every send carries all from next_index.
         self._probing = set(self.peers) if self._pipelining else set()
         self._heartbeat_elapsed = 0
+        # Every entry committed before this term precedes our first entry (Leader
+        # Completeness), so a read that waits until that index applies sees them all.
+        self._term_start_index = self.log.last_index + (1 if self.config.noop_on_election else 0)
+        self._round_acks = {}
         if self.config.noop_on_election:
             # §8: an entry of our own term, so that what earlier leaders left uncommitted
             # commits with it (Figure 8) and we learn what is committed without waiting
@@ -544,6 +617,7 @@ class RaftNode:
                 prev_log_term=prev_log_term,
                 entries=entries,
                 leader_commit=self.commit_index,
+                read_round=self._read_round,
             ),
         )
         if self._pipelining and peer not in self._probing:
@@ -728,11 +802,49 @@ class RaftNode:
             self.send_append_entries(sender)
 
     # ==========================================================================================
+    # Linearizable reads without the log (ReadIndex, the Raft thesis §6.4)
+    # ==========================================================================================
+
+    def _start_read_round(self) -> None:
+        """Send every follower an AppendEntries of a new round for the reads waiting."""
+        if self.role is not _LEADER:
+            return  # they were refused when this node stepped down
+        self._read_round += 1
+        self._reads_in_round[self._read_round] = self._reads_waiting
+        self._reads_waiting = []
+        for peer in self.peers:
+            self.send_append_entries(peer)
+
+    def _note_read_ack(self, sender: NodeId, read_round: int) -> None:
+        """A follower of our term answered round ``read_round``: confirm what a majority has."""
+        if self.role is not _LEADER or read_round <= self._round_acks.get(sender, 0):
+            return
+        self._round_acks[sender] = read_round
+        needed = self._majority - 1  # besides our own
+        acks = sorted(self._round_acks.values(), reverse=True)
+        if len(acks) < needed:
+            return
+        confirmed_round = acks[needed - 1]
+        for started in [r for r in self._reads_in_round if r <= confirmed_round]:
+            self._reads_confirmed.extend(self._reads_in_round.pop(started))
+
+    def _refuse_reads(self) -> None:
+        """This node stops leading: no read it holds can be confirmed any more."""
+        held = [*self._reads_waiting, *self._reads_confirmed]
+        for reads in self._reads_in_round.values():
+            held.extend(reads)
+        self._reads_refused.extend(ReadRefused(request, self.leader_id) for request, _ in held)
+        self._reads_waiting, self._reads_in_round = [], {}
+        self._reads_confirmed.clear()
+
+    # ==========================================================================================
     # Helpers for hooks, and plumbing
     # ==========================================================================================
 
     def send(self, peer: NodeId, message: Message) -> None:
         """Helper: queue ``message`` for ``peer`` (the driver sends it after persisting)."""
+        if self._echo_round and type(message) is AppendEntriesReply:
+            message = replace(message, read_round=self._echo_round)
         self._messages.append(Envelope(self.node_id, peer, message))
         self._messages_sent += 1
 
