@@ -27,6 +27,15 @@ that arrive together share one round. The answer travels on the apply channel as
 `ReadReady` placed after the entries it must see, so a driver answers from its service at
 exactly that point; a leader that steps down first answers `ReadRefused`.
 
+Leader leases (§6.4.1, ``RaftConfig(lease_reads=True)``, off by default) skip even that
+round, and so trust clocks: every heartbeat starts a round, and once a majority answered a
+round begun at tick t, no other leader can be elected before t + the smallest election
+timeout, because a follower that heard from its leader that recently refuses to vote
+(§4.2.3). Until t + that timeout - ``lease_margin_ticks``, reads are answered with no round.
+The assumption: every node's ticks run at the same rate, to within the margin. A leader
+whose process stops for a while (a pause, a swapped-out VM) wakes up believing its lease
+still holds -- the simulator's pause shows the stale read this allows.
+
 A new leader appends a blank entry, `NOOP`, of its own term (§8, as etcd's
 becomeLeader does; ``RaftConfig(noop_on_election=False)`` turns it off). Once it
 commits, so does everything before it (Figure 8 forbids committing those by
@@ -138,6 +147,13 @@ class RaftConfig:
     """Append a blank `NOOP` entry of the new term on winning an election (§8). False is
     Raft as Figure 2 states it: 6.824-style scenarios that count log indices, or the
     paper's Figure 8, which needs a leader that has appended nothing of its own term."""
+    lease_reads: bool = False
+    """Leader leases (§6.4.1): answer linearizable reads without a round while a majority's
+    recent answers hold the lease; followers then refuse votes for a minimum election timeout
+    after hearing from their leader. Trusts clock rates (see the module docstring)."""
+    lease_margin_ticks: int = 2
+    """How much sooner than the smallest election timeout a lease ends: the clock drift
+    (and scheduling delay) the lease tolerates."""
     pipeline: bool = True
     """Pipelining (True): a follower known to be in step gets each new entry once, as it is
     proposed, without waiting for replies; one of unknown position (just elected, or after
@@ -157,6 +173,11 @@ class RaftConfig:
             )
         if self.max_entries_per_append < 1:
             raise ValueError("max_entries_per_append must be at least 1")
+        if not 0 <= self.lease_margin_ticks < low:
+            raise ValueError(
+                f"lease_margin_ticks must be 0 <= margin < the smallest election timeout "
+                f"({low}), got {self.lease_margin_ticks}"
+            )
 
 
 @dataclass(frozen=True)
@@ -247,6 +268,14 @@ class RaftNode:
         self._reads_confirmed: deque[tuple[int, int]] = deque()
         self._reads_refused: list[ReadRefused] = []
         self._echo_round = 0  # the round of the AppendEntries being handled, for its reply
+        # Leases: this node's own tick count (its clock), when each round began, the tick
+        # the lease runs to, and ticks since a leader of our term was heard from.
+        self._ticks = 0
+        self._round_began: dict[int, int] = {}
+        self._lease_until = 0
+        # A node that just (re)started may have answered a leader's round before it went
+        # down and forgot it: it waits out one smallest election timeout before voting.
+        self._since_leader_heard = 0
 
         self._votes: set[NodeId] = set()
         self._election_elapsed = 0
@@ -270,11 +299,15 @@ class RaftNode:
 
     def tick(self) -> None:
         """One unit of logical time: heartbeats for a leader, the election timer for others."""
+        self._ticks += 1
+        self._since_leader_heard += 1
         if self.role is _LEADER:
             self._heartbeat_elapsed += 1
             if self._heartbeat_elapsed >= self.config.heartbeat_interval_ticks:
                 # §5.2: leaders send periodic heartbeats to maintain their authority.
                 self._heartbeat_elapsed = 0
+                if self.config.lease_reads:
+                    self._begin_round()  # each heartbeat renews the lease
                 for peer in self.peers:
                     self.send_append_entries(peer)
         else:
@@ -284,6 +317,14 @@ class RaftNode:
 
     def receive(self, sender: NodeId, message: Message) -> None:
         """Handle one message from ``sender``."""
+        if (
+            self.config.lease_reads
+            and type(message) is RequestVote
+            and self._since_leader_heard < self.config.election_timeout_ticks[0]
+        ):
+            # §4.2.3, which leases rely on: our leader was heard from too recently for an
+            # election to be needed; neither adopt the candidate's term nor vote.
+            return
         # §5.1: a message from a later term means ours is over; adopt it and follow.
         if message.term > self.current_term:
             self.become_follower(message.term)
@@ -297,6 +338,7 @@ class RaftNode:
                 # it after that round began (a stale leader's round proves nothing).
                 if message.term == self.current_term:
                     self._echo_round = message.read_round
+                    self._since_leader_heard = 0
                 self.handle_append_entries(sender, message)
                 self._echo_round = 0
             case AppendEntriesReply():
@@ -304,6 +346,8 @@ class RaftNode:
                     self._note_read_ack(sender, message.read_round)
                 self.handle_append_entries_reply(sender, message)
             case InstallSnapshot():
+                if message.term == self.current_term:
+                    self._since_leader_heard = 0
                 self._handle_install_snapshot(sender, message)
             case InstallSnapshotReply():
                 self._handle_install_snapshot_reply(sender, message)
@@ -337,8 +381,9 @@ class RaftNode:
         if self.role is not _LEADER:
             return NotLeader(leader_hint=self.leader_id)
         read = (request, max(self.commit_index, self._term_start_index))
-        if self._majority == 1:
-            self._reads_confirmed.append(read)  # nobody else could have been elected
+        if self._majority == 1 or self._ticks < self._lease_until:
+            # Nobody else could have been elected (alone, or within our lease).
+            self._reads_confirmed.append(read)
         else:
             self._reads_waiting.append(read)
         return None
@@ -499,6 +544,9 @@ class RaftNode:
         # Completeness), so a read that waits until that index applies sees them all.
         self._term_start_index = self.log.last_index + (1 if self.config.noop_on_election else 0)
         self._round_acks = {}
+        self._lease_until = 0  # a new leader holds no lease until a majority answers it
+        if self.config.lease_reads:
+            self._begin_round()
         if self.config.noop_on_election:
             # §8: an entry of our own term, so that what earlier leaders left uncommitted
             # commits with it (Figure 8) and we learn what is committed without waiting
@@ -809,11 +857,17 @@ class RaftNode:
         """Send every follower an AppendEntries of a new round for the reads waiting."""
         if self.role is not _LEADER:
             return  # they were refused when this node stepped down
-        self._read_round += 1
+        self._begin_round()
         self._reads_in_round[self._read_round] = self._reads_waiting
         self._reads_waiting = []
         for peer in self.peers:
             self.send_append_entries(peer)
+
+    def _begin_round(self) -> None:
+        """Number a new round; every AppendEntries from now on carries it."""
+        self._read_round += 1
+        if self.config.lease_reads:
+            self._round_began[self._read_round] = self._ticks
 
     def _note_read_ack(self, sender: NodeId, read_round: int) -> None:
         """A follower of our term answered round ``read_round``: confirm what a majority has."""
@@ -827,6 +881,15 @@ class RaftNode:
         confirmed_round = acks[needed - 1]
         for started in [r for r in self._reads_in_round if r <= confirmed_round]:
             self._reads_confirmed.extend(self._reads_in_round.pop(started))
+        if self.config.lease_reads:
+            began = self._round_began.get(confirmed_round)
+            if began is not None:
+                low = self.config.election_timeout_ticks[0]
+                self._lease_until = max(
+                    self._lease_until, began + low - self.config.lease_margin_ticks
+                )
+            for done in [r for r in self._round_began if r <= confirmed_round]:
+                del self._round_began[done]
 
     def _refuse_reads(self) -> None:
         """This node stops leading: no read it holds can be confirmed any more."""
@@ -836,6 +899,8 @@ class RaftNode:
         self._reads_refused.extend(ReadRefused(request, self.leader_id) for request, _ in held)
         self._reads_waiting, self._reads_in_round = [], {}
         self._reads_confirmed.clear()
+        self._round_began.clear()
+        self._lease_until = 0
 
     # ==========================================================================================
     # Helpers for hooks, and plumbing

@@ -32,7 +32,10 @@ Usage (what a service built on Raft needs to know)::
   *linearizable* read without a log entry (ReadIndex, the Raft thesis §6.4): on the leader it
   answers ``Applied(result, index, term)`` with the service's ``query(request)`` once a
   majority confirmed its leadership and it applied the read's index (``result`` is the
-  query's answer, ``index`` the read index); elsewhere ``NotLeader``.
+  query's answer, ``index`` the read index); elsewhere ``NotLeader``. With
+  ``lease_reads=True`` (off by default) a leader holding a lease answers without the round
+  (`distlab.raft.RaftConfig.lease_reads`: it trusts every node's clock to run at one rate,
+  which a paused or starved process breaks).
   ``Replicated.query(request=None)`` reads this node's local service state (not
   linearizable). Retrying a ``timeout`` may apply a command twice:
   a service that must not do that deduplicates (client id + sequence number in commands).
@@ -125,6 +128,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_ms": 10,
     "fsync": True,
     "snapshot_every": None,
+    "lease_reads": False,
     "max_entries_per_append": 256,
     "peer_rpc_timeout_s": 1.0,
 }
@@ -179,6 +183,7 @@ class RaftPeer(NodeProgram):
             election_timeout_ticks=(_ticks(low_ms, tick_ms), _ticks(high_ms, tick_ms)),
             heartbeat_interval_ticks=_ticks(options["heartbeat_ms"], tick_ms),
             max_entries_per_append=int(options["max_entries_per_append"]),
+            lease_reads=bool(options["lease_reads"]),
         )
         self.tick_s = tick_ms / 1000.0
         self._max_catch_up = config.heartbeat_interval_ticks

@@ -18,6 +18,7 @@ from distlab.raft import (
     NotLeader,
     RaftConfig,
     RaftNode,
+    RequestVote,
     RequestVoteReply,
     Role,
 )
@@ -148,12 +149,15 @@ def test_an_echo_from_a_stale_term_confirms_nothing() -> None:
 SCHEDULES = range(40)
 
 
-def run_schedule(schedule: int, node_cls: type[RaftNode] = RaftNode) -> Simulation:
+def run_schedule(
+    schedule: int, node_cls: type[RaftNode] = RaftNode, config: RaftConfig | None = None
+) -> Simulation:
     """Random reads, writes, crashes and partitions on a lossy network (seeded)."""
     sim = Simulation(
         seed=schedule,
         network=NetworkConfig(drop_rate=0.1, duplicate_rate=0.05, delay_ticks=(1, 4)),
         node_cls=node_cls,
+        config=config,
     )
     rng = random.Random(schedule)
     names = list(sim.node_ids)
@@ -206,3 +210,72 @@ def test_the_sweep_catches_the_mutant_that_skips_the_round() -> None:
             assert "Reads See Completed Writes" in str(violation)
             caught += 1
     assert caught > 0
+
+
+# --- Leader leases (§6.4.1): no round at all, and a clock to trust -----------------------
+
+LEASES = RaftConfig(lease_reads=True)
+
+
+def test_a_leader_with_a_lease_answers_without_a_round() -> None:
+    sim = Simulation(seed=4, config=LEASES)
+    leader = sim.check_one_leader()
+    committed_writes(sim, 2)
+    sent_before = sim.statistics().messages_sent
+    request = sim.read(leader)
+    assert request in sim.reads, "answered in the same step, before any message"
+    assert isinstance(sim.reads[request], SimRead)
+    assert sim.statistics().messages_sent == sent_before
+
+
+def test_with_leases_a_follower_that_heard_its_leader_recently_refuses_to_vote() -> None:
+    follower = RaftNode("n1", ["n0", "n2"], rng=random.Random(0), config=LEASES)
+    follower.receive("n0", AppendEntries(1, "n0", 0, 0, (), 0))
+    follower.take_ready()
+    follower.receive(
+        "n2", RequestVote(term=5, candidate_id="n2", last_log_index=9, last_log_term=4)
+    )
+    assert follower.current_term == 1 and follower.voted_for is None
+    assert not follower.take_ready().messages  # not even a refusal: the request is ignored
+    for _ in range(LEASES.election_timeout_ticks[0]):
+        follower.tick()  # (its own election timer may fire meanwhile; it then runs for term 2)
+    follower.receive(
+        "n2", RequestVote(term=5, candidate_id="n2", last_log_index=9, last_log_term=4)
+    )
+    assert follower.current_term == 5 and follower.voted_for == "n2"
+
+
+@pytest.mark.parametrize("schedule", range(20))
+def test_leases_stay_linearizable_while_every_clock_runs_at_one_rate(schedule: int) -> None:
+    """The simulator's nodes tick in lockstep (the lease's assumption holds), so crashes,
+    partitions and loss never produce a stale lease read."""
+    sim = run_schedule(schedule, config=LEASES)
+    answered = [r for r in sim.reads.values() if isinstance(r, SimRead)]
+    assert answered
+
+
+def stale_lease_read(config: RaftConfig) -> Simulation:
+    """Cut the leader off and freeze it (its clock stops); let the others elect a new leader
+    and commit; wake the old leader and read there at once."""
+    sim = Simulation(seed=4, config=config)
+    old = sim.check_one_leader()
+    committed_writes(sim, 2)
+    sim.isolate(old)
+    sim.pause(old)
+    assert sim.check_one_leader() != old
+    sim.one("written-while-the-old-leader-slept", 2)
+    sim.resume(old)
+    request = sim.read(old)
+    sim.run_for(sim.election_timeout_ticks)
+    assert isinstance(request, int)
+    return sim
+
+
+def test_a_paused_leader_breaks_the_lease_assumption_and_the_check_catches_it() -> None:
+    with pytest.raises(SafetyViolation, match="Reads See Completed Writes"):
+        stale_lease_read(LEASES)
+
+
+def test_read_index_trusts_no_clock_so_the_same_pause_is_harmless() -> None:
+    sim = stale_lease_read(RaftConfig())
+    assert not any(isinstance(r, SimRead) for r in sim.reads.values())
