@@ -10,6 +10,7 @@ import pytest
 
 from distlab.check import check_linearizable
 from distlab.check.history import History
+from distlab.kv.read_paths import measure_read_paths, read_after_a_pause
 from distlab.kv.simulated import SimClerk, strong_world, virtual_clock
 
 
@@ -37,3 +38,19 @@ def test_an_unknown_read_path_is_refused_with_the_choices() -> None:
     world = strong_world(seed=5)
     with pytest.raises(ValueError, match="read_index"):
         SimClerk(world, client_id="c", history=History(), reads="lease")
+
+
+@pytest.mark.cluster
+def test_real_clusters_time_each_path_and_only_the_log_path_adds_entries() -> None:
+    timings = {t.path: t for t in measure_read_paths(gets=20, seed=3)}
+    assert set(timings) == {"log", "read_index", "lease"}
+    # (An election during the run would add one blank entry: 0.05 per get at most.)
+    assert timings["log"].log_entries_per_get >= 1.0
+    assert timings["read_index"].log_entries_per_get <= 0.05
+    assert timings["lease"].log_entries_per_get <= 0.05
+    assert "trusts: clocks" in str(timings["lease"])
+
+
+def test_an_unknown_path_for_the_pause_experiment_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="read_index"):
+        read_after_a_pause("quorum")

@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from distlab.kv.read_paths import read_after_a_pause
 from distlab.raft import (
     AppendEntries,
     AppendEntriesReply,
@@ -254,28 +255,13 @@ def test_leases_stay_linearizable_while_every_clock_runs_at_one_rate(schedule: i
     assert answered
 
 
-def stale_lease_read(config: RaftConfig) -> Simulation:
-    """Cut the leader off and freeze it (its clock stops); let the others elect a new leader
-    and commit; wake the old leader and read there at once."""
-    sim = Simulation(seed=4, config=config)
-    old = sim.check_one_leader()
-    committed_writes(sim, 2)
-    sim.isolate(old)
-    sim.pause(old)
-    assert sim.check_one_leader() != old
-    sim.one("written-while-the-old-leader-slept", 2)
-    sim.resume(old)
-    request = sim.read(old)
-    sim.run_for(sim.election_timeout_ticks)
-    assert isinstance(request, int)
-    return sim
-
-
 def test_a_paused_leader_breaks_the_lease_assumption_and_the_check_catches_it() -> None:
-    with pytest.raises(SafetyViolation, match="Reads See Completed Writes"):
-        stale_lease_read(LEASES)
+    """Cut off and frozen, the old leader's clock stops; woken, it still holds its lease."""
+    outcome = read_after_a_pause("lease")
+    assert outcome.stale and outcome.caught_by == "Reads See Completed Writes"
 
 
-def test_read_index_trusts_no_clock_so_the_same_pause_is_harmless() -> None:
-    sim = stale_lease_read(RaftConfig())
-    assert not any(isinstance(r, SimRead) for r in sim.reads.values())
+@pytest.mark.parametrize("path", ["read_index", "log"])
+def test_paths_that_trust_no_clock_make_the_same_pause_harmless(path: str) -> None:
+    outcome = read_after_a_pause(path)
+    assert not outcome.answered and not outcome.stale
