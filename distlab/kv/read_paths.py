@@ -30,8 +30,8 @@ from typing import Any
 from distlab.cluster import Cluster
 from distlab.kv.clerk import Clerk
 from distlab.raft import Proposed, RaftConfig
-from distlab.sim import SafetyViolation, Simulation
-from distlab.sim.simulation import SimRead
+from distlab.sim.failures import SafetyViolation
+from distlab.sim.simulation import SimRead, Simulation
 
 __all__ = [
     "READ_PATHS",
