@@ -40,8 +40,8 @@ def read_rpc_bench(ratios: Mapping[str, float]) -> str:
         lines = [
             f"distlab made {raw:.0%} as many calls per second as the bare socket echo, below "
             f"its target of {target:.0%} in this run. The echo is a floor that does nothing "
-            "but echo; what distlab adds (request ids, a reader thread, dispatch, a thread per "
-            "call on the server) costs a few thread hand-overs per call, and with client and "
+            "but echo; what distlab adds (request ids, a reader thread on each side, method "
+            "dispatch, a watchdog for slow handlers) costs thread hand-overs, and with client and "
             "server sharing one CPU (--pin same), or other programs running, each hand-over "
             f"waits longer. So read it as overhead a busy machine makes visible, not as a "
             f"fault: run the benchmark again on an idle machine, or with --pin split, to see "
