@@ -16,6 +16,10 @@ For a violation we want a small witness, not the whole history. Two sources:
 2. Otherwise the search's own evidence: the longest linearizable prefix it found and the
    operation that could not be placed after it.
 
+What a learner reads: a `Display` shows times as milliseconds since the history began (when
+the clock's unit is known; hand-made histories keep their own numbers) and keys by the
+learner's names (a workload stores ``s8r2.k0`` for ``k0``).
+
 Pure functions of the history and the search results; no I/O, no checking of their own
 beyond the rules above.
 """
