@@ -187,13 +187,12 @@ class PrimaryBackupSim(SimSystem):
                 pass
 
     def _reply(self, node_id: NodeId, core: Replica, reply: Reply) -> None:
-        if core.role == PRIMARY and core.rules.output_rule is not None:
-            if reply.index > core.acked_index:
-                self._violation(
-                    "Output Rule",
-                    f"{node_id} replied to {reply.client}#{reply.seq} (entry {reply.index}) "
-                    f"before its backup acknowledged it (acknowledged: {core.acked_index})",
-                )
+        if core.role == PRIMARY and reply.index > core.acked_index:
+            self._violation(
+                "Output Rule",
+                f"{node_id} replied to {reply.client}#{reply.seq} (entry {reply.index}) "
+                f"before its backup acknowledged it (acknowledged: {core.acked_index})",
+            )
         key = (reply.client, reply.seq)
         received = self.delivered.setdefault(key, [])
         if received:
