@@ -137,11 +137,14 @@ def compile_request(op: str, key: str, value: str) -> list[Instruction]:
     return [("FETCH", key), ("REPLY", "")]
 
 
-#: The timer interrupt handler: count it, read the clock and a random number.
+#: The timer interrupt handler: count it, note where the CPU was (so *when* it fires shows
+#: in the state, as it does in a real program), read the clock and a random number.
 INTERRUPT_HANDLER: list[Instruction] = [
     ("FETCH", "_interrupts"),
     ("INCREMENT", ""),
     ("STORE", "_interrupts"),
+    ("WHERE", ""),
+    ("STORE", "_interrupted_at"),
     ("CLOCK", ""),
     ("STORE", "_clock"),
     ("RANDOM", ""),
@@ -225,6 +228,8 @@ class Machine:
                 self._accumulator += operand
             elif opcode == "INCREMENT":
                 self._accumulator = str(int(self._accumulator or "0") + 1)
+            elif opcode == "WHERE":
+                self._accumulator = str(self.instructions)
             elif opcode == "STORE":
                 self.memory[operand] = self._accumulator
                 self._dirty.add(operand)

@@ -65,9 +65,9 @@ from distlab.primary_backup.messages import (
 )
 
 __all__ = [
-    "PRIMARY",
     "BACKUP",
     "LIVE",
+    "PRIMARY",
     "STOPPED",
     "Replica",
     "ReplicaConfig",
@@ -426,6 +426,7 @@ class Replica:
                 if self.replayed_index + 1 + len(HANDLER_READS) > self.last_index:
                     break  # its readings have not arrived yet
                 self._replay_interrupt(entry)
+                done += len(HANDLER_READS)  # its readings count as entries replayed
             elif entry.kind == "request":
                 if self.rules.log_nondeterminism:
                     self.machine.idle(entry.at_instruction)
