@@ -1,2 +1,91 @@
 """Primary-backup replication (lecture 4, VMware FT): deterministic replay, the output rule,
-and test-and-set against split brain."""
+and test-and-set against split brain.
+
+    from distlab.primary_backup import pb_world, SimClient, split_brain, lost_output, divergence
+
+Modules, in reading order: ``machine`` (a tiny deterministic machine and the log of its
+non-deterministic inputs), ``messages`` (the logging channel's and the arbiter's messages),
+``replica`` (the pure core: log shipping or state transfer, the output rule, failover,
+rejoining), ``arbiter`` (the shared disk's test-and-set), ``simulated`` (the seeded
+simulator with the rules as named invariants, clients, sweeps and the three experiments),
+``node`` (real processes and their client), ``system`` (``service="primary_backup"``).
+"""
+
+from distlab.primary_backup.arbiter import (
+    Arbiter,
+    ArbiterState,
+    CorruptArbiterState,
+    decode_state,
+    encode_state,
+)
+from distlab.primary_backup.machine import LogEntry, Machine, MachineError, StateDiff
+from distlab.primary_backup.messages import CODEC, Reply
+from distlab.primary_backup.node import PrimaryBackupClient, PrimaryBackupNode
+from distlab.primary_backup.replica import (
+    BACKUP,
+    LIVE,
+    PRIMARY,
+    STOPPED,
+    Replica,
+    ReplicaConfig,
+    ReplicaStatistics,
+    Rules,
+)
+from distlab.primary_backup.simulated import (
+    ARBITER,
+    REPLICAS,
+    DivergenceResult,
+    ExperimentResult,
+    PrimaryBackupSim,
+    RunResult,
+    SimClient,
+    Violation,
+    divergence,
+    lost_output,
+    pb_world,
+    redundant,
+    run_schedule,
+    split_brain,
+    sweep,
+)
+from distlab.primary_backup.system import PRIMARY_BACKUP
+
+__all__ = [
+    "ARBITER",
+    "BACKUP",
+    "CODEC",
+    "LIVE",
+    "PRIMARY",
+    "PRIMARY_BACKUP",
+    "REPLICAS",
+    "STOPPED",
+    "Arbiter",
+    "ArbiterState",
+    "CorruptArbiterState",
+    "DivergenceResult",
+    "ExperimentResult",
+    "LogEntry",
+    "Machine",
+    "MachineError",
+    "PrimaryBackupClient",
+    "PrimaryBackupNode",
+    "PrimaryBackupSim",
+    "Replica",
+    "ReplicaConfig",
+    "ReplicaStatistics",
+    "Reply",
+    "Rules",
+    "RunResult",
+    "SimClient",
+    "StateDiff",
+    "Violation",
+    "decode_state",
+    "divergence",
+    "encode_state",
+    "lost_output",
+    "pb_world",
+    "redundant",
+    "run_schedule",
+    "split_brain",
+    "sweep",
+]

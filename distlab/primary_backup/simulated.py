@@ -66,6 +66,9 @@ from distlab.sim.world import SimSystem, World
 
 __all__ = [
     "ARBITER",
+    "REPLICAS",
+    "DivergenceResult",
+    "ExperimentResult",
     "PrimaryBackupSim",
     "RunResult",
     "SimClient",
@@ -73,6 +76,7 @@ __all__ = [
     "divergence",
     "lost_output",
     "pb_world",
+    "redundant",
     "run_schedule",
     "split_brain",
     "sweep",
