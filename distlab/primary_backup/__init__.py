@@ -18,7 +18,13 @@ from distlab.primary_backup.arbiter import (
     decode_state,
     encode_state,
 )
-from distlab.primary_backup.machine import LogEntry, Machine, MachineError, StateDiff
+from distlab.primary_backup.machine import (
+    LogEntry,
+    Machine,
+    MachineError,
+    StateDiff,
+    compile_request,
+)
 from distlab.primary_backup.messages import CODEC, Reply
 from distlab.primary_backup.node import PrimaryBackupClient, PrimaryBackupNode
 from distlab.primary_backup.replica import (
@@ -34,12 +40,14 @@ from distlab.primary_backup.replica import (
 from distlab.primary_backup.simulated import (
     ARBITER,
     REPLICAS,
+    ChannelCost,
     DivergenceResult,
     ExperimentResult,
     PrimaryBackupSim,
     RunResult,
     SimClient,
     Violation,
+    channel_cost,
     divergence,
     lost_output,
     pb_world,
@@ -54,6 +62,7 @@ __all__ = [
     "ARBITER",
     "BACKUP",
     "CODEC",
+    "ChannelCost",
     "LIVE",
     "PRIMARY",
     "PRIMARY_BACKUP",
@@ -79,6 +88,8 @@ __all__ = [
     "SimClient",
     "StateDiff",
     "Violation",
+    "channel_cost",
+    "compile_request",
     "decode_state",
     "divergence",
     "encode_state",

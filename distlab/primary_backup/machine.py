@@ -130,10 +130,12 @@ def compile_request(op: str, key: str, value: str) -> list[Instruction]:
         raise MachineError("key and value must be strings")
     if not key or key.startswith(SYSTEM_PREFIX):
         raise MachineError(f"key {key!r} is empty or reserved (keys starting with '_')")
+    # A write replies with nothing (as 6.824's Put and Append): the client table keeps
+    # every client's last reply, and a reply the size of the value would be costly to keep.
     if op == "put":
-        return [("LOAD", value), ("STORE", key), ("REPLY", "")]
+        return [("LOAD", value), ("STORE", key), ("LOAD", ""), ("REPLY", "")]
     if op == "append":
-        return [("FETCH", key), ("CONCAT", value), ("STORE", key), ("REPLY", "")]
+        return [("FETCH", key), ("CONCAT", value), ("STORE", key), ("LOAD", ""), ("REPLY", "")]
     return [("FETCH", key), ("REPLY", "")]
 
 

@@ -67,12 +67,14 @@ from distlab.sim.world import SimSystem, World
 __all__ = [
     "ARBITER",
     "REPLICAS",
+    "ChannelCost",
     "DivergenceResult",
     "ExperimentResult",
     "PrimaryBackupSim",
     "RunResult",
     "SimClient",
     "Violation",
+    "channel_cost",
     "divergence",
     "lost_output",
     "pb_world",
@@ -598,3 +600,43 @@ def _cut_logging_channel(world: World) -> None:
     clients): the partition that invites split brain."""
     world.block("n0", "n1")
     world.block("n1", "n0")
+
+
+# ==============================================================================================
+# Log shipping vs state transfer: what crosses the logging channel per operation
+# ==============================================================================================
+
+
+@dataclass(frozen=True)
+class ChannelCost:
+    """Bytes on the logging channel per client operation, for one replication scheme."""
+
+    replication: str
+    value_bytes: int  # the size of the state each operation touches
+    operations: int
+    bytes_per_operation: float
+    entries_per_operation: float
+
+
+def channel_cost(
+    replication: str, value_bytes: int, *, operations: int = 40, seed: int = 1
+) -> ChannelCost:
+    """Appends of 8 bytes to a cell already ``value_bytes`` long, in the simulator: state
+    transfer ships the whole changed cell each time, log shipping ships the request (and
+    the timer interrupts' readings). Deterministic for a seed."""
+    config = ReplicaConfig(replication=replication)  # type: ignore[arg-type]
+    world = pb_world(seed, config)
+    system: PrimaryBackupSim = world.system  # type: ignore[assignment]
+    client = SimClient(world, "bench", History(_virtual_clock(world)))
+    client.put("x", "v" * value_bytes)
+    world.run_for(5)
+    bytes_before, entries_before = system.entry_bytes, system.entries_shipped
+    for i in range(operations):
+        client.append("x", f"{i:08d}")
+    return ChannelCost(
+        replication,
+        value_bytes,
+        operations,
+        (system.entry_bytes - bytes_before) / operations,
+        (system.entries_shipped - entries_before) / operations,
+    )

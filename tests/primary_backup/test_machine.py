@@ -64,7 +64,7 @@ def test_own_readings_or_another_position_make_the_states_differ() -> None:
 
 def test_a_duplicate_request_returns_the_stored_output_and_changes_nothing() -> None:
     machine = Machine()
-    assert machine.request("c", 1, "append", "x", "a", index=1) == "a"  # the new value
+    assert machine.request("c", 1, "append", "x", "a", index=1) == ""  # writes reply nothing
     assert machine.request("c", 2, "get", "x", "", index=2) == "a"
     before = machine.memory.copy()
     assert machine.request("c", 2, "get", "x", "", index=3) == "a"
