@@ -9,6 +9,9 @@ non-deterministic inputs), ``messages`` (the logging channel's and the arbiter's
 rejoining), ``arbiter`` (the shared disk's test-and-set), ``simulated`` (the seeded
 simulator with the rules as named invariants, clients, sweeps and the three experiments),
 ``node`` (real processes and their client), ``system`` (``service="primary_backup"``).
+
+The last two are not imported here (as in `distlab.kv`): a node process loads ``node`` by
+itself, and ``Cluster.start(3, service="primary_backup")`` finds ``system`` by name.
 """
 
 from distlab.primary_backup.arbiter import (
@@ -26,7 +29,6 @@ from distlab.primary_backup.machine import (
     compile_request,
 )
 from distlab.primary_backup.messages import CODEC, Reply
-from distlab.primary_backup.node import PrimaryBackupClient, PrimaryBackupNode
 from distlab.primary_backup.replica import (
     BACKUP,
     LIVE,
@@ -56,7 +58,6 @@ from distlab.primary_backup.simulated import (
     split_brain,
     sweep,
 )
-from distlab.primary_backup.system import PRIMARY_BACKUP
 
 __all__ = [
     "ARBITER",
@@ -64,7 +65,6 @@ __all__ = [
     "CODEC",
     "LIVE",
     "PRIMARY",
-    "PRIMARY_BACKUP",
     "REPLICAS",
     "STOPPED",
     "Arbiter",
@@ -76,8 +76,6 @@ __all__ = [
     "LogEntry",
     "Machine",
     "MachineError",
-    "PrimaryBackupClient",
-    "PrimaryBackupNode",
     "PrimaryBackupSim",
     "Replica",
     "ReplicaConfig",

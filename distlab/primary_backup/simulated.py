@@ -274,6 +274,7 @@ class SimClient:
         preferred: NodeId = "n0",
         deadline_s: float = 2.0,
         attempt_timeout_s: float = 0.4,
+        roam: bool = False,
     ) -> None:
         assert isinstance(world.system, PrimaryBackupSim), (
             "a SimClient needs a primary-backup World"
@@ -286,6 +287,9 @@ class SimClient:
         self.deadline_ticks = max(1, round(deadline_s * world.ticks_per_second))
         self.attempt_ticks = max(1, round(attempt_timeout_s * world.ticks_per_second))
         self._seq = itertools.count(1)
+        # roam: each operation starts at a replica picked at random (seeded), as clients
+        # that reconnect to whichever replica they reach first.
+        self._roam = random.Random(derive_seed(world.seed, "client", client_id)) if roam else None
         #: Called once, right after the next request is accepted (a fault in mid-flight).
         self.after_submit: Callable[[], None] | None = None
 
@@ -301,6 +305,8 @@ class SimClient:
     def _operation(self, op: str, key: str, value: str) -> str:
         seq = next(self._seq)
         call = self.history.invoke(self.client_id, op, key, None if op == "get" else value)  # type: ignore[arg-type]
+        if self._roam is not None:
+            self.target = self._roam.choice(REPLICAS)
         deadline = self.world.now + self.deadline_ticks
         maybe_happened = False
         while self.world.now < deadline:
@@ -383,7 +389,7 @@ def run_schedule(
     system: PrimaryBackupSim = world.system  # type: ignore[assignment]
     rng = random.Random(derive_seed(seed, "schedule"))
     history = History(_virtual_clock(world))
-    clients = [SimClient(world, f"c{i}", history, preferred="n0") for i in range(2)]
+    clients = [SimClient(world, f"c{i}", history, roam=True) for i in range(2)]
     fault_at = sorted(rng.sample(range(5, operations - 5), faults)) if faults else []
     done: list[str] = []
     down: list[NodeId | None] = [None]
