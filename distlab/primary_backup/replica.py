@@ -23,6 +23,11 @@ What it is: `Replica`, the rules of lecture 4 for both roles (主/备 primary/ba
   `Snapshot`); once the new backup holds everything, the live one asks the arbiter to clear
   the flag for a new pairing (``epoch`` + 1).
 
+The rules live in four documented hooks a subclass may replace (chapter 07's assignment
+asks a learner to write them): `emit_reply` and `release_acknowledged` (the output rule),
+`partner_silent` and `arbiter_answered` (going live with test-and-set). Their helpers are
+`send_reply`, `hold` (and the list ``held``), `ask_arbiter`, `go_live` and `stop`.
+
 `Rules` switches each rule off, for experiments only: ``output_rule=False``,
 ``log_nondeterminism=False`` (the backup then uses its own clock, random numbers and timer),
 ``test_and_set=False``. Each is a teaching switch; every default is on.
@@ -207,7 +212,7 @@ class Replica:
         self.acked_index = 0
         self._sent_index = 0
         self._ticks_since_ack = 0
-        self._held: list[Reply] = []
+        self.held: list[Reply] = []
         self._backup_attached = self.role == PRIMARY
         self._snapshot_index = 0  # a joiner is in sync once it acknowledges this
         self._ungated_through: int | None = None  # outputs released alone, up to here
@@ -249,7 +254,7 @@ class Replica:
             # A retry (or a re-sent request): answer from the client table, run nothing.
             last_seq, index, output = seen
             if seq == last_seq:
-                self._emit_reply(Reply(client, seq, op, output, index))
+                self.emit_reply(Reply(client, seq, op, output, index))
             return "accepted"
         if self.config.replication == "log":
             index = self._append("request", client=client, seq=seq, op=op, key=key, value=value)
@@ -259,16 +264,41 @@ class Replica:
             output = self.machine.request(client, seq, op, key, value, index)
             self._append("state", client=client, seq=seq, op=op, changes=self.machine.take_dirty())
         self._outputs.append(Executed(index, self.machine.digest()))
-        self._emit_reply(Reply(client, seq, op, output, index))
+        self.emit_reply(Reply(client, seq, op, output, index))
         self._ship()
         return "accepted"
 
-    def _emit_reply(self, reply: Reply) -> None:
+    # -- hooks: the output rule (the assignment's learner writes these two) -----------------
+
+    def emit_reply(self, reply: Reply) -> None:
+        """A reply is ready: send it now (`send_reply`) or hold it (`hold`) until the
+        backup acknowledges entry ``reply.index``. The output rule holds it when paired."""
         gated = self.role == PRIMARY and self.rules.output_rule
         if gated and reply.index > self.acked_index:
-            self._held.append(reply)  # the output rule: wait for the backup
+            self.hold(reply)  # the output rule: wait for the backup
         else:
-            self._outputs.append(reply)
+            self.send_reply(reply)
+
+    def release_acknowledged(self) -> None:
+        """``acked_index`` just grew: send every held reply whose entry the backup now holds,
+        in order, and keep holding the rest."""
+        if not self.held:
+            return
+        ready = [r for r in self.held if r.index <= self.acked_index]
+        if ready:
+            self.held = [r for r in self.held if r.index > self.acked_index]
+            for reply in ready:
+                self.send_reply(reply)
+
+    # -- helpers for the hooks ------------------------------------------------------------
+
+    def send_reply(self, reply: Reply) -> None:
+        """Hand the reply to the driver: it goes to the client now."""
+        self._outputs.append(reply)
+
+    def hold(self, reply: Reply) -> None:
+        """Keep the reply in ``held`` (in order) until `release_acknowledged` sends it."""
+        self.held.append(reply)
 
     # ==========================================================================================
     # Time
@@ -295,7 +325,7 @@ class Replica:
             if self.role == PRIMARY:
                 self._ticks_since_ack += 1
                 if self._ticks_since_ack > self.config.failover_timeout_ticks:
-                    self._want_to_go_live()
+                    self.partner_silent()
         elif self.role == BACKUP:
             self._ticks_since_heard += 1
             self._replay(self.config.replay_per_tick)
@@ -303,7 +333,7 @@ class Replica:
                 self._run_machine_alone()  # its own timer, clock and random numbers
             if self._ticks_since_heard > self.config.failover_timeout_ticks:
                 self._replay(None)  # replay everything it holds, then take over
-                self._want_to_go_live()
+                self.partner_silent()
         elif self.role == STOPPED:
             self._ticks_since_join += 1
             if self._ticks_since_join % self.config.retry_ticks == 1:
@@ -374,15 +404,7 @@ class Replica:
             else:
                 self.epoch += 1
                 self._pairing = "confirmed"
-        self._release_held()
-
-    def _release_held(self) -> None:
-        if not self._held:
-            return
-        ready = [r for r in self._held if r.index <= self.acked_index]
-        if ready:
-            self._held = [r for r in self._held if r.index > self.acked_index]
-            self._outputs.extend(ready)
+        self.release_acknowledged()
 
     def _on_join(self, message: Join) -> None:
         if self.role != LIVE or self.asking_arbiter:
@@ -468,17 +490,36 @@ class Replica:
     # Going live: the arbiter
     # ==========================================================================================
 
-    def _want_to_go_live(self) -> None:
+    # -- hooks: going live (the assignment's learner writes these two) ---------------------
+
+    def partner_silent(self) -> None:
+        """The partner said nothing for ``failover_timeout_ticks`` (the backup has replayed
+        everything it holds): ask the arbiter (`ask_arbiter`) before going live; without the
+        rule, go live (`go_live`) at once."""
         if self.rules.test_and_set:
-            self.asking_arbiter = True
-            self._ticks_asking = 0
-            self._send(self.arbiter, TestAndSet(self.epoch, self.node_id))
+            self.ask_arbiter()
         else:
-            self._go_live()
+            self.go_live()
+
+    def arbiter_answered(self, granted: bool, holder: str) -> None:
+        """The arbiter answered our test-and-set: the winner goes live, the loser stops."""
+        if granted:
+            self.go_live()
+        else:
+            self.stop(f"lost the test-and-set of epoch {self.epoch} to {holder}")
+
+    # -- helpers for the hooks ------------------------------------------------------------
+
+    def ask_arbiter(self) -> None:
+        """Send the arbiter a test-and-set for this pairing (retried until it answers); the
+        answer arrives in `arbiter_answered`. No client is served meanwhile."""
+        self.asking_arbiter = True
+        self._ticks_asking = 0
+        self._send(self.arbiter, TestAndSet(self.epoch, self.node_id))
 
     def _on_test_and_set_reply(self, message: TestAndSetReply) -> None:
         if not self.asking_arbiter or message.epoch != self.epoch:
-            return
+            return  # not asking (a duplicate), or an answer for an older pairing
         if message.candidate != self.node_id:
             return
         if not message.granted and message.arbiter_epoch == self.epoch + 1 and not message.holder:
@@ -491,15 +532,17 @@ class Replica:
         self.asking_arbiter = False
         if message.granted:
             self.epoch = message.arbiter_epoch
-            self._go_live()
-        else:
-            self._stop(f"lost the test-and-set of epoch {self.epoch} to {message.holder}")
+        self.arbiter_answered(message.granted, message.holder)
 
-    def _go_live(self) -> None:
+    def go_live(self) -> None:
+        """Serve alone from now on. A backup replays all it holds first and re-sends each
+        client's last reply; a primary sends the replies it held."""
         was_backup = self.role == BACKUP
         if was_backup:
+            self._replay(None)
             self._drop_incomplete_tail()
         self.role = LIVE
+        self.asking_arbiter = False
         self._backup_attached = False
         self._snapshot_index = 0
         self._pairing = "confirmed"
@@ -508,10 +551,11 @@ class Replica:
             # It cannot know which replies the old primary sent: send each client's last
             # reply again; the client drops the ones it has (by seq).
             for client, (seq, index, output) in sorted(self.machine.sessions().items()):
-                self._outputs.append(Reply(client, seq, "", output, index, resent=True))
+                self.send_reply(Reply(client, seq, "", output, index, resent=True))
         else:
-            self._outputs.extend(self._held)  # won: nobody else can go live now
-            self._held = []
+            for reply in self.held:  # won: nobody else can go live now
+                self.send_reply(reply)
+            self.held = []
 
     def _drop_incomplete_tail(self) -> None:
         """An interrupt whose readings never arrived did not happen, as far as anyone saw."""
@@ -519,9 +563,11 @@ class Replica:
             del self.log[index]
         self.last_index = self.replayed_index
 
-    def _stop(self, reason: str) -> None:
+    def stop(self, reason: str) -> None:
+        """Halt (the loser of a test-and-set): answer nobody, wait to be cloned."""
         self.role = STOPPED
-        self._held = []  # never sent: the winner answers those clients
+        self.asking_arbiter = False
+        self.held = []  # never sent: the winner answers those clients
         self._backup_attached = False
         self._ticks_since_join = 0
         self._outputs.append(Stopped(reason))
@@ -572,10 +618,6 @@ class Replica:
     # Observing
     # ==========================================================================================
 
-    @property
-    def held_replies(self) -> list[Reply]:
-        return list(self._held)
-
     def statistics(self) -> ReplicaStatistics:
         return ReplicaStatistics(
             role=self.role,
@@ -584,7 +626,7 @@ class Replica:
             last_index=self.last_index,
             acked_index=self.acked_index,
             replayed_index=self.replayed_index,
-            held_replies=len(self._held),
+            held_replies=len(self.held),
             asking_arbiter=self.asking_arbiter,
             pairing=self._pairing,
             digest=self.machine.digest(),

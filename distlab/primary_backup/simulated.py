@@ -543,10 +543,12 @@ def _judge(world: World, history: History, notes: list[str]) -> ExperimentResult
     )
 
 
-def lost_output(seed: int = 1, *, output_rule: bool = True) -> ExperimentResult:
+def lost_output(
+    seed: int = 1, *, output_rule: bool = True, replica_cls: type[Replica] = Replica
+) -> ExperimentResult:
     """Cut the logging channel, write at the primary, crash it: does the client hold a
     reply whose effect the new primary never had?"""
-    world = pb_world(seed, _rules(output_rule=output_rule), enforce=False)
+    world = pb_world(seed, _rules(output_rule=output_rule), enforce=False, replica_cls=replica_cls)
     history = History(_virtual_clock(world))
     writer = SimClient(world, "writer", history, attempt_timeout_s=0.3, deadline_s=3)
     reader = SimClient(world, "reader", history, preferred="n1", deadline_s=3)
@@ -576,10 +578,14 @@ def lost_output(seed: int = 1, *, output_rule: bool = True) -> ExperimentResult:
     return _judge(world, history, notes)
 
 
-def split_brain(seed: int = 1, *, test_and_set: bool = True) -> ExperimentResult:
+def split_brain(
+    seed: int = 1, *, test_and_set: bool = True, replica_cls: type[Replica] = Replica
+) -> ExperimentResult:
     """Partition primary from backup (each still reaches the arbiter and its clients):
     how many replicas go live, and what do their clients see?"""
-    world = pb_world(seed, _rules(test_and_set=test_and_set), enforce=False)
+    world = pb_world(
+        seed, _rules(test_and_set=test_and_set), enforce=False, replica_cls=replica_cls
+    )
     history = History(_virtual_clock(world))
     left = SimClient(world, "left", history, preferred="n0")
     right = SimClient(world, "right", history, preferred="n1")

@@ -123,10 +123,8 @@ class ReplaysInterruptsWhereItIs(Replica):
 class TakesARefusalForAYes(Replica):
     """Misreads the arbiter: goes live whatever the answer."""
 
-    def _on_test_and_set_reply(self, message):
-        from dataclasses import replace
-
-        super()._on_test_and_set_reply(replace(message, granted=True))
+    def arbiter_answered(self, granted, holder):
+        super().arbiter_answered(True, holder)
 
 
 class GoesLiveWithoutReplaying(Replica):
