@@ -83,6 +83,8 @@ class PrimaryBackupPanel(widgets.VBox):
                 self.events,
             ]
         )
+        self.add_class("distlab-primary-backup-panel")  # for the browser test's locators
+        self.verdict.add_class("distlab-pb-verdict")
         self.reset()
 
     # -- what the buttons do ------------------------------------------------------------------
@@ -179,13 +181,15 @@ class PrimaryBackupPanel(widgets.VBox):
     def _card(name: str, fields: dict[str, Any]) -> str:
         if not fields:
             return (
-                f"<div style='border:2px dashed #c0392b;padding:6px;margin:4px;width:230px'>"
+                f"<div class='distlab-pb-card' data-node='{name}' data-role='crashed' "
+                f"style='border:2px dashed #c0392b;padding:6px;margin:4px;width:230px'>"
                 f"<b>{name}</b>: crashed</div>"
             )
         role = fields["role"]
         colour = _COLOURS.get(role, "#888")
         return (
-            f"<div style='border:2px solid {colour};padding:6px;margin:4px;width:230px'>"
+            f"<div class='distlab-pb-card' data-node='{name}' data-role='{role}' "
+            f"style='border:2px solid {colour};padding:6px;margin:4px;width:230px'>"
             f"<b>{name}</b> · <span style='color:{colour}'>{role}</span> · epoch {fields['epoch']}"
             f"<br>instructions: {fields['instructions']}"
             f"<br>log: {fields['last_index']} &nbsp; acked: {fields['acked_index']}"
