@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -480,7 +480,7 @@ def _fault(world: World, rng: random.Random, down: NodeId | None, done: list[str
 
 
 def sweep(
-    seeds: range | list[int], config: ReplicaConfig | None = None, **options: Any
+    seeds: Iterable[int], config: ReplicaConfig | None = None, **options: Any
 ) -> list[RunResult]:
     """`run_schedule` for each seed."""
     return [run_schedule(seed, config, **options) for seed in seeds]
