@@ -452,9 +452,9 @@ def redundant(world: World) -> bool:
 
 
 def _fault(world: World, rng: random.Random, down: NodeId | None, done: list[str]) -> NodeId | None:
-    """One step of the schedule: repair what is broken (and wait, up to 5 virtual
-    seconds, for a new backup to be in sync: one failure at a time), or break one more
-    thing."""
+    """One step of the schedule: repair what is broken, or -- once the pair is redundant
+    again (waiting up to 5 virtual seconds: one failure at a time) -- break one thing:
+    crash the serving replica (two times in three) or a random one, or cut the channel."""
     if down is not None:
         if down == "network":
             world.heal()
