@@ -60,7 +60,7 @@ def test_every_rule_on_a_long_sweep(network: str) -> None:
     from distlab.sim import RELIABLE
 
     config = RELIABLE if network == "reliable" else UNRELIABLE
-    assert_correct([run_schedule(s, operations=60, faults=6, network=config) for s in range(150)])
+    assert_correct([run_schedule(s, operations=60, faults=6, network=config) for s in range(400)])
 
 
 # -- each rule off finds the failure it prevents ---------------------------------------------
