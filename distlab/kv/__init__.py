@@ -4,7 +4,9 @@
   retries safe (at-most-once), driven by a replicated log.
 - `weak`: an eventually consistent replica: local reads and writes, eager push,
   anti-entropy, last writer wins by Lamport timestamp.
-- `strong`: the KVStateMachine adapter a Raft peer hosts (reads go through the log).
+- `strong`: the KVStateMachine adapter a Raft peer hosts.
+- `read_paths`: the three ways a strong get can be answered (log, ReadIndex, lease), timed
+  and tried against a paused leader.
 - `weak_node`: WeakReplica in a real node process (rpc gossip, durable writes).
 - `quorum_node`: a stamped replica for the quorum mode (N, R, W), coordinated by the Clerk.
 - `clerk`: the one client for both modes — retries, leader changes, at-most-once, history.
@@ -16,6 +18,7 @@
 """
 
 from distlab.kv.clerk import Clerk, ClerkStatistics, KVError, KVTimeout, KVUnavailable
+from distlab.kv.read_paths import measure_read_paths, read_after_a_pause
 from distlab.kv.state_machine import Applied, Command, KVStateMachine
 from distlab.kv.strong import KVService
 from distlab.kv.weak import Stamp, WeakReplica
@@ -33,6 +36,8 @@ __all__ = [
     "KVUnavailable",
     "Stamp",
     "WeakReplica",
+    "measure_read_paths",
+    "read_after_a_pause",
     "run_workload",
     "wait_for_convergence",
 ]

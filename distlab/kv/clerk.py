@@ -25,7 +25,11 @@ looks at the mode again:
 - ``"strong"`` (`StrongRoute`): sends ``Replicated.submit(command, timeout)`` to the leader
   it believes in and matches the typed reply (:mod:`distlab.replicated.replies`): `Applied`
   answers, `NotLeader` names the leader (or it tries the next server), `LostLeadership`
-  is a definite refusal, `TimedOut` an indefinite one.
+  is a definite refusal, `TimedOut` an indefinite one. A get goes either through the log
+  like a write (``reads="log"``) or, by default, to ``Replicated.read(key)``
+  (``reads="read_index"``): the leader confirms with one round of heartbeats that it still
+  leads, waits until it has applied its commit index, and answers from its own table --
+  linearizable without writing a log entry (the Raft thesis §6.4).
 - ``"weak"`` (`WeakRoute`): sends ``WeakKV.execute(command)`` to one *sticky* replica
   (``preferred``) and fails over to the next one only on error; each replica answers from
   its own copy.
@@ -65,6 +69,9 @@ from distlab.rpc import Client, RpcError
 __all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
 
 Address = tuple[str, int]
+
+READ_PATHS = ("read_index", "log")
+"""How a strong Clerk's get reaches the state: ReadIndex (no log entry), or the log."""
 
 
 class KVError(Exception):
@@ -144,7 +151,10 @@ class Clerk(KVOperations):
         secret: str | None = None,
         r: int | None = None,
         w: int | None = None,
+        reads: str = "read_index",
     ) -> None:
+        if reads not in READ_PATHS:
+            raise ValueError(f"reads must be one of {READ_PATHS}, got {reads!r}")
         if consistency not in ROUTES:
             raise ValueError(f"consistency must be one of {tuple(ROUTES)}, got {consistency!r}")
         if deadline_s <= 0 or attempt_timeout_s <= 0:
@@ -163,6 +173,7 @@ class Clerk(KVOperations):
         if not (1 <= self.r <= len(names) and 1 <= self.w <= len(names)):
             raise ValueError(f"need 1 <= r, w <= N = {len(names)}, got r={self.r}, w={self.w}")
         self.route: Route = ROUTES[consistency]()
+        self.reads = reads
         self.client_id = client_id or f"clerk-{uuid.uuid4().hex[:8]}"
         self.deadline_s = deadline_s
         self.attempt_timeout_s = attempt_timeout_s

@@ -106,8 +106,14 @@ class StrongRoute(Route):
     follows_leader_hints = True
 
     def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
-        # The server waits up to `timeout_s` for the entry to be applied; our rpc timeout
-        # leaves it a little more, so its own answer usually arrives first.
+        # The server waits up to `timeout_s` for the entry to be applied (or the read to be
+        # confirmed); our rpc timeout leaves it a little more, so its answer usually wins.
+        if command.op == "get" and clerk.reads == "read_index":
+            raw = _call(
+                clerk._client(server), "Replicated.read", command.key, timeout_s,
+                timeout=timeout_s + 0.5,
+            )  # fmt: skip
+            return self._value(raw, read=True)
         raw = _call(
             clerk._client(server),
             "Replicated.submit",
@@ -115,11 +121,20 @@ class StrongRoute(Route):
             timeout_s,
             timeout=timeout_s + 0.5,
         )
+        return self._value(raw, read=False)
+
+    @staticmethod
+    def _value(raw: Any, *, read: bool) -> str:
+        """The value in a typed reply, or the refusal it means (see `Refused`)."""
         try:
             reply = decode_reply(raw)
         except WireError as error:
             raise MaybeApplied(f"unexpected reply ({error})") from None
         match reply:
+            case Committed(result=result) if read:
+                if type(result) is not str:
+                    raise MaybeApplied(f"unexpected read answer {result!r:.60}")
+                return result
             case Committed(result=result):
                 return _value_of(result)
             case NotLeader(leader_hint=leader):

@@ -7,7 +7,8 @@ scenario and one checker judge both drivers (tests/kv/test_one_scenario_two_driv
   table (the entries its `WeakReady.writes` listed) survives its crashes, like the real
   node's ``weak.log``. `weak_world(seed)` builds the `World`.
 - `StrongKVSimulation`: Raft's `Simulation` whose nodes also apply every committed
-  `Command` to a `KVStateMachine` (reads go through the log, as in real processes).
+  `Command` to a `KVStateMachine`; a get goes through the log or, by default, is a
+  ReadIndex read (`read_key`), as in real processes.
 - `SimClerk`: a KV client with the real `distlab.kv.Clerk`'s surface (``put``, ``get``,
   ``append``, ``preferred`` node, a deadline, one `History`): it offers the operation to a
   node, lets virtual time pass until that node answers, and fails over to the next node on
@@ -33,11 +34,11 @@ import msgpack
 
 from distlab.check.history import History
 from distlab.core import NodeId, derive_seed
-from distlab.kv.clerk import KVOperations
+from distlab.kv.clerk import READ_PATHS, KVOperations
 from distlab.kv.state_machine import Command, KVStateMachine, OpKind
 from distlab.kv.weak import CODEC, Update, WeakReady, WeakReplica
 from distlab.raft.core import RaftConfig, RaftNode
-from distlab.raft.ready import CommandApplied, Proposed, SnapshotApplied
+from distlab.raft.ready import ApplyMsg, CommandApplied, Proposed, ReadReady
 from distlab.sim.network import RELIABLE, NetworkConfig
 from distlab.sim.simulation import Simulation
 from distlab.sim.world import SimSystem, World
@@ -93,7 +94,21 @@ class StrongKVSimulation(Simulation):
         self.machines: dict[NodeId, KVStateMachine] = {}
         # What each node's state machine answered, by log index: (term, result).
         self.answers: dict[NodeId, dict[int, tuple[int, str]]] = {}
+        # ReadIndex reads: the key each asks for, and the value its node's table answered.
+        self._read_keys: dict[int, str] = {}
+        self.read_values: dict[int, str] = {}
         super().__init__(seed, nodes, **options)
+
+    def read_key(self, node_id: NodeId, key: str) -> int | None:
+        """Start a ReadIndex read of ``key`` at one node: its number (the value appears in
+        ``read_values``, or a refusal in ``reads``), or None if refused or crashed."""
+        request = self.read(node_id)
+        if not isinstance(request, int):
+            return None
+        self._read_keys[request] = key
+        if request in self.reads:  # answered at once (a cluster of one)
+            self._answer_value(node_id, request)
+        return request
 
     def node_starting(self, node_id: NodeId) -> None:
         # A new incarnation starts empty; Raft replays the committed log into it.
@@ -101,13 +116,17 @@ class StrongKVSimulation(Simulation):
         self.answers[node_id] = {}
         super().node_starting(node_id)
 
-    def apply_entry(
-        self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
-    ) -> None:
+    def apply_entry(self, node_id: NodeId, node: RaftNode, item: ApplyMsg) -> None:
         super().apply_entry(node_id, node, item)
         if isinstance(item, CommandApplied) and isinstance(item.command, Command):
             applied = self.machines[node_id].apply(item.command)
             self.answers[node_id][item.index] = (item.term, applied.value)
+        elif isinstance(item, ReadReady) and item.request in self._read_keys:
+            self._answer_value(node_id, item.request)
+
+    def _answer_value(self, node_id: NodeId, request: int) -> None:
+        key = self._read_keys.pop(request)
+        self.read_values[request] = self.machines[node_id].data.get(key, "")
 
 
 def strong_world(seed: int, nodes: int = 3, **options: Any) -> StrongKVSimulation:
@@ -139,6 +158,8 @@ class SimClerk(KVOperations):
 
     ``world`` is a `World` of weak replicas or a `StrongKVSimulation`. ``deadline_s`` and
     ``attempt_timeout_s`` are virtual seconds (``world.ticks_per_second`` ticks each).
+    ``reads`` is the strong store's read path, as for the real Clerk: ``"read_index"`` (the
+    default) or ``"log"``.
     """
 
     def __init__(
@@ -150,7 +171,11 @@ class SimClerk(KVOperations):
         preferred: NodeId | None = None,
         deadline_s: float = 5.0,
         attempt_timeout_s: float = 1.0,
+        reads: str = "read_index",
     ) -> None:
+        if reads not in READ_PATHS:
+            raise ValueError(f"reads must be one of {READ_PATHS}, got {reads!r}")
+        self.reads = reads
         self.world = world
         self.client_id = client_id
         self.history = history
@@ -190,12 +215,29 @@ class SimClerk(KVOperations):
         if not world.alive(node_id):
             return _Outcome(refused=True)  # connection refused: certainly not applied
         if isinstance(world, StrongKVSimulation):
+            if command.op == "get" and self.reads == "read_index":
+                return self._attempt_read(world, node_id, command.key, ticks)
             return self._attempt_strong(world, node_id, command, ticks)
         assert isinstance(world.system, WeakKVSystem), "SimClerk runs on weak or strong KV worlds"
         value = world.operate(
             node_id, lambda core: core.execute(command.op, command.key, command.value)
         )
         return _Outcome(value=value, done=True)
+
+    def _attempt_read(
+        self, world: StrongKVSimulation, node_id: NodeId, key: str, ticks: int
+    ) -> _Outcome:
+        request = world.read_key(node_id, key)
+        if request is None:
+            return _Outcome(refused=True)  # not the leader: a read changes nothing anyway
+
+        def answered() -> bool:
+            return request in world.reads or not world.alive(node_id)
+
+        world.run_until(answered, ticks)
+        if request in world.read_values:
+            return _Outcome(value=world.read_values.pop(request), done=True)
+        return _Outcome(refused=True)  # refused, crashed or still unconfirmed: nothing read
 
     def _attempt_strong(
         self, world: StrongKVSimulation, node_id: NodeId, command: Command, ticks: int

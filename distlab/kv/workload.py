@@ -93,7 +93,9 @@ class KVWorkload:
     ``op_deadline_s`` (each attempt ``attempt_timeout_s``). ``settle_timeout_s`` bounds the
     reads before and after the run and the wait for weak replicas to converge.
     ``consistency`` defaults to the cluster's mode; ``run`` names the run (its keys are
-    ``<run>.k<i>``; by default a fresh name is chosen).
+    ``<run>.k<i>``; by default a fresh name is chosen). ``reads`` is the strong clients' read
+    path (`distlab.kv.Clerk`'s ``reads``: ``"read_index"`` or ``"log"``); the final reads
+    that look for lost writes always go through the log, independent of the path on trial.
     """
 
     clients: int = 4
@@ -109,6 +111,7 @@ class KVWorkload:
     settle_timeout_s: float = 30.0
     consistency: str | None = None
     run: str | None = None
+    reads: str = "read_index"
 
     def __post_init__(self) -> None:
         if self.clients < 1 or self.keys < 1 or self.duration_s <= 0:
@@ -180,6 +183,7 @@ def run_workload(
             deadline_s=spec.op_deadline_s,
             attempt_timeout_s=spec.attempt_timeout_s,
             seed=derive_seed(spec.seed, "clerk", i),
+            reads=spec.reads,
         )
         for i in range(spec.clients)
     ]
@@ -223,6 +227,8 @@ def run_workload(
             consistency=consistency,
             nemesis=nemesis,
             check_timeout_s=spec.check_timeout_s,
+            # Explanations name the keys as a learner thinks of them: k0, not s8r2.k0.
+            key_names={key: key.removeprefix(f"{run}.") for key in key_names},
         )
     finally:
         for clerk in clerks:
@@ -282,6 +288,7 @@ def _read_keys(
         consistency=consistency,
         client_id=client_id,
         deadline_s=timeout_s,
+        reads="log",
         **extra,
     ) as clerk:
         return {key: clerk.get(key) for key in key_names}

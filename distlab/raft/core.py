@@ -2,9 +2,9 @@
 
 What it is: one server's protocol state machine. Inputs are method calls:
 `tick()` (one unit of logical time), `receive(sender, message)`,
-`propose(command)` and `snapshot(index, data)`. Outputs collect as data until a
-driver calls `take_ready()` (see `distlab.raft.ready` for the driver contract:
-persist, then send, then apply).
+`propose(command)`, `read_index(request)` and `snapshot(index, data)`. Outputs
+collect as data until a driver calls `take_ready()` (see `distlab.raft.ready` for the
+driver contract: persist, then send, then apply).
 What it must never do: touch sockets, threads, the clock, files or the global
 `random` module. All randomness comes from the injected `random.Random`, so a
 seeded driver replays a run exactly.
@@ -14,7 +14,27 @@ driver (distlab.cluster) drives it with sockets and a disk.
 Read it like a chapter: timers and elections (§5.2), votes and the up-to-date
 check (§5.4.1), log replication with the consistency check and fast backtracking
 (§5.3), commitment by counting only current-term entries (§5.4.2, Figure 8), and
-snapshots with InstallSnapshot (§7).
+snapshots with InstallSnapshot (§7), and linearizable reads that skip the log
+(ReadIndex, the Raft thesis §6.4).
+
+ReadIndex: a read needs no log entry, only two facts before it is answered. First, that
+the state it reads is at least as new as every write that completed before it: the leader
+notes its commit index (at least its own term's first entry, which every earlier commit
+precedes) and answers once it has applied that far. Second, that this node is still the
+leader, so no newer leader can have completed a write it has not seen: it sends a round of
+AppendEntries after the read arrived, and waits for a majority to answer in its term. Reads
+that arrive together share one round. The answer travels on the apply channel as a
+`ReadReady` placed after the entries it must see, so a driver answers from its service at
+exactly that point; a leader that steps down first answers `ReadRefused`.
+
+Leader leases (§6.4.1, ``RaftConfig(lease_reads=True)``, off by default) skip even that
+round, and so trust clocks: every heartbeat starts a round, and once a majority answered a
+round begun at tick t, no other leader can be elected before t + the smallest election
+timeout, because a follower that heard from its leader that recently refuses to vote
+(§4.2.3). Until t + that timeout - ``lease_margin_ticks``, reads are answered with no round.
+The assumption: every node's ticks run at the same rate, to within the margin. A leader
+whose process stops for a while (a pause, a swapped-out VM) wakes up believing its lease
+still holds -- the simulator's pause shows the stale read this allows.
 
 A new leader appends a blank entry, `NOOP`, of its own term (§8, as etcd's
 becomeLeader does; ``RaftConfig(noop_on_election=False)`` turns it off). Once it
@@ -57,7 +77,8 @@ pipelining or probing.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -81,6 +102,8 @@ from distlab.raft.ready import (
     NotLeader,
     PersistedState,
     Proposed,
+    ReadReady,
+    ReadRefused,
     Ready,
     Snapshot,
     SnapshotApplied,
@@ -124,6 +147,13 @@ class RaftConfig:
     """Append a blank `NOOP` entry of the new term on winning an election (§8). False is
     Raft as Figure 2 states it: 6.824-style scenarios that count log indices, or the
     paper's Figure 8, which needs a leader that has appended nothing of its own term."""
+    lease_reads: bool = False
+    """Leader leases (§6.4.1): answer linearizable reads without a round while a majority's
+    recent answers hold the lease; followers then refuse votes for a minimum election timeout
+    after hearing from their leader. Trusts clock rates (see the module docstring)."""
+    lease_margin_ticks: int = 2
+    """How much sooner than the smallest election timeout a lease ends: the clock drift
+    (and scheduling delay) the lease tolerates."""
     pipeline: bool = True
     """Pipelining (True): a follower known to be in step gets each new entry once, as it is
     proposed, without waiting for replies; one of unknown position (just elected, or after
@@ -143,6 +173,11 @@ class RaftConfig:
             )
         if self.max_entries_per_append < 1:
             raise ValueError("max_entries_per_append must be at least 1")
+        if not 0 <= self.lease_margin_ticks < low:
+            raise ValueError(
+                f"lease_margin_ticks must be 0 <= margin < the smallest election timeout "
+                f"({low}), got {self.lease_margin_ticks}"
+            )
 
 
 @dataclass(frozen=True)
@@ -221,6 +256,27 @@ class RaftNode:
         # behind follower does not receive the same backlog again with every proposal.
         self._probing: set[NodeId] = set()
 
+        # ReadIndex (§6.4): reads waiting for a round of AppendEntries to start, reads in a
+        # round (round -> [(request, read index)]), the latest round each follower echoed in
+        # this term, reads confirmed but waiting for the apply channel to reach their index
+        # (in index order), and refusals to hand out.
+        self._read_round = 0
+        self._term_start_index = 0
+        self._reads_waiting: list[tuple[int, int]] = []
+        self._reads_in_round: dict[int, list[tuple[int, int]]] = {}
+        self._round_acks: dict[NodeId, int] = {}
+        self._reads_confirmed: deque[tuple[int, int]] = deque()
+        self._reads_refused: list[ReadRefused] = []
+        self._echo_round = 0  # the round of the AppendEntries being handled, for its reply
+        # Leases: this node's own tick count (its clock), when each round began, the tick
+        # the lease runs to, and ticks since a leader of our term was heard from.
+        self._ticks = 0
+        self._round_began: dict[int, int] = {}
+        self._lease_until = 0
+        # A node that just (re)started may have answered a leader's round before it went
+        # down and forgot it: it waits out one smallest election timeout before voting.
+        self._since_leader_heard = 0
+
         self._votes: set[NodeId] = set()
         self._election_elapsed = 0
         self._election_timeout = self._random_election_timeout()
@@ -243,11 +299,15 @@ class RaftNode:
 
     def tick(self) -> None:
         """One unit of logical time: heartbeats for a leader, the election timer for others."""
+        self._ticks += 1
+        self._since_leader_heard += 1
         if self.role is _LEADER:
             self._heartbeat_elapsed += 1
             if self._heartbeat_elapsed >= self.config.heartbeat_interval_ticks:
                 # §5.2: leaders send periodic heartbeats to maintain their authority.
                 self._heartbeat_elapsed = 0
+                if self.config.lease_reads:
+                    self._begin_round()  # each heartbeat renews the lease
                 for peer in self.peers:
                     self.send_append_entries(peer)
         else:
@@ -257,6 +317,14 @@ class RaftNode:
 
     def receive(self, sender: NodeId, message: Message) -> None:
         """Handle one message from ``sender``."""
+        if (
+            self.config.lease_reads
+            and type(message) is RequestVote
+            and self._since_leader_heard < self.config.election_timeout_ticks[0]
+        ):
+            # §4.2.3, which leases rely on: our leader was heard from too recently for an
+            # election to be needed; neither adopt the candidate's term nor vote.
+            return
         # §5.1: a message from a later term means ours is over; adopt it and follow.
         if message.term > self.current_term:
             self.become_follower(message.term)
@@ -266,10 +334,20 @@ class RaftNode:
             case RequestVoteReply():
                 self.handle_request_vote_reply(sender, message)
             case AppendEntries():
+                # Echoed only to the leader of our term: the reply then proves we followed
+                # it after that round began (a stale leader's round proves nothing).
+                if message.term == self.current_term:
+                    self._echo_round = message.read_round
+                    self._since_leader_heard = 0
                 self.handle_append_entries(sender, message)
+                self._echo_round = 0
             case AppendEntriesReply():
+                if message.read_round and message.term == self.current_term:
+                    self._note_read_ack(sender, message.read_round)
                 self.handle_append_entries_reply(sender, message)
             case InstallSnapshot():
+                if message.term == self.current_term:
+                    self._since_leader_heard = 0
                 self._handle_install_snapshot(sender, message)
             case InstallSnapshotReply():
                 self._handle_install_snapshot_reply(sender, message)
@@ -290,6 +368,25 @@ class RaftNode:
         self._replicate_pending = True
         self.advance_commit_index()  # a one-node cluster commits at once
         return Proposed(index=entry.index, term=entry.term)
+
+    def read_index(self, request: int) -> NotLeader | None:
+        """Start the linearizable read ``request`` (a driver's own number) without a log entry.
+
+        On a leader, None: a `ReadReady(request, index)` comes later on the apply channel
+        (or `ReadRefused` if this node stops leading first). Elsewhere, `NotLeader` at once.
+        Leadership is confirmed by a round of AppendEntries that carries no new entry of its
+        own (see the module docstring); a new leader's reads wait for its first entry to
+        commit (the blank `NOOP`, which needs ``noop_on_election``, or a client's write).
+        """
+        if self.role is not _LEADER:
+            return NotLeader(leader_hint=self.leader_id)
+        read = (request, max(self.commit_index, self._term_start_index))
+        if self._majority == 1 or self._ticks < self._lease_until:
+            # Nobody else could have been elected (alone, or within our lease).
+            self._reads_confirmed.append(read)
+        else:
+            self._reads_waiting.append(read)
+        return None
 
     def snapshot(self, index: int, data: bytes) -> None:
         """The service's state after applying entries up to ``index``: compact the log (§7).
@@ -324,10 +421,18 @@ class RaftNode:
             or self._snapshot_to_apply is not None
             or self._replicate_pending
             or self.commit_index > self.last_applied
+            or self._reads_waiting
+            or self._reads_refused
+            or (self._reads_confirmed and self._reads_confirmed[0][1] <= self.commit_index)
         )
 
     def take_ready(self) -> Ready:
         """Everything to persist, send and apply since the last call (then forget it)."""
+        if self._reads_waiting:
+            # The reads that arrived since the last call share one round, which also
+            # carries whatever new entries the followers lack (no separate replication).
+            self._start_read_round()
+            self._replicate_pending = False
         if self._replicate_pending:
             self._replicate_pending = False
             # Only a node that is still the leader may send them (it may have stepped
@@ -364,6 +469,13 @@ class RaftNode:
             ):
                 committed.append(CommandApplied(entry.index, entry.term, entry.command))
             self.last_applied = self.commit_index
+        confirmed = self._reads_confirmed
+        while confirmed and confirmed[0][1] <= self.last_applied:
+            request, index = confirmed.popleft()
+            committed.append(ReadReady(request, index))
+        if self._reads_refused:
+            committed.extend(self._reads_refused)
+            self._reads_refused = []
 
         messages, self._messages = self._messages, []
         return Ready.of(hard_state, log_from, entries, snapshot, messages, committed)
@@ -400,6 +512,8 @@ class RaftNode:
             self.voted_for = None
             self.leader_id = None
             self._hard_state_changed = True
+        if self.role is _LEADER:
+            self._refuse_reads()
         if self.role is not _FOLLOWER:
             self.role = _FOLLOWER
             self._election_elapsed = 0
@@ -426,6 +540,13 @@ class RaftNode:
         # Without pipelining nobody is probed: every send carries all from next_index.
         self._probing = set(self.peers) if self._pipelining else set()
         self._heartbeat_elapsed = 0
+        # Every entry committed before this term precedes our first entry (Leader
+        # Completeness), so a read that waits until that index applies sees them all.
+        self._term_start_index = self.log.last_index + (1 if self.config.noop_on_election else 0)
+        self._round_acks = {}
+        self._lease_until = 0  # a new leader holds no lease until a majority answers it
+        if self.config.lease_reads:
+            self._begin_round()
         if self.config.noop_on_election:
             # §8: an entry of our own term, so that what earlier leaders left uncommitted
             # commits with it (Figure 8) and we learn what is committed without waiting
@@ -544,6 +665,7 @@ class RaftNode:
                 prev_log_term=prev_log_term,
                 entries=entries,
                 leader_commit=self.commit_index,
+                read_round=self._read_round,
             ),
         )
         if self._pipelining and peer not in self._probing:
@@ -728,11 +850,66 @@ class RaftNode:
             self.send_append_entries(sender)
 
     # ==========================================================================================
+    # Linearizable reads without the log (ReadIndex, the Raft thesis §6.4)
+    # ==========================================================================================
+
+    def _start_read_round(self) -> None:
+        """Send every follower an AppendEntries of a new round for the reads waiting."""
+        if self.role is not _LEADER:
+            return  # they were refused when this node stepped down
+        self._begin_round()
+        self._reads_in_round[self._read_round] = self._reads_waiting
+        self._reads_waiting = []
+        for peer in self.peers:
+            self.send_append_entries(peer)
+
+    def _begin_round(self) -> None:
+        """Number a new round; every AppendEntries from now on carries it."""
+        self._read_round += 1
+        if self.config.lease_reads:
+            self._round_began[self._read_round] = self._ticks
+
+    def _note_read_ack(self, sender: NodeId, read_round: int) -> None:
+        """A follower of our term answered round ``read_round``: confirm what a majority has."""
+        if self.role is not _LEADER or read_round <= self._round_acks.get(sender, 0):
+            return
+        self._round_acks[sender] = read_round
+        needed = self._majority - 1  # besides our own
+        acks = sorted(self._round_acks.values(), reverse=True)
+        if len(acks) < needed:
+            return
+        confirmed_round = acks[needed - 1]
+        for started in [r for r in self._reads_in_round if r <= confirmed_round]:
+            self._reads_confirmed.extend(self._reads_in_round.pop(started))
+        if self.config.lease_reads:
+            began = self._round_began.get(confirmed_round)
+            if began is not None:
+                low = self.config.election_timeout_ticks[0]
+                self._lease_until = max(
+                    self._lease_until, began + low - self.config.lease_margin_ticks
+                )
+            for done in [r for r in self._round_began if r <= confirmed_round]:
+                del self._round_began[done]
+
+    def _refuse_reads(self) -> None:
+        """This node stops leading: no read it holds can be confirmed any more."""
+        held = [*self._reads_waiting, *self._reads_confirmed]
+        for reads in self._reads_in_round.values():
+            held.extend(reads)
+        self._reads_refused.extend(ReadRefused(request, self.leader_id) for request, _ in held)
+        self._reads_waiting, self._reads_in_round = [], {}
+        self._reads_confirmed.clear()
+        self._round_began.clear()
+        self._lease_until = 0
+
+    # ==========================================================================================
     # Helpers for hooks, and plumbing
     # ==========================================================================================
 
     def send(self, peer: NodeId, message: Message) -> None:
         """Helper: queue ``message`` for ``peer`` (the driver sends it after persisting)."""
+        if self._echo_round and type(message) is AppendEntriesReply:
+            message = replace(message, read_round=self._echo_round)
         self._messages.append(Envelope(self.node_id, peer, message))
         self._messages_sent += 1
 

@@ -59,6 +59,9 @@ class AppendEntries:
     prev_log_term: int
     entries: tuple[LogEntry, ...]
     leader_commit: int
+    read_round: int = 0
+    """The leader's latest ReadIndex round (§6.4); echoed in the reply, which proves the
+    follower still took this node for its leader after that round began."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,8 @@ class AppendEntriesReply:
     On failure ``conflict_term``/``conflict_index`` let the leader skip a whole
     term of mismatching entries in one round (the "fast backtracking" of the
     extended paper's §5.3 note and the 6.824 guide). ``conflict_term`` is None when
-    the follower's log is simply too short.
+    the follower's log is simply too short. ``read_round`` echoes the request's
+    (ReadIndex, §6.4); the core fills it in, so a hook that builds replies need not.
     """
 
     term: int
@@ -78,6 +82,7 @@ class AppendEntriesReply:
     match_index: int = 0
     conflict_index: int = 0
     conflict_term: int | None = None
+    read_round: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,30 @@ class SnapshotApplied:
     data: bytes
 
 
-ApplyMsg = CommandApplied | SnapshotApplied
+@dataclass(frozen=True, slots=True)
+class ReadReady:
+    """Apply channel: the linearizable read ``request`` may be answered now (§6.4, ReadIndex).
+
+    Every entry up to ``index`` -- the commit index when the read arrived -- sits before this
+    item on the channel, and a majority confirmed this node still led after the read arrived;
+    so the service's state at this point of the channel is at least as new as any write that
+    completed before the read began. The driver answers from the service here, in order.
+    """
+
+    request: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRefused:
+    """Apply channel: the read ``request`` cannot be answered here (a definite failure, and
+    harmless: a read changes nothing); this node stopped leading, try ``leader_hint``."""
+
+    request: int
+    leader_hint: NodeId | None
+
+
+ApplyMsg = CommandApplied | SnapshotApplied | ReadReady | ReadRefused
 
 
 @dataclass(frozen=True)

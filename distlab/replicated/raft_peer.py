@@ -28,8 +28,16 @@ Usage (what a service built on Raft needs to know)::
   checker must treat it as maybe), ``ApplyFailed(message, index, term)`` (the service's
   apply raised; deterministic, so every replica saw the same error).
   ``Replicated.submit_many(commands, timeout=2.0)`` proposes a list at once (one batch)
-  and answers a list of such replies. ``Replicated.query(request=None)`` reads this node's
-  local service state (not linearizable). Retrying a ``timeout`` may apply a command twice:
+  and answers a list of such replies. ``Replicated.read(request=None, timeout=2.0)`` is a
+  *linearizable* read without a log entry (ReadIndex, the Raft thesis §6.4): on the leader it
+  answers ``Applied(result, index, term)`` with the service's ``query(request)`` once a
+  majority confirmed its leadership and it applied the read's index (``result`` is the
+  query's answer, ``index`` the read index); elsewhere ``NotLeader``. With
+  ``lease_reads=True`` (off by default) a leader holding a lease answers without the round
+  (`distlab.raft.RaftConfig.lease_reads`: it trusts every node's clock to run at one rate,
+  which a paused or starved process breaks).
+  ``Replicated.query(request=None)`` reads this node's local service state (not
+  linearizable). Retrying a ``timeout`` may apply a command twice:
   a service that must not do that deduplicates (client id + sequence number in commands).
 * A new leader first appends a blank entry (``NOOP``, §8) so that entries of earlier terms
   commit at once; the service never sees it, but it takes a log index (the first command of
@@ -88,6 +96,8 @@ from distlab.raft import (
     NotLeader,
     RaftConfig,
     RaftNode,
+    ReadReady,
+    ReadRefused,
     Ready,
     Role,
     SnapshotApplied,
@@ -118,6 +128,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_ms": 10,
     "fsync": True,
     "snapshot_every": None,
+    "lease_reads": False,
     "max_entries_per_append": 256,
     "peer_rpc_timeout_s": 1.0,
 }
@@ -172,6 +183,7 @@ class RaftPeer(NodeProgram):
             election_timeout_ticks=(_ticks(low_ms, tick_ms), _ticks(high_ms, tick_ms)),
             heartbeat_interval_ticks=_ticks(options["heartbeat_ms"], tick_ms),
             max_entries_per_append=int(options["max_entries_per_append"]),
+            lease_reads=bool(options["lease_reads"]),
         )
         self.tick_s = tick_ms / 1000.0
         self._max_catch_up = config.heartbeat_interval_ticks
@@ -200,6 +212,8 @@ class RaftPeer(NodeProgram):
         self._kicked = False  # the loop thread should drive now
         self._role_seen: tuple[Role, int] | None = None  # for logging role changes
         self._waiters: dict[int, _Pending] = {}
+        self._reads: dict[int, tuple[_Pending, Any]] = {}  # request -> (waiter, its query)
+        self._read_requests = 0
         self._closed = False
         self._apply_lock = threading.Lock()  # the service: applied by the loop, queried by RPCs
         self._applied_index = 0
@@ -263,6 +277,8 @@ class RaftPeer(NodeProgram):
                 sender.close()
             with self._lock:
                 waiters, self._waiters = list(self._waiters.values()), {}
+                waiters.extend(pending for pending, _ in self._reads.values())
+                self._reads = {}
             for pending in waiters:
                 pending.resolve(self._timeout_answer())
             self.storage.close()
@@ -302,6 +318,29 @@ class RaftPeer(NodeProgram):
         if drive:
             self._drive()
         return pending
+
+    def read_nowait(self, query: Any) -> _Pending | NotLeader:
+        """Start a linearizable read of ``service.query(query)`` (ReadIndex); a waiter for
+        its answer, or the `NotLeader` answer. Drives the core (the round goes out now)."""
+        with self._lock:
+            self._read_requests += 1
+            request = self._read_requests
+            refused = self.node.read_index(request)
+            if refused is not None:
+                return refused
+            pending = _Pending(request, self.node.current_term)
+            self._reads[request] = (pending, query)
+        self._drive()
+        return pending
+
+    def wait_for_read(self, pending: _Pending, timeout: float) -> Reply:
+        """Block until the read ``pending`` is answered (or ``timeout`` seconds pass)."""
+        if not pending.event.wait(timeout):
+            with self._lock:
+                self._reads.pop(pending.index, None)
+            if not pending.event.is_set():
+                return self._timeout_answer()
+        return pending.result  # type: ignore[return-value]
 
     def drive(self) -> None:
         """Handle whatever the core has ready (persist, send, apply) unless a thread already is."""
@@ -441,9 +480,25 @@ class RaftPeer(NodeProgram):
     def _apply(self, committed: list[Any]) -> None:
         answers: list[tuple[int, int, Reply]] = []
         taken_by_noop: list[int] = []
+        reads: list[tuple[int, Reply]] = []
         snapshot_to = 0
+        asked: dict[int, tuple[_Pending, Any]] = {}  # the reads answered in this batch
+        if any(type(item) is ReadReady for item in committed):
+            with self._lock:
+                asked = {
+                    item.request: self._reads[item.request]
+                    for item in committed
+                    if type(item) is ReadReady and item.request in self._reads
+                }
         with self._apply_lock:
             for item in committed:
+                if isinstance(item, ReadReady):
+                    # Every entry up to the read's index is applied by now: answer here.
+                    reads.append((item.request, self._answer_read(item, asked)))
+                    continue
+                if isinstance(item, ReadRefused):
+                    reads.append((item.request, NotLeader(item.leader_hint)))
+                    continue
                 if isinstance(item, SnapshotApplied):
                     self.service.restore(item.data)
                     self.log.info("raft: service restored from snapshot at %d", item.index)
@@ -465,6 +520,10 @@ class RaftPeer(NodeProgram):
                 self._applied += 1
         woken: list[tuple[_Pending, Reply]] = []
         with self._lock:
+            for request, answer in reads:
+                read = self._reads.pop(request, None)
+                if read is not None:
+                    woken.append((read[0], answer))
             if snapshot_to:
                 # Entries covered by an installed snapshot: their fate here is unknown.
                 for index in [i for i in self._waiters if i <= snapshot_to]:
@@ -483,6 +542,20 @@ class RaftPeer(NodeProgram):
         for pending, answer in woken:
             pending.resolve(answer)
         self._maybe_snapshot()
+
+    def _answer_read(self, item: ReadReady, asked: dict[int, tuple[_Pending, Any]]) -> Reply:
+        """The service's answer to a confirmed read, at its point of the apply channel
+        (called with the apply lock held, so the service holds exactly this state)."""
+        if item.request not in asked:  # its client gave up
+            return self._timeout_answer()
+        pending, request = asked[item.request]
+        query = getattr(self.service, "query", None)
+        try:
+            if query is None:
+                raise ValueError(f"service {type(self.service).__name__} has no query() method")
+            return Applied(query(request), item.index, pending.term)
+        except Exception as error:
+            return ApplyFailed(f"{type(error).__name__}: {error}", item.index, pending.term)
 
     def _maybe_snapshot(self) -> None:
         every = self.snapshot_every
@@ -571,6 +644,13 @@ class _ReplicatedRPC:
             )
             for outcome in outcomes
         ]
+
+    def read(self, request: Any = None, timeout: float = 2.0) -> dict[str, Any]:
+        """A linearizable read of ``service.query(request)`` without a log entry (ReadIndex)."""
+        outcome = self._peer.read_nowait(request)
+        if isinstance(outcome, NotLeader):
+            return REPLY_CODEC.encode(outcome)
+        return REPLY_CODEC.encode(self._peer.wait_for_read(outcome, float(timeout)))
 
     def query(self, request: Any = None) -> Any:
         """Read this node's local service state (not linearizable: it may lag the leader)."""

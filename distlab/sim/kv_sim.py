@@ -42,7 +42,7 @@ from distlab.core import FaultKind, derive_seed
 from distlab.kv.state_machine import Command
 from distlab.raft.core import RaftNode
 from distlab.raft.messages import NodeId
-from distlab.raft.ready import CommandApplied, NotLeader, Proposed, SnapshotApplied
+from distlab.raft.ready import ApplyMsg, CommandApplied, NotLeader, Proposed
 from distlab.sim.faults import UNRELIABLE_NETWORK
 from distlab.sim.network import RELIABLE, UNRELIABLE
 from distlab.sim.simulation import Simulation
@@ -111,9 +111,7 @@ class KVRaftSimulation(Simulation):
         )
         super().node_starting(node_id)
 
-    def apply_entry(
-        self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
-    ) -> None:
+    def apply_entry(self, node_id: NodeId, node: RaftNode, item: ApplyMsg) -> None:
         from distlab.raft.core import is_noop  # (loaded already; kept local to this method)
 
         # The simulator's own service sees every entry, the leaders' no-ops too: its

@@ -32,7 +32,15 @@ from typing import Any
 
 from distlab.raft.core import RaftConfig, RaftNode, Role
 from distlab.raft.messages import REQUESTS, NodeId, message_size
-from distlab.raft.ready import CommandApplied, NotLeader, Proposed, Ready, SnapshotApplied
+from distlab.raft.ready import (
+    ApplyMsg,
+    CommandApplied,
+    NotLeader,
+    Proposed,
+    ReadReady,
+    ReadRefused,
+    Ready,
+)
 from distlab.sim.disk import SimDisk
 from distlab.sim.network import RELIABLE, NetworkConfig
 from distlab.sim.safety import SafetyChecker
@@ -40,6 +48,7 @@ from distlab.sim.world import SimSystem, TimelineEvent, World, WorldStatistics
 
 __all__ = [
     "RaftSimSystem",
+    "SimRead",
     "SimService",
     "Simulation",
     "SimulationStatistics",
@@ -53,6 +62,15 @@ class SimulationStatistics(WorldStatistics):
 
     leaders_by_term: dict[int, NodeId]
     safety_checks: int
+
+
+@dataclass(frozen=True)
+class SimRead:
+    """A read answered by ``node``'s service when it had applied up to ``index``."""
+
+    node: NodeId
+    index: int
+    digest: int
 
 
 class SimService:
@@ -96,6 +114,7 @@ class RaftSimSystem(SimSystem):
         self.disks: dict[NodeId, SimDisk] = {node_id: SimDisk() for node_id in node_ids}
         self.services: dict[NodeId, SimService] = {}
         self.checker: SafetyChecker | None = None
+        self.highest_commit = 0  # the highest index any node has known to be committed
 
     def bind(self, world: World) -> None:
         super().bind(world)
@@ -120,6 +139,8 @@ class RaftSimSystem(SimSystem):
         self.world.apply_entry(node_id, core, item)
 
     def after_event(self, node_id: NodeId, core: RaftNode) -> None:
+        if core.commit_index > self.highest_commit:
+            self.highest_commit = core.commit_index
         if self.checker is not None:
             self.checker.after_event(core)
 
@@ -163,6 +184,10 @@ class Simulation(World):
             node_cls=node_cls,
             check_safety=check_safety,
         )
+        self._reads_started = 0
+        self._read_floor: dict[int, int] = {}
+        self.reads: dict[int, SimRead | ReadRefused] = {}
+        """Answered reads: `SimRead` (what the service held when it answered) or `ReadRefused`."""
         super().__init__(system, seed, nodes, network=network)
 
     @property
@@ -187,13 +212,13 @@ class Simulation(World):
     def node_starting(self, node_id: NodeId) -> None:
         """A node is about to boot (first start or restart); nothing to do by default."""
 
-    def apply_entry(
-        self, node_id: NodeId, node: RaftNode, item: CommandApplied | SnapshotApplied
-    ) -> None:
+    def apply_entry(self, node_id: NodeId, node: RaftNode, item: ApplyMsg) -> None:
         """One entry of a node's apply channel: fed to its `SimService` and checked."""
         service = self.services[node_id]
         checker = self.checker
-        if isinstance(item, CommandApplied):
+        if isinstance(item, ReadReady | ReadRefused):
+            self._answer_read(node_id, service, item)
+        elif isinstance(item, CommandApplied):
             if item.index != service.applied_index + 1 and checker is not None:
                 checker.apply_order_failure(node_id, service.applied_index + 1, item.index)
             service.applied_index = item.index
@@ -227,6 +252,42 @@ class Simulation(World):
         if isinstance(result, Proposed):
             self._drain(node_id, node)
         return result
+
+    def read(self, node_id: NodeId) -> int | NotLeader | None:
+        """Start a linearizable read on one node without a log entry (ReadIndex, §6.4).
+
+        Returns the read's number (its answer appears in ``reads`` once the node has
+        confirmed it still leads and applied far enough), `NotLeader`, or None if the node
+        is crashed. The simulator checks the answer: **"Reads See Completed Writes"** --
+        the service answering it has applied at least every index that any node knew to
+        be committed when the read began.
+        """
+        node = self.nodes[node_id]
+        if node is None:
+            return None
+        self._reads_started += 1
+        request = self._reads_started
+        refused = node.read_index(request)
+        if refused is not None:
+            return refused
+        self._read_floor[request] = self.system.highest_commit
+        self._drain(node_id, node)
+        return request
+
+    def _answer_read(
+        self, node_id: NodeId, service: SimService, item: ReadReady | ReadRefused
+    ) -> None:
+        floor = self._read_floor.pop(item.request, None)
+        if isinstance(item, ReadRefused):
+            self.reads[item.request] = item
+            return
+        if floor is not None and service.applied_index < floor:
+            self.violation(
+                "Reads See Completed Writes",
+                f"{node_id} answered read {item.request} from index {service.applied_index}, "
+                f"but index {floor} was committed before the read began",
+            )
+        self.reads[item.request] = SimRead(node_id, service.applied_index, service.digest)
 
     def statistics(self) -> SimulationStatistics:
         """The World's counters for the run so far, and Raft's."""

@@ -6,6 +6,9 @@ so that a broken implementation costs only the check that should catch it.
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import pytest
 
 from distlab.assignments import bank, kv_raft, kv_rpc, mapreduce_worker
@@ -30,8 +33,31 @@ def test_racy_bank_loses_money():
 
 
 def test_opposite_lock_order_is_reported_as_potential_deadlock():
-    with pytest.raises(AssertionError, match="PotentialDeadlock: locks 'account"):
+    with pytest.raises(AssertionError, match="PotentialDeadlock: a thread holding 'account"):
         bank._no_deadlock(impl.OppositeOrderBank)
+
+
+def test_the_lock_order_claim_fails_only_for_its_own_reason():
+    # A bank without locks loses money, but it cannot deadlock: the lock-order claim holds
+    # (the conservation checks report the race), instead of failing with "total became ...".
+    verdict = bank.check_bank(impl.RacyBank)
+    assert "lock-order checking: no potential deadlock" not in verdict.failed, verdict.text()
+    assert "4 threads x 12 rounds: the total stays 500" in verdict.failed
+
+
+def test_a_total_that_locks_in_the_other_order_is_not_blamed_on_transfers():
+    class ReverseTotalBank(impl.Bank):
+        def total(self):
+            with contextlib.ExitStack() as held:
+                for lock in reversed(self.locks):
+                    held.enter_context(lock)
+                return sum(self.balances[i] for i in range(len(self.balances)))
+
+    with pytest.raises(AssertionError) as caught:
+        bank._no_deadlock(ReverseTotalBank)
+    reason = str(caught.value)
+    assert re.search(r"holding 'account \d' asked for 'account \d'", reason), reason
+    assert "transfer() and total() alike" in reason and "different transfers" not in reason
 
 
 def test_unlocked_total_sees_money_in_flight():
@@ -152,6 +178,24 @@ def test_broken_elections_are_caught(node_cls, caught_by):
     assert caught_by in verdict.failed, verdict.text()
 
 
+def test_a_failed_simulated_run_says_which_notebook_call_replays_it():
+    verdict = check_election(impl.VotesForEveryone)
+    detail = next(
+        r.detail
+        for r in verdict.results
+        if r.name == "initial election: one leader, terms stay put"
+    )
+    assert "pytest" not in detail  # a notebook has no pytest command line
+    match = re.match(
+        r"replay here: scenarios\.initial_election\((\d+), VotesForEveryone\)\. ", detail
+    )
+    assert match, detail
+    assert "SafetyViolation: Election Safety violated" in detail
+    # The call it names does replay the failure.
+    with pytest.raises(AssertionError, match="Election Safety"):
+        scenarios.initial_election(int(match.group(1)), impl.VotesForEveryone)
+
+
 # ----------------------------------------------------------------------------- assignment 5
 
 
@@ -216,8 +260,12 @@ def test_a_stale_local_read_is_caught_by_the_scripted_cut_off_leader() -> None:
 )
 def test_broken_kv_services_are_not_linearizable(server_cls, nemesis):
     run = kv_raft._seeded(server_cls, min_completed=1, **nemesis)
-    with pytest.raises(AssertionError, match=r"not linearizable|applied twice|missing"):
+    with pytest.raises(AssertionError, match=r"not linearizable|applied twice|missing") as caught:
         run()
+    # ... and the failure names the call that replays the run in the notebook.
+    options = ", ".join(f"{name}={value!r}" for name, value in nemesis.items())
+    replay = rf"replay here: run_kv_workload\({server_cls.__name__}, \d+, {options}\)\. "
+    assert re.match(replay, str(caught.value)), str(caught.value)
 
 
 # ----------------------------------------------------------------------------- assignment 7

@@ -40,6 +40,15 @@ class FakeReplicated:
             time.sleep(backend.delay_s)
         return REPLY_CODEC.encode(Applied(result, len(backend.submits), 1))
 
+    def read(self, key: str, timeout: float = 2.0) -> dict:
+        """``Replicated.read`` (ReadIndex): the leader answers from its table, nothing logged."""
+        backend = self._backend
+        with backend.lock:
+            backend.submits.append((self._name, Command("reader", 1, "get", key)))
+            if backend.leader != self._name:
+                return REPLY_CODEC.encode(NotLeader(backend.leader))
+            return REPLY_CODEC.encode(Applied(backend.service.query(key), len(backend.submits), 1))
+
 
 class FakeWeakKV:
     """``WeakKV.execute``: each server its own KVService (no replication at all)."""

@@ -4,7 +4,8 @@
 `distlab.core.ClusterControl`. Here it runs on a simulated `World` (virtual time, seeded)
 and on real node processes (`Cluster`, kill -9 and all), for the weak replica core and for
 KV on Raft, and the same linearizability checker judges every history: the weak store
-serves a stale read from the cut-off node and is caught; the strong store never is.
+serves a stale read from the cut-off node and is caught; the strong store never is, whether
+its gets go through the log or by ReadIndex.
 """
 
 from __future__ import annotations
@@ -34,27 +35,34 @@ def judge(consistency: str, outcome) -> None:
         assert result.witness and result.witness[0].key == "x"
 
 
-@pytest.mark.parametrize("consistency", ["weak", "strong"])
+MODES = [("weak", "read_index"), ("strong", "read_index"), ("strong", "log")]
+
+
+@pytest.mark.parametrize(("consistency", "reads"), MODES)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_in_the_simulator(consistency: str, seed: int) -> None:
+def test_in_the_simulator(consistency: str, reads: str, seed: int) -> None:
     world = weak_world(seed) if consistency == "weak" else strong_world(seed)
     assert isinstance(world, ClusterControl)
     history = History(clock=virtual_clock(world))
 
     def make_client(client_id: str, preferred: str, history: History) -> SimClerk:
-        return SimClerk(world, client_id=client_id, preferred=preferred, history=history)
+        return SimClerk(
+            world, client_id=client_id, preferred=preferred, history=history, reads=reads
+        )
 
     judge(consistency, read_from_a_cut_off_node(world, make_client, history))
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("consistency", ["weak", "strong"])
-def test_in_real_processes(consistency: str) -> None:
+@pytest.mark.parametrize(("consistency", "reads"), MODES)
+def test_in_real_processes(consistency: str, reads: str) -> None:
     with Cluster.start(3, service="kv", consistency=consistency, seed=31) as cluster:
         assert isinstance(cluster, ClusterControl)
         history = History()
 
         def make_client(client_id: str, preferred: str, history: History):
-            return cluster.client(client_id=client_id, preferred=preferred, history=history)
+            return cluster.client(
+                client_id=client_id, preferred=preferred, history=history, reads=reads
+            )
 
         judge(consistency, read_from_a_cut_off_node(cluster, make_client, history))
