@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 
-from distlab.assignments.verdict import Verdict, run_checks
+from distlab.assignments.verdict import Verdict, replaying, run_checks
 from distlab.primary_backup import (
     LIVE,
     PRIMARY,
@@ -38,8 +38,8 @@ from distlab.primary_backup import (
     Replica,
     Reply,
     lost_output,
+    run_schedule,
     split_brain,
-    sweep,
 )
 from distlab.primary_backup.messages import LogAck, TestAndSet, TestAndSetReply
 
@@ -132,19 +132,34 @@ def the_loser_stops(replica_cls: type[Replica]) -> None:
 
 def _experiment(run, name: str, replica_cls: type[Replica]) -> None:
     for seed in SEEDS:
-        result = run(seed, replica_cls=replica_cls)
-        broken = [violation.rule for violation in result.violations]
-        assert not broken, f"seed {seed}: {name} broke {', '.join(broken)}"
-        assert result.linearizable, f"seed {seed}: {name}: the history is not linearizable"
+
+        def one(seed: int = seed) -> None:
+            result = run(seed, replica_cls=replica_cls)
+            broken = [violation.rule for violation in result.violations]
+            assert not broken, f"{name} broke {', '.join(broken)}"
+            assert result.linearizable, f"{name}: the history is not linearizable"
+
+        replaying(f"{run.__name__}({seed}, replica_cls={replica_cls.__name__})", one)
 
 
 def _sweep(replica_cls: type[Replica]) -> None:
-    for result in sweep(SEEDS, operations=40, faults=4, enforce=False, replica_cls=replica_cls):
-        where = f"seed {result.seed} ({', '.join(result.faults)})"
-        broken = [violation.rule for violation in result.violations]
-        assert not broken, f"{where}: broke {', '.join(broken)}"
-        assert result.linearizable, f"{where}: the history is not linearizable"
-        assert result.acknowledged_writes_lost == 0, f"{where}: acknowledged writes were lost"
+    for seed in SEEDS:
+
+        def one(seed: int = seed) -> None:
+            result = run_schedule(
+                seed, operations=40, faults=4, enforce=False, replica_cls=replica_cls
+            )
+            where = f"faults: {', '.join(result.faults)}"
+            broken = [violation.rule for violation in result.violations]
+            assert not broken, f"broke {', '.join(broken)} ({where})"
+            assert result.linearizable, f"the history is not linearizable ({where})"
+            assert result.acknowledged_writes_lost == 0, f"acknowledged writes lost ({where})"
+
+        replay = (
+            f"run_schedule({seed}, operations=40, faults=4, enforce=False, "
+            f"replica_cls={replica_cls.__name__})"
+        )
+        replaying(replay, one)
 
 
 def check_primary_backup(replica_cls: type[Replica]) -> Verdict:
