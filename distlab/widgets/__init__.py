@@ -8,6 +8,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.mapreduce_progress import MapReduceProgress
+from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
 from distlab.widgets.rpc_semantics import RpcSemanticsPanel
 from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
@@ -17,6 +18,7 @@ __all__ = [
     "CounterRace",
     "ElectionSlider",
     "MapReduceProgress",
+    "PrimaryBackupPanel",
     "RpcSemanticsPanel",
     "StrongVsWeak",
     "plot_run",

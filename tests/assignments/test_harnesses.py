@@ -12,6 +12,7 @@ import re
 import pytest
 
 from distlab.assignments import bank, kv_raft, kv_rpc, mapreduce_worker
+from distlab.assignments.primary_backup import FTReplica, check_primary_backup
 from distlab.assignments.raft_election import ElectionRaft, check_election
 from distlab.assignments.raft_log import SEEDS, ReplicationRaft, check_replication
 from distlab.sim import KVServer, scenarios
@@ -265,3 +266,46 @@ def test_broken_kv_services_are_not_linearizable(server_cls, nemesis):
     options = ", ".join(f"{name}={value!r}" for name, value in nemesis.items())
     replay = rf"replay here: run_kv_workload\({server_cls.__name__}, \d+, {options}\)\. "
     assert re.match(replay, str(caught.value)), str(caught.value)
+
+
+# ----------------------------------------------------------------------------- assignment 7
+
+
+def test_library_replica_passes_the_primary_backup_checks():
+    verdict = check_primary_backup(impl.LibraryReplica)
+    assert verdict.passed, verdict.text()
+    assert verdict.text().endswith("7/7 checks passed")
+
+
+def test_untouched_primary_backup_skeleton_fails_every_check():
+    verdict = check_primary_backup(FTReplica)
+    assert not any(result.passed for result in verdict.results)
+    assert all("NotImplementedError" in result.detail for result in verdict.results)
+
+
+@pytest.mark.parametrize(
+    ("replica_cls", "caught_by"),
+    [
+        (impl.RepliesAtOnce, "holds a reply until the backup acknowledges it"),
+        (impl.RepliesAtOnce, "a crash after a cut channel loses no acknowledged write"),
+        (impl.ReleasesEverythingHeld, "releases in order only what is acknowledged"),
+        (impl.ReleasesEverythingHeld, "seeded sweep of crashes and cuts: linearizable"),
+        (impl.GoesLiveWithoutAsking, "asks the arbiter before going live"),
+        (impl.GoesLiveWithoutAsking, "a cut channel leaves one live replica"),
+        (impl.IgnoresTheRefusal, "the loser of the test-and-set stops"),
+        (impl.IgnoresTheRefusal, "a cut channel leaves one live replica"),
+    ],
+    ids=[
+        "no-output-rule",
+        "no-output-rule-loses-a-write",
+        "releases-all",
+        "releases-all-in-the-sweep",
+        "no-test-and-set",
+        "no-test-and-set-split-brain",
+        "ignores-refusal",
+        "ignores-refusal-split-brain",
+    ],
+)
+def test_broken_primary_backup_replicas_are_caught(replica_cls, caught_by):
+    verdict = check_primary_backup(replica_cls)
+    assert caught_by in verdict.failed, verdict.text()
