@@ -164,7 +164,13 @@ def test_partitioned_minority_leader_cannot_commit_then_converges() -> None:
         majority_client.leader = new
         submit_all(majority_client, [["majority", 1]])
         # nothing new committed on the isolated side
-        assert cluster.status()[old].fields["commit_index"] == old_fields["commit_index"]
+        statuses = cluster.status()
+        assert statuses[old].fields["commit_index"] == old_fields["commit_index"]
+        # Cut off, the old leader still says "leader": the status reads it as stale.
+        assert statuses[old].fields["role"] == "leader", statuses[old]
+        assert statuses.stale_leaders == [old]
+        assert f"leader (term {old_term}, stale)" in str(statuses)
+        assert f"leader (term {statuses[new].fields['term']})" in str(statuses)
 
         cluster.heal()
         wait_until(lambda: one_leader(cluster) == new, "the old leader steps down")
