@@ -58,16 +58,21 @@ def is_stale_leader(fields: Mapping[str, Any], highest: int | None) -> bool:
     )
 
 
+def term_label(fields: Mapping[str, Any], highest: int | None = None) -> str:
+    """``term 3``, or ``term 1, stale`` for a stale leader; "" when the node reports no term."""
+    term = node_term(fields)
+    if term is None:
+        return ""
+    return f"term {term}, stale" if is_stale_leader(fields, highest) else f"term {term}"
+
+
 def role_label(fields: Mapping[str, Any], highest: int | None = None) -> str:
     """``leader (term 3)``, ``leader (term 1, stale)``, ``follower (term 3)``; "" without a role."""
     role = fields.get("role")
     if not role:
         return ""
-    term = node_term(fields)
-    if term is None:
-        return str(role)
-    stale = ", stale" if is_stale_leader(fields, highest) else ""
-    return f"{role} (term {term}{stale})"
+    term = term_label(fields, highest)
+    return f"{role} ({term})" if term else str(role)
 
 
 def _raft_columns(fields: Mapping[str, Any]) -> list[str]:

@@ -30,7 +30,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from distlab.core.status import highest_term, is_stale_leader, node_term, role_label
+from distlab.core.status import highest_term as highest_term_of
+from distlab.core.status import is_stale_leader, node_term, term_label
 
 __all__ = ["ClusterPanel", "NodeCard", "card_html", "summary_html"]
 
@@ -258,9 +259,9 @@ def summary_html(statuses: Mapping[str, Any], when: str = "") -> str:
     up = sum(1 for status in statuses.values() if status.state == "up")
     text = f"{up} of {len(statuses)} nodes up"
     if any("role" in status.fields for status in statuses.values()):
-        highest = highest_term(statuses)
+        highest = highest_term_of(statuses)
         leaders = [
-            f"{name} ({role_label(status.fields, highest).partition('(')[2]}"
+            f"{name} ({term_label(status.fields, highest)})"
             if node_term(status.fields) is not None
             else name
             for name, status in statuses.items()
@@ -360,7 +361,7 @@ class ClusterPanel(widgets.VBox):
         """Fetch ``cluster.status()`` and redraw every card."""
         with self._lock:
             statuses = self.cluster.status(timeout_s=0.5)
-        highest = highest_term(statuses)
+        highest = highest_term_of(statuses)
         for name, status in statuses.items():
             self.cards[name].show(status, highest)
         when = f"tick {self.cluster.now}" if self.simulated else time.strftime("%H:%M:%S")
