@@ -25,6 +25,7 @@ __all__ = [
     "node_term",
     "role_label",
     "status_table",
+    "term_label",
 ]
 
 _RUNNING = ("up", "paused", "unresponsive")
