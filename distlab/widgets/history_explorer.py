@@ -116,7 +116,7 @@ def _why_left_out(op: Operation) -> str:
         return "failed definitely, so it did not happen"
     if op.kind == "get":
         return "a read whose answer never came constrains nothing"
-    return "indefinite and never observed, so it need not have happened"
+    return "indefinite, and no answer needs it, so it need not have happened"
 
 
 def key_view(
