@@ -81,6 +81,8 @@ class KeyResult:
     elapsed_s: float
     # For a violation: the longest linearizable prefix found (op ids, in linearization
     # order), the model state after it, and the operation that could not be placed next.
+    # For "ok": ``prefix`` is the witness, a whole linearization (op ids in order); the
+    # operations missing from it failed, or were indefinite and need not have happened.
     prefix: tuple[int, ...] = ()
     prefix_state: Hashable = None
     stuck: int | None = None
@@ -386,7 +388,10 @@ def _partition_search(
                     prv[nxt[ret]] = prv[ret]
                     required_left -= 1
                     if required_left == 0:
-                        return result("ok", steps, len(cache))
+                        # The stack is a witness: one legal order of every operation that
+                        # must have happened (and of the indefinite ones placed so far).
+                        order = tuple(ops[entry_op[e]].id for e, _, _ in stack)
+                        return result("ok", steps, len(cache), prefix=order)
                 entry = nxt[0]
             else:
                 entry = nxt[entry]

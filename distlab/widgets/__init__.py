@@ -7,6 +7,8 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
+from distlab.widgets.engine_panel import EnginePanel
+from distlab.widgets.history_explorer import HistoryExplorer
 from distlab.widgets.mapreduce_progress import MapReduceProgress
 from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
@@ -17,6 +19,8 @@ __all__ = [
     "ClusterPanel",
     "CounterRace",
     "ElectionSlider",
+    "EnginePanel",
+    "HistoryExplorer",
     "MapReduceProgress",
     "PrimaryBackupPanel",
     "RpcSemanticsPanel",
