@@ -1,0 +1,65 @@
+"""GFS (chapter 06, lecture 3): a master, chunkservers, leases, versions and record append.
+
+    from distlab.gfs import GFSClient, classify_file, read_unique
+
+A single master (主节点) keeps only metadata -- the namespace, each chunk's version number
+(版本号), and who holds the lease (租约) -- while chunkservers (块服务器) keep the data as
+chunk files. Clients push data along a chain of replicas (副本) and ask the primary to
+order the mutation; a record append (记录追加) lands at least once, wherever the primary
+puts it. The consistency (一致性) this buys is deliberately weak, and `classify_file`
+measures it: defined, consistent-but-undefined, and inconsistent regions (the paper's
+Table 1).
+
+- `MasterCore`, `ChunkserverCore`: the pure cores (no I/O, no clock);
+- `GFSSimSystem`, `run_gfs_simulation`: the cores in the seeded simulator, with the named
+  safety checks and the mutants they catch;
+- `GFSNode`, `GFSClient`, `GFS`: the cores in real processes (``Cluster.start(4,
+  service="gfs")``), and the client library;
+- `encode_record`, `scan_records`, `read_unique`: self-describing records and the reader
+  that skips padding and drops duplicates;
+- `classify_chunk`, `classify_file`: the consistency model, measured.
+"""
+
+from distlab.gfs.chunkserver import ChunkserverCore, ChunkserverReady, ChunkserverStatistics
+from distlab.gfs.consistency import ConsistencyReport, Region, classify_chunk, classify_file
+from distlab.gfs.master import MasterCore, MasterReady, MasterState, MasterStatistics
+from distlab.gfs.messages import CODEC, ChunkLocations, GFSConfig, MutationResult, Refused, Retry
+from distlab.gfs.records import Record, encode_record, read_unique, scan_records
+from distlab.gfs.simulated import (
+    SIM_CONFIG,
+    GFSSimSystem,
+    GrantsBeforeLeaseExpires,
+    HandsOutStaleReplicas,
+    SimRunSummary,
+    run_gfs_simulation,
+)
+
+__all__ = [
+    "CODEC",
+    "SIM_CONFIG",
+    "ChunkLocations",
+    "ChunkserverCore",
+    "ChunkserverReady",
+    "ChunkserverStatistics",
+    "ConsistencyReport",
+    "GFSConfig",
+    "GFSSimSystem",
+    "GrantsBeforeLeaseExpires",
+    "HandsOutStaleReplicas",
+    "MasterCore",
+    "MasterReady",
+    "MasterState",
+    "MasterStatistics",
+    "MutationResult",
+    "Record",
+    "Refused",
+    "Region",
+    "Retry",
+    "SimRunSummary",
+    "classify_chunk",
+    "classify_file",
+    "encode_record",
+    "read_unique",
+    "run_gfs_simulation",
+    "scan_records",
+]
