@@ -30,6 +30,7 @@ from distlab.gfs.records import scan_records
 __all__ = ["ConsistencyReport", "Region", "classify_chunk", "classify_file"]
 
 KINDS = ("defined", "consistent", "padding", "inconsistent")
+_MIN_AGREEING = 16  # bytes
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,18 @@ def _agreement_runs(replicas: Sequence[bytes]) -> list[tuple[int, int, bool]]:
         for i in range(start, end):
             add(i, i + 1, all(data[i] == first[i] for data in replicas[1:]))
     add(shortest, longest, False)  # bytes some replicas do not have at all
-    return runs
+    # A few bytes that happen to agree inside a differing region (a zero in a header and a
+    # zero of a hole) are no region of their own: fold them into the inconsistent one.
+    merged: list[tuple[int, int, bool]] = []
+    for i, (start, end, agree) in enumerate(runs):
+        next_differs = i + 1 < len(runs) and not runs[i + 1][2]
+        if agree and end - start < _MIN_AGREEING and merged and not merged[-1][2] and next_differs:
+            agree = False
+        if merged and merged[-1][2] == agree:
+            merged[-1] = (merged[-1][0], end, agree)
+        else:
+            merged.append((start, end, agree))
+    return merged
 
 
 def classify_chunk(replicas: Mapping[str, bytes] | Sequence[bytes]) -> tuple[Region, ...]:

@@ -191,8 +191,10 @@ class MasterCore:
         self.rng = rng
         self.state = state if state is not None else MasterState()
         self.now = 0
-        # §4.5 after a restart: a lease granted before it may still be held; wait it out.
-        self.grants_blocked_until = config.master_lease_ticks
+        # §4.5 after a restart: a lease granted before it may still be held; wait it out
+        # (a master that never granted one -- no chunk has a version yet -- need not).
+        granted_before = any(self.state.versions.values())
+        self.grants_blocked_until = config.master_lease_ticks if granted_before else 0
         self.holders: dict[int, dict[NodeId, int]] = {}  # handle -> {chunkserver: version}
         self.last_heard: dict[NodeId, int] = {}
         self.leases: dict[int, _Lease] = {}
@@ -454,6 +456,8 @@ class MasterCore:
         self._re_replicate()
 
     def _re_replicate(self) -> None:
+        if self.now < self.grants_blocked_until:
+            return  # a lease from before the restart may still be mutating the chunk
         live = [node for node in self.chunkservers if self.is_live(node)]
         for handle, version in self.state.versions.items():
             if version == 0 or handle in self.leases or handle in self.copies:
