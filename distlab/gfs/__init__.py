@@ -20,10 +20,14 @@ Table 1).
 - `classify_chunk`, `classify_file`: the consistency model, measured.
 """
 
+from distlab.gfs.chunk_store import ChunkStore, CorruptChunk, corrupt_block
 from distlab.gfs.chunkserver import ChunkserverCore, ChunkserverReady, ChunkserverStatistics
+from distlab.gfs.client import AppendResult, ClientStatistics, GFSClient, GFSError
 from distlab.gfs.consistency import ConsistencyReport, Region, classify_chunk, classify_file
+from distlab.gfs.experiments import AppendRun, concurrent_appends
 from distlab.gfs.master import MasterCore, MasterReady, MasterState, MasterStatistics
 from distlab.gfs.messages import CODEC, ChunkLocations, GFSConfig, MutationResult, Refused, Retry
+from distlab.gfs.node import REAL_CONFIG, GFSNode
 from distlab.gfs.records import Record, encode_record, read_unique, scan_records
 from distlab.gfs.simulated import (
     SIM_CONFIG,
@@ -33,16 +37,27 @@ from distlab.gfs.simulated import (
     SimRunSummary,
     run_gfs_simulation,
 )
+from distlab.gfs.system import GFS
 
 __all__ = [
     "CODEC",
+    "GFS",
+    "REAL_CONFIG",
     "SIM_CONFIG",
+    "AppendResult",
+    "AppendRun",
     "ChunkLocations",
+    "ChunkStore",
     "ChunkserverCore",
     "ChunkserverReady",
     "ChunkserverStatistics",
+    "ClientStatistics",
     "ConsistencyReport",
+    "CorruptChunk",
+    "GFSClient",
     "GFSConfig",
+    "GFSError",
+    "GFSNode",
     "GFSSimSystem",
     "GrantsBeforeLeaseExpires",
     "HandsOutStaleReplicas",
@@ -58,6 +73,8 @@ __all__ = [
     "SimRunSummary",
     "classify_chunk",
     "classify_file",
+    "concurrent_appends",
+    "corrupt_block",
     "encode_record",
     "read_unique",
     "run_gfs_simulation",

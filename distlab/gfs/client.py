@@ -255,6 +255,12 @@ class GFSClient:
             chunks.append(replicas)
         return chunks
 
+    def replica_at(self, node: str, handle: int) -> tuple[int, bytes]:
+        """(version, bytes) of chunk ``handle`` at chunkserver ``node``, whatever its
+        version -- to look at a replica, stale or not; never how data is read."""
+        version, data = self._call(node, "replica_bytes", handle)
+        return int(version), bytes(data)
+
     # -- the two flows of a mutation --------------------------------------------------------
 
     def _mutate(

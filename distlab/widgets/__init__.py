@@ -7,6 +7,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
+from distlab.widgets.gfs_panel import GFSPanel
 from distlab.widgets.mapreduce_progress import MapReduceProgress
 from distlab.widgets.races import CounterRace
 from distlab.widgets.rpc_semantics import RpcSemanticsPanel
@@ -16,6 +17,7 @@ __all__ = [
     "ClusterPanel",
     "CounterRace",
     "ElectionSlider",
+    "GFSPanel",
     "MapReduceProgress",
     "RpcSemanticsPanel",
     "StrongVsWeak",
