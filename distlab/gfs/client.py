@@ -169,7 +169,7 @@ class GFSClient:
     def read_records(self, path: str) -> list[Record]:
         """Every record of the file, each id once, padding and broken pieces skipped (what
         an application reading a record-appended file does, §2.7.2)."""
-        chunks = [self._read_chunk(path, index) for index in range(self.chunk_count(path))]
+        chunks = [self.read_chunk(path, index) for index in range(self.chunk_count(path))]
         return read_unique(chunks, self.config.chunk_size)
 
     # -- write and read ---------------------------------------------------------------------
@@ -230,7 +230,9 @@ class GFSClient:
             self._counts["bytes_read"] += len(out)
         return bytes(out)
 
-    def _read_chunk(self, path: str, index: int) -> bytes:
+    def read_chunk(self, path: str, index: int) -> bytes:
+        """All of chunk ``index`` from one up-to-date replica (locations from the cache: no
+        master call while the cached answer is fresh)."""
         size = self.config.chunk_size
         data = self._retrying(
             f"read {path}", lambda: self._on_a_replica(path, index, "read", (0, size))
