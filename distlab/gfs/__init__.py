@@ -24,11 +24,27 @@ from distlab.gfs.chunk_store import ChunkStore, CorruptChunk, corrupt_block
 from distlab.gfs.chunkserver import ChunkserverCore, ChunkserverReady, ChunkserverStatistics
 from distlab.gfs.client import AppendResult, ClientStatistics, GFSClient, GFSError
 from distlab.gfs.consistency import ConsistencyReport, Region, classify_chunk, classify_file
-from distlab.gfs.experiments import AppendRun, concurrent_appends
+from distlab.gfs.experiments import (
+    AppendRun,
+    StaleDemo,
+    TableRow,
+    concurrent_appends,
+    consistency_table,
+    stale_replica_demo,
+)
+from distlab.gfs.file_server import SingleFileServer
 from distlab.gfs.master import MasterCore, MasterReady, MasterState, MasterStatistics
-from distlab.gfs.messages import CODEC, ChunkLocations, GFSConfig, MutationResult, Refused, Retry
-from distlab.gfs.node import REAL_CONFIG, GFSNode
+from distlab.gfs.messages import (
+    CODEC,
+    REAL_CONFIG,
+    ChunkLocations,
+    GFSConfig,
+    MutationResult,
+    Refused,
+    Retry,
+)
 from distlab.gfs.records import Record, encode_record, read_unique, scan_records
+from distlab.gfs.scaling import ReadPoint, ScalingReport, measure_read_scaling
 from distlab.gfs.simulated import (
     SIM_CONFIG,
     GFSSimSystem,
@@ -37,7 +53,6 @@ from distlab.gfs.simulated import (
     SimRunSummary,
     run_gfs_simulation,
 )
-from distlab.gfs.system import GFS
 
 __all__ = [
     "CODEC",
@@ -66,17 +81,40 @@ __all__ = [
     "MasterState",
     "MasterStatistics",
     "MutationResult",
+    "ReadPoint",
     "Record",
     "Refused",
     "Region",
     "Retry",
+    "ScalingReport",
     "SimRunSummary",
+    "SingleFileServer",
+    "StaleDemo",
+    "TableRow",
     "classify_chunk",
     "classify_file",
     "concurrent_appends",
+    "consistency_table",
     "corrupt_block",
     "encode_record",
+    "measure_read_scaling",
     "read_unique",
     "run_gfs_simulation",
     "scan_records",
+    "stale_replica_demo",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The node program and the system load on first use, not with the package: a node
+    # process may load distlab/gfs/node.py by its file path, and an eager import here would
+    # import that module again, half-made, from inside itself.
+    if name == "GFSNode":
+        from distlab.gfs.node import GFSNode
+
+        return GFSNode
+    if name == "GFS":
+        from distlab.gfs.system import GFS
+
+        return GFS
+    raise AttributeError(f"module 'distlab.gfs' has no attribute {name!r}")

@@ -27,10 +27,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
-from distlab.gfs.messages import CODEC, ChunkLocations, MutationResult, Refused, Retry
-from distlab.gfs.node import config_from_options
+from distlab.gfs.messages import (
+    CODEC,
+    ChunkLocations,
+    MutationResult,
+    Refused,
+    Retry,
+    config_from_options,
+)
 from distlab.gfs.records import Record, encode_record, read_unique
 
 __all__ = ["AppendResult", "ClientStatistics", "GFSClient", "GFSError"]
@@ -218,10 +225,8 @@ class GFSClient:
         while position < end:
             index, within = divmod(position, self.config.chunk_size)
             want = min(end - position, self.config.chunk_size - within)
-            piece = self._retrying(
-                f"read {path}",
-                lambda i=index, w=within, n=want: self._on_a_replica(path, i, "read", (w, n)),
-            )
+            read_piece = partial(self._on_a_replica, path, index, "read", (within, want))
+            piece = self._retrying(f"read {path}", read_piece)
             if not piece:
                 break
             out += piece
@@ -246,9 +251,8 @@ class GFSClient:
         `distlab.gfs.classify_file`)."""
         chunks = []
         for index in range(self.chunk_count(path)):
-            locations = self._retrying(
-                f"locate {path}", lambda i=index: self._locate(path, i, for_mutation=False)
-            )
+            locate = partial(self._locate, path, index, for_mutation=False)
+            locations: ChunkLocations = self._retrying(f"locate {path}", locate)
             replicas = {}
             for node in locations.replicas:
                 version, data = self._call(node, "replica_bytes", locations.handle)

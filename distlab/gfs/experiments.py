@@ -19,6 +19,7 @@ from typing import Any
 
 from distlab.gfs.client import AppendResult, GFSClient
 from distlab.gfs.consistency import ConsistencyReport, classify_file
+from distlab.gfs.messages import CODEC
 from distlab.gfs.records import Record, encode_record, read_unique, scan_records
 
 __all__ = ["AppendRun", "concurrent_appends"]
@@ -184,8 +185,6 @@ class _LossyPushClient(GFSClient):
         self._call(chain[0], "push", data_id, data, chain[1:])
         request_id = f"{data_id}@{locations.handle}"
         args = (request_id, locations.handle, locations.version, *extra, data_id)
-        from distlab.gfs.messages import CODEC
-
         return CODEC.decode(self._call(locations.primary, kind, *args, timeout=10.0))
 
 
@@ -279,7 +278,7 @@ class StaleDemo:
     victim: str
     version_before: int  # the chunk's version when the victim crashed
     version_after: int  # after the mutations it missed
-    victim_version: int  # what the victim reported when it came back
+    found_stale: bool  # the master saw the old version in the victim's heartbeat
     handed_out_while_stale: bool  # did the master ever list it? (must be False)
     read_refused: str  # what the victim said to a client asking for the current version
     replicas_restored: bool  # re-replication brought the chunk back to its replica count
@@ -294,23 +293,22 @@ def stale_replica_demo(cluster: Any, path: str = "/stale", timeout_s: float = 30
     client.append_record(path, "before", b"b" * 200)
     (row,) = [r for r in _table(cluster) if r["path"] == path]
     victim, version_before = row["replicas"][0], row["version"]
+    stale_before = _master_count(cluster, "stale_replicas_found")
     cluster.crash(victim)
     client.append_record(path, "while-down", b"w" * 200)  # needs a new lease: a new version
     cluster.restart(victim)
     handed_out = []
-    victim_version = [0]
 
     def stale_seen() -> bool:
         statuses = cluster.status()
         master_row = next(r for r in statuses["n0"].fields.get("table", []) if r["path"] == path)
         held = statuses[victim].fields.get("held", {}).get(str(row["handle"]))
-        if held is not None:
-            victim_version[0] = max(victim_version[0], held[0])
-            if victim in master_row["replicas"] and held[0] != master_row["version"]:
-                handed_out.append(held[0])
-        return victim in master_row["stale"] or held is None
+        listed = held is not None and victim in master_row["replicas"]
+        if listed and held[0] != master_row["version"]:
+            handed_out.append(held[0])
+        return _master_count(cluster, "stale_replicas_found") > stale_before
 
-    cluster.wait_for(stale_seen, timeout_s)
+    found_stale = cluster.wait_for(stale_seen, timeout_s)
     version_after = next(r for r in _table(cluster) if r["path"] == path)["version"]
     try:
         client.replica_at(victim, row["handle"])
@@ -328,12 +326,16 @@ def stale_replica_demo(cluster: Any, path: str = "/stale", timeout_s: float = 30
         victim=victim,
         version_before=version_before,
         version_after=version_after,
-        victim_version=victim_version[0],
+        found_stale=found_stale,
         handed_out_while_stale=bool(handed_out),
         read_refused=refused,
         replicas_restored=restored,
         records=len(client.read_records(path)),
     )
+
+
+def _master_count(cluster: Any, name: str) -> int:
+    return int(cluster.status()["n0"].fields.get(name, 0))
 
 
 def _table(cluster: Any) -> list[dict[str, Any]]:

@@ -12,12 +12,14 @@ Where it fits: shared by both cores, the simulator (`simulated.py`) and the node
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from distlab.core import MessageCodec
 
 __all__ = [
     "CODEC",
+    "REAL_CONFIG",
     "ApplyMutation",
     "ChunkInstalled",
     "ChunkLocations",
@@ -33,6 +35,7 @@ __all__ = [
     "Refused",
     "ReportCorrupt",
     "Retry",
+    "config_from_options",
 ]
 
 
@@ -81,6 +84,31 @@ class GFSConfig:
     def master_lease_ticks(self) -> int:
         """How long the master treats a lease as held, counted from sending the grant."""
         return self.lease_ticks + self.max_message_delay_ticks + 1
+
+
+REAL_CONFIG = GFSConfig(
+    chunk_size=64 * 1024,
+    block_size=4 * 1024,
+    replicas=3,
+    lease_ticks=100,  # 2 s at 20 ms a tick
+    max_message_delay_ticks=25,
+    heartbeat_ticks=5,
+    dead_after_ticks=50,  # a chunkserver silent for 1 s is down
+    mutation_timeout_ticks=50,
+    gap_timeout_ticks=25,
+    copy_timeout_ticks=150,
+    checkpoint_every=200,
+)
+"""The real cluster's settings (20 ms ticks): 64 KiB chunks, 2-second leases."""
+
+_CONFIG_FIELDS = {field.name for field in fields(GFSConfig)}
+
+
+def config_from_options(options: dict[str, Any]) -> GFSConfig:
+    """`REAL_CONFIG` with any of its fields given as node options (``chunk_size=...``)."""
+    values = {name: getattr(REAL_CONFIG, name) for name in _CONFIG_FIELDS}
+    values.update({k: v for k, v in options.items() if k in _CONFIG_FIELDS})
+    return GFSConfig(**values)
 
 
 # -- chunkserver -> master ---------------------------------------------------------------------

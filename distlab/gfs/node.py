@@ -27,7 +27,6 @@ import random
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import fields
 from typing import Any, ClassVar
 
 import msgpack
@@ -38,34 +37,10 @@ from distlab.core import Core, Ready, derive_seed
 from distlab.gfs.chunk_store import ChunkStore, CorruptChunk
 from distlab.gfs.chunkserver import ChunkserverCore, ChunkserverReady, FetchChunk
 from distlab.gfs.master import MasterCore, MasterReady, MasterState
-from distlab.gfs.messages import CODEC, GFSConfig, MutationResult, Refused
+from distlab.gfs.messages import CODEC, MutationResult, Refused, config_from_options
 from distlab.storage import DurableLog, read_snapshot, write_snapshot
 
-__all__ = ["REAL_CONFIG", "GFSNode", "config_from_options"]
-
-REAL_CONFIG = GFSConfig(
-    chunk_size=64 * 1024,
-    block_size=4 * 1024,
-    replicas=3,
-    lease_ticks=100,  # 2 s at 20 ms a tick
-    max_message_delay_ticks=25,
-    heartbeat_ticks=5,
-    dead_after_ticks=50,  # a chunkserver silent for 1 s is down
-    mutation_timeout_ticks=50,
-    gap_timeout_ticks=25,
-    copy_timeout_ticks=150,
-    checkpoint_every=200,
-)
-"""The real cluster's settings (20 ms ticks): 64 KiB chunks, 2-second leases."""
-
-_CONFIG_FIELDS = {field.name for field in fields(GFSConfig)}
-
-
-def config_from_options(options: dict[str, Any]) -> GFSConfig:
-    """`REAL_CONFIG` with any of its fields given as node options (``chunk_size=...``)."""
-    values = {name: getattr(REAL_CONFIG, name) for name in _CONFIG_FIELDS}
-    values.update({k: v for k, v in options.items() if k in _CONFIG_FIELDS})
-    return GFSConfig(**values)
+__all__ = ["GFSNode"]
 
 
 class GFSNode(CoreNode):
@@ -265,8 +240,8 @@ class _GFSService:
     def append(self, request_id: str, handle: int, version: int, data_id: str) -> Any:
         """Record append at the primary: a MutationResult once every replica answered."""
         self._chunkserver()
-        for value, what in ((request_id, "a request id"), (data_id, "a data id")):
-            _check(value, str, what)
+        for text, what in ((request_id, "a request id"), (data_id, "a data id")):
+            _check(text, str, what)
         _check(handle, int, "a chunk handle")
         _check(version, int, "a version")
         return CODEC.encode(
@@ -280,8 +255,8 @@ class _GFSService:
     def write(self, request_id: str, handle: int, version: int, offset: int, data_id: str) -> Any:
         """A write at ``offset`` of the chunk, at the primary (a MutationResult)."""
         self._chunkserver()
-        for value, what in ((request_id, "a request id"), (data_id, "a data id")):
-            _check(value, str, what)
+        for text, what in ((request_id, "a request id"), (data_id, "a data id")):
+            _check(text, str, what)
         for value, what in (
             (handle, "a chunk handle"),
             (version, "a version"),

@@ -18,40 +18,13 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from distlab.cluster import Cluster, NodeProgram
+from distlab.cluster import Cluster
 from distlab.gfs.client import GFSClient
+from distlab.gfs.file_server import SingleFileServer
 
 __all__ = ["ReadPoint", "ScalingReport", "SingleFileServer", "measure_read_scaling"]
-
-
-class SingleFileServer(NodeProgram):
-    """The baseline: one process serving byte ranges of one file, no replicas, no master."""
-
-    def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        self.path = Path(ctx.data_dir) / "file"
-
-    def services(self) -> dict[str, object]:
-        return {"Files": self}
-
-    def store(self, data: bytes) -> int:
-        """Replace the file's contents (fsync'ed); returns its length."""
-        with self.path.open("wb") as file:
-            file.write(bytes(data))
-            file.flush()
-            os.fsync(file.fileno())
-        return len(data)
-
-    def read(self, offset: int, n: int) -> bytes:
-        """Up to ``n`` bytes from ``offset``."""
-        if not isinstance(offset, int) or not isinstance(n, int) or offset < 0 or n < 0:
-            raise ValueError(f"offset and n are non-negative integers, got {offset!r}, {n!r}")
-        with self.path.open("rb") as file:
-            file.seek(offset)
-            return file.read(n)
 
 
 @dataclass(frozen=True)
@@ -77,6 +50,20 @@ class ScalingReport:
     @property
     def baseline(self) -> ReadPoint:
         return next(point for point in self.points if point.chunkservers == 0)
+
+    def plot(self, ax: Any = None) -> Any:
+        """A bar chart of MB/s per setup, the baseline in grey (matplotlib, imported here)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _figure, ax = plt.subplots(figsize=(6, 2.6))
+        labels = [point.label.replace(" (baseline)", "\n(baseline)") for point in self.points]
+        colours = ["#9e9e9e" if point.chunkservers == 0 else "#1e88e5" for point in self.points]
+        ax.bar(labels, [point.mb_per_s for point in self.points], color=colours)
+        ax.set_ylabel("MB/s read (all clients)")
+        ax.set_title(f"{self.clients} clients, {self.cpu_count} CPUs (load {self.load:.1f})")
+        ax.tick_params(axis="x", labelsize=8)
+        return ax
 
     def table(self) -> str:
         """The figures side by side, as ratios to the baseline measured in the same run."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from distlab.cluster.system import Chosen
-from distlab.gfs.node import GFSNode, config_from_options
+from distlab.gfs.messages import config_from_options
+from distlab.gfs.node import GFSNode
 
 __all__ = ["GFS", "GFSSystem"]
 
