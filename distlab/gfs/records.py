@@ -25,7 +25,15 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["MAGIC", "Record", "encode_record", "read_unique", "record_size", "scan_records"]
+__all__ = [
+    "MAGIC",
+    "Record",
+    "encode_record",
+    "read_unique",
+    "record_at",
+    "record_size",
+    "scan_records",
+]
 
 MAGIC = b"\xa7GFS"
 _HEADER = struct.Struct(">4sIIB")  # magic, body length, crc32 of the body, id length
@@ -56,7 +64,9 @@ def record_size(record_id: str, payload_size: int) -> int:
     return _HEADER.size + len(record_id.encode()) + payload_size
 
 
-def _record_at(data: bytes, offset: int) -> Record | None:
+def record_at(data: bytes, offset: int) -> Record | None:
+    """The whole record starting at ``offset`` of ``data``, or None if what is there is no
+    record (no marker, too short, or a checksum that does not match)."""
     if offset + _HEADER.size > len(data):
         return None
     magic, length, crc, id_length = _HEADER.unpack_from(data, offset)
@@ -80,7 +90,7 @@ def scan_records(data: bytes, base_offset: int = 0) -> list[Record]:
     found = []
     position = data.find(MAGIC)
     while position != -1:
-        record = _record_at(data, position)
+        record = record_at(data, position)
         if record is None:
             position = data.find(MAGIC, position + 1)
             continue

@@ -50,6 +50,7 @@ __all__ = [
     "HandsOutStaleReplicas",
     "SimRunSummary",
     "run_gfs_simulation",
+    "simulate_gfs",
 ]
 
 MASTER: NodeId = "n0"
@@ -389,16 +390,10 @@ class GFSSimSystem(SimSystem):
         does; returns the duplicates the reader dropped."""
         master = self._master()
         assert master is not None, "the master must be up to read the file"
-        handles = master.state.files.get(self.path, [])
         acked_ids = {acked.record_id for acked in self.acked}
         duplicates = 0
         for replica_choice in range(self.config.replicas):
-            chunks = []
-            for handle in handles:
-                holders = self.current_replicas(handle)
-                if holders:
-                    node = holders[replica_choice % len(holders)]
-                    chunks.append(bytes(self.disks[node][handle].data))
+            chunks = self.replica_chunks(replica_choice)
             records = read_unique(chunks)
             total = sum(len(read_unique([c])) for c in chunks)
             duplicates = max(duplicates, total - len(records))
@@ -414,6 +409,18 @@ class GFSSimSystem(SimSystem):
                     "Acknowledged Append Durable", f"the reader misses {sorted(missing)[:5]}"
                 )
         return duplicates
+
+    def replica_chunks(self, choice: int = 0) -> list[bytes]:
+        """The file's chunks as a reader would get them: for each chunk, the bytes of one
+        up-to-date replica (the ``choice``-th, wrapping around)."""
+        master = self._master()
+        assert master is not None, "the master must be up to read the file"
+        chunks = []
+        for handle in master.state.files.get(self.path, []):
+            holders = self.current_replicas(handle)
+            if holders:
+                chunks.append(bytes(self.disks[holders[choice % len(holders)]][handle].data))
+        return chunks
 
     # -- a whole run ------------------------------------------------------------------------
 
@@ -483,7 +490,13 @@ class GFSSimSystem(SimSystem):
         )
 
 
-def run_gfs_simulation(
+def run_gfs_simulation(seed: int, **options: Any) -> SimRunSummary:
+    """One seeded run (see `simulate_gfs`) and its summary. Raises `SafetyViolation` (naming
+    the property and the seed) if a check fails."""
+    return simulate_gfs(seed, **options).summary()
+
+
+def simulate_gfs(
     seed: int,
     *,
     chunkservers: int = 4,
@@ -492,16 +505,16 @@ def run_gfs_simulation(
     chunkserver_cls: type[ChunkserverCore] = ChunkserverCore,
     network: NetworkConfig = SIM_NETWORK,
     **options: Any,
-) -> SimRunSummary:
-    """One seeded run: a master and ``chunkservers`` chunkservers, clients appending under
-    random faults for ``ticks`` ticks, then `GFSSimSystem.finish`. Raises `SafetyViolation`
-    (naming the property and the seed) if a check fails."""
+) -> GFSSimSystem:
+    """A master and ``chunkservers`` chunkservers, clients appending under random faults for
+    ``ticks`` ticks, then `GFSSimSystem.finish`; returns the system (its disks, its acked
+    appends, its World)."""
     system = GFSSimSystem(master_cls=master_cls, chunkserver_cls=chunkserver_cls, **options)
     world = World(system, seed=seed, nodes=1 + chunkservers, network=network)
     world.operate(MASTER, lambda master: master.create(system.path))
     system.run_schedule(ticks, random.Random(seed))
     system.finish()
-    return system.summary()
+    return system
 
 
 def _installer(fetch: FetchChunk, data: bytes) -> Any:
