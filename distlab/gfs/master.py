@@ -197,8 +197,12 @@ class MasterCore:
         self.grants_blocked_until = config.master_lease_ticks if granted_before else 0
         self.holders: dict[int, dict[NodeId, int]] = {}  # handle -> {chunkserver: version}
         self.last_heard: dict[NodeId, int] = {}
+        self.reported: dict[NodeId, dict[int, int]] = {}  # each one's last heartbeat
         self.leases: dict[int, _Lease] = {}
         self.copies: dict[int, tuple[NodeId, int]] = {}  # handle -> (target, deadline)
+        # Versions this master granted since it booted and saw every replica confirm: a
+        # mutation may have happened under them, so they are never rolled back.
+        self.completed: set[tuple[int, int]] = set()
         self._outbox: list[Envelope] = []
         self._log: list[list[Any]] = []
         self._records_since_checkpoint = 0
@@ -365,6 +369,7 @@ class MasterCore:
     def _heartbeat(self, sender: NodeId, heartbeat: Heartbeat) -> None:
         self._counts["heartbeats"] += 1
         self.last_heard[sender] = self.now
+        self.reported[sender] = {report.handle: report.version for report in heartbeat.chunks}
         reported = set()
         for report in heartbeat.chunks:
             handle, version = report.handle, report.version
@@ -401,6 +406,11 @@ class MasterCore:
         if version < known:
             self._counts["stale_replicas_found"] += 1
             self._send(sender, DeleteChunk(handle, known))
+        elif version <= self.state.issued.get(handle, 0) and self.current_replicas(handle):
+            # A version that was rolled back (its grant never completed): garbage too, now
+            # that up-to-date replicas exist. (A newer version it may get meanwhile is safe:
+            # only a copy below ``version + 1`` is deleted.)
+            self._send(sender, DeleteChunk(handle, version + 1))
 
     def _missed_latest_grant(self, sender: NodeId, handle: int, version: int) -> bool:
         """Does ``sender``, a replica the latest grant on ``handle`` went to, still have
@@ -421,6 +431,8 @@ class MasterCore:
         previous version is now the current one."""
         if handle in self.leases or self.now < self.grants_blocked_until:
             return False
+        if (handle, self.state.versions.get(handle, 0)) in self.completed:
+            return False  # it did complete: that report was sent before the grant arrived
         if self.current_replicas(handle):
             return False
         self._record(["version", handle, self.state.previous.get(handle, 0), [], 0])
@@ -435,6 +447,7 @@ class MasterCore:
         lease.acked.add(sender)
         if not lease.complete and now_complete(lease):
             lease.complete = True
+            self.completed.add((handle, version))
 
     def _installed(self, sender: NodeId, handle: int, version: int) -> None:
         copy = self.copies.get(handle)
@@ -466,7 +479,10 @@ class MasterCore:
             if not current or len(current) >= self.config.replicas:
                 continue
             holders = self.holders.get(handle, {})
-            targets = [node for node in live if node not in holders]
+            targets = [
+                node for node in live
+                if node not in holders and self.reported.get(node, {}).get(handle, 0) < version
+            ]  # fmt: skip
             if not targets:
                 continue
             target = min(targets, key=lambda node: (self._load(node), node))

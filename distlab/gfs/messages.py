@@ -1,6 +1,8 @@
 """GFS's vocabulary: its settings, the messages between master and chunkservers, and replies.
 
-What it is: frozen dataclasses, each named after one step of the paper (Ghemawat, Gobioff
+What it is: `GFSConfig` (chunk size, replica count, lease and timeout lengths in ticks;
+`REAL_CONFIG` for real processes, `config_from_options` for ``Cluster.start`` options) and
+frozen dataclasses, each named after one step of the paper (Ghemawat, Gobioff
 and Leung, "The Google File System", SOSP 2003): a chunkserver's `Heartbeat` (§4.1: the
 master learns where replicas are from the chunkservers, it does not store it), the master's
 `Grant` of a lease with a new version number (§3.1, §4.5), the primary's `ApplyMutation` in

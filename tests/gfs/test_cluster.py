@@ -103,6 +103,7 @@ def test_a_restarted_master_recovers_namespace_and_versions_from_its_log() -> No
         for i in range(30):  # fills several chunks of /a: a checkpoint and a log after it
             gfs.append_record("/a", f"r{i}", b"x" * 700)
         before = [(r["path"], r["index"], r["handle"], r["version"]) for r in table(cluster)]
+        assert (cluster.data_dir("n0") / "checkpoint").exists()  # the log was checkpointed
         cluster.crash("n0")
         cluster.restart("n0")
         after = [(r["path"], r["index"], r["handle"], r["version"]) for r in table(cluster)]

@@ -243,3 +243,28 @@ def test_a_grant_for_a_version_it_skipped_is_ignored() -> None:
     core.receive("n0", Grant(7, 5, 4, "n1", (), CONFIG.lease_ticks, False))
     assert not core.has_ready() or core.take_ready().versions == ()
     assert core.chunks[7].version == 1 and not core.holds_lease(7)
+
+
+def test_a_late_report_from_before_a_completed_grant_never_rolls_the_version_back() -> None:
+    master = master_with_live_servers()
+    chunk = granted(master)  # every replica confirmed version 1: mutations may follow
+    for _ in range(CONFIG.master_lease_ticks):
+        master.tick()
+    stale_report = Heartbeat(())  # sent by a replica before it had created the chunk
+    for replica in chunk.replicas:
+        master.receive(replica, stale_report)
+    assert master.state.versions[chunk.handle] == 1
+
+
+def test_a_grant_nobody_received_is_rolled_back_after_a_restart() -> None:
+    state = MasterState()
+    for record in (["create", "/f"], ["chunk", "/f", 1], ["version", 1, 2, ["n1", "n2"], 1]):
+        state.apply(record)
+    master = MasterCore("n0", SERVERS, CONFIG, random.Random(1), state)
+    for _ in range(CONFIG.master_lease_ticks):  # a delayed grant would have arrived by now
+        master.tick()
+    for server in ("n1", "n2"):
+        master.receive(server, Heartbeat((ChunkReport(1, 1, 30),)))
+    assert master.state.versions[1] == 1  # no replica has version 2: it never completed
+    answer = master.lookup("/f", 0)
+    assert isinstance(answer, ChunkLocations) and answer.replicas == ("n1", "n2")

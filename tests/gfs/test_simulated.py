@@ -24,7 +24,7 @@ def test_150_seeded_schedules_keep_every_rule_and_are_not_vacuous(
     runs = sweep(seeds)
     if seed_override is not None:
         return
-    assert sum(run.acked for run in runs) >= 0.9 * 36 * len(runs)  # clients got work done
+    assert all(run.acked == 36 for run in runs)  # every client finished all its appends
     assert sum(run.crashes for run in runs) > 1000  # ... through many crashes
     assert sum(run.duplicates > 0 for run in runs) > 20  # retries left duplicates behind
     assert sum(run.pads > 0 for run in runs) > 100  # records that did not fit padded chunks
