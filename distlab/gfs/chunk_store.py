@@ -8,7 +8,9 @@ read verifies the checksums of the blocks it touches and raises `CorruptChunk` n
 block if one does not match -- the chunkserver then drops its copy and tells the master,
 and the client reads another replica. A chunkserver never passes corrupt bytes on.
 `corrupt_block` flips a byte on disk the way a failing disk would, for tests and the
-chapter.
+chapter. A SIGKILL between writing a block and its checksum leaves the two disagreeing; the
+mutation was never acknowledged (that happens after both), and the next read treats the
+block as corrupt: the copy is dropped and re-replicated, as for any bad block.
 
 What it must never do: decide anything about versions or leases (the core does), or
 return bytes whose checksum it did not check. Where it fits: `distlab.gfs.node` persists
@@ -78,15 +80,14 @@ class ChunkStore:
         path = self._path(handle, "chunk")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            size = os.fstat(fd).st_size
-            if offset > size:  # a hole: a secondary that missed a failed mutation
-                os.pwrite(fd, bytes(offset - size), size)
+            before = os.fstat(fd).st_size
+            if offset > before:  # a hole: a secondary that missed a failed mutation
+                os.pwrite(fd, bytes(offset - before), before)
             if data:
                 os.pwrite(fd, data, offset)
             os.fsync(fd)
-            size = os.fstat(fd).st_size
             block = self.config.block_size
-            first = min(offset, size) // block
+            first = min(offset, before) // block  # from the first byte that changed
             last = max(first, (offset + len(data) - 1) // block) if data else first
             sums = self._sums(handle)
             for index in range(first, last + 1):
@@ -97,17 +98,20 @@ class ChunkStore:
 
     def read(self, handle: int, offset: int, n: int) -> bytes:
         """Bytes ``offset`` up to ``offset + n``, every block checked (CorruptChunk if not)."""
-        path = self._path(handle, "chunk")
-        data = path.read_bytes()
-        end = min(len(data), offset + n)
-        if offset >= end:
-            return b""
         block = self.config.block_size
+        with self._path(handle, "chunk").open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            end = min(size, offset + n)
+            if offset >= end:
+                return b""
+            first = offset // block  # read whole blocks: a checksum covers a whole block
+            file.seek(first * block)
+            data = file.read(((end - 1) // block + 1 - first) * block)
         sums = self._sums(handle)
-        for index in range(offset // block, (end - 1) // block + 1):
-            if sums.get(index) != zlib.crc32(data[index * block : (index + 1) * block]):
-                raise CorruptChunk(handle, index)
-        return data[offset:end]
+        for i in range(0, len(data), block):
+            if sums.get(first + i // block) != zlib.crc32(data[i : i + block]):
+                raise CorruptChunk(handle, first + i // block)
+        return data[offset - first * block : end - first * block]
 
     def delete(self, handle: int) -> None:
         """Remove the chunk's files (the version file first: no half-chunk survives it)."""
