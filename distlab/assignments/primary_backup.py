@@ -1,4 +1,4 @@
-"""Assignment 7 (primary-backup): the output rule and going live with test-and-set.
+"""Assignment 8 (primary-backup): the output rule and going live with test-and-set.
 
 What it is: `FTReplica`, a `distlab.primary_backup.Replica` whose four rule hooks are left
 to the learner, and `check_primary_backup(replica_cls)`, which feeds single messages to one
@@ -23,7 +23,7 @@ judged by the linearizability checker.
 
 What it must never do: use the wall clock or unseeded randomness; the same class gets the
 same verdict on every machine.
-Where it fits: notebooks/assignments/source/07_primary_backup.ipynb.
+Where it fits: notebooks/assignments/source/08_primary_backup.ipynb.
 """
 
 from __future__ import annotations

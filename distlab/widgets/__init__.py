@@ -9,6 +9,7 @@ from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.engine_panel import EnginePanel
 from distlab.widgets.history_explorer import HistoryExplorer
+from distlab.widgets.gfs_panel import GFSPanel
 from distlab.widgets.mapreduce_progress import MapReduceProgress
 from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
@@ -21,6 +22,7 @@ __all__ = [
     "ElectionSlider",
     "EnginePanel",
     "HistoryExplorer",
+    "GFSPanel",
     "MapReduceProgress",
     "PrimaryBackupPanel",
     "RpcSemanticsPanel",

@@ -496,7 +496,7 @@ class TrustsTheIndexKV(KVOnRaft):
             self.reply(waiting[0], result)
 
 
-# ----------------------------------------------------------------------------- assignment 7
+# ----------------------------------------------------------------------------- assignment 8
 
 
 class LibraryReplica(FTReplica):

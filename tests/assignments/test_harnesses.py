@@ -268,7 +268,7 @@ def test_broken_kv_services_are_not_linearizable(server_cls, nemesis):
     assert re.match(replay, str(caught.value)), str(caught.value)
 
 
-# ----------------------------------------------------------------------------- assignment 7
+# ----------------------------------------------------------------------------- assignment 8
 
 
 def test_library_replica_passes_the_primary_backup_checks():
