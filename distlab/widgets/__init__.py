@@ -8,8 +8,8 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.engine_panel import EnginePanel
-from distlab.widgets.history_explorer import HistoryExplorer
 from distlab.widgets.gfs_panel import GFSPanel
+from distlab.widgets.history_explorer import HistoryExplorer
 from distlab.widgets.mapreduce_progress import MapReduceProgress
 from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
@@ -21,8 +21,8 @@ __all__ = [
     "CounterRace",
     "ElectionSlider",
     "EnginePanel",
-    "HistoryExplorer",
     "GFSPanel",
+    "HistoryExplorer",
     "MapReduceProgress",
     "PrimaryBackupPanel",
     "RpcSemanticsPanel",
