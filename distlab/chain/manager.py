@@ -97,7 +97,7 @@ class ConfigManager:
         self._joined_at: dict[NodeId, int] = {}
         # Restarted from a persisted configuration: the members get a full timeout to be
         # heard again, and count as holding the state once they say so.
-        self._synced: dict[tuple[str, int], bool] = {m: False for m in self.members}
+        self._synced: dict[tuple[str, int, int], bool] = {m: False for m in self.members}
         for node, incarnation, _ in self.members:
             self._heard[node] = _Heard(0, incarnation, False)
         self._outbox: list[Envelope] = []
