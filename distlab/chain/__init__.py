@@ -12,6 +12,9 @@ no-manager split brain), node (the same cores in real processes, and the client)
 (``service="chain"``), experiments (crashes on real clusters, read scaling).
 """
 
+import importlib
+from typing import Any
+
 from distlab.chain.core import (
     PROTOCOLS,
     ChainNode,
@@ -21,17 +24,8 @@ from distlab.chain.core import (
     Refused,
     WriteDone,
 )
-from distlab.chain.experiments import (
-    ClusterRun,
-    Throughput,
-    chain_converged,
-    crash_every_position,
-    measure_throughput,
-    run_throughput_grid,
-)
 from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
 from distlab.chain.messages import CODEC
-from distlab.chain.node import ChainClient, ChainProcess, ChainRefused, ChainTimeout
 from distlab.chain.simulated import (
     FAULTS,
     ChainRun,
@@ -43,7 +37,32 @@ from distlab.chain.simulated import (
     run_chain,
     split_brain,
 )
-from distlab.chain.system import CHAIN, ChainSystem
+
+# The node program's module is not imported here: a cluster may load it in a node process by
+# its file path (when the kernel cannot import distlab by name), and a package face that
+# imported it back would be a circular import. These names load on first use (PEP 562).
+_LAZY = {
+    "ChainClient": "distlab.chain.node",
+    "ChainProcess": "distlab.chain.node",
+    "ChainRefused": "distlab.chain.node",
+    "ChainTimeout": "distlab.chain.node",
+    "CHAIN": "distlab.chain.system",
+    "ChainSystem": "distlab.chain.system",
+    "ClusterRun": "distlab.chain.experiments",
+    "Throughput": "distlab.chain.experiments",
+    "chain_converged": "distlab.chain.experiments",
+    "crash_every_position": "distlab.chain.experiments",
+    "measure_throughput": "distlab.chain.experiments",
+    "run_throughput_grid": "distlab.chain.experiments",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'distlab.chain' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CHAIN",

@@ -71,6 +71,8 @@ PROTOCOLS: tuple[str, ...] = ("cr", "craq")
 
 #: How many pending updates one resend carries at most (the rest follow next time).
 RESEND_WINDOW = 256
+#: How many updates that arrived ahead of a gap a node keeps while it waits for the gap.
+EARLY_WINDOW = 1024
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class ChainNode:
         self.clean: dict[str, tuple[int, str]] = {}  # key -> (version, value), committed
         self.dirty: dict[str, list[tuple[int, str]]] = {}  # key -> newer versions, not yet
         self.pending: list[Update] = []  # forwarded, not yet acknowledged (seq order)
+        self._early: dict[int, Update] = {}  # arrived ahead of a gap: seq -> update
         self.applied = 0  # the highest update applied (all below it too)
         self.committed = 0  # the highest update known to be committed
         self.lease_until = -1
@@ -406,12 +409,19 @@ class ChainNode:
         if not self.synced:
             self._send(sender, Behind(self.epoch, self.applied, False))
         elif update.seq == self.applied + 1:
-            self._apply(update)
-            if self.successor is not None:
-                self._send(self.successor, update)
-        elif update.seq <= self.applied and self.committed:
-            self._send(sender, Ack(self.epoch, self.committed))  # a resend: ack again
-        # a gap (an update lost or overtaken): the predecessor sends it again
+            next_update: Update | None = update
+            while next_update is not None:  # this one, then any that overtook it
+                self._apply(next_update)
+                if self.successor is not None:
+                    self._send(self.successor, next_update)
+                next_update = self._early.pop(self.applied + 1, None)
+        elif update.seq <= self.applied:
+            if self.committed:
+                self._send(sender, Ack(self.epoch, self.committed))  # a resend: ack again
+        elif len(self._early) < EARLY_WINDOW:
+            # It overtook an earlier one (or that one was lost, and the predecessor will
+            # send it again): keep it until the gap fills, in this epoch only.
+            self._early[update.seq] = update
 
     def _on_ack(self, ack: Ack) -> None:
         before = self.committed
@@ -499,6 +509,7 @@ class ChainNode:
 
     def _adopt(self, epoch: int, members: Members) -> None:
         old = self.position
+        self._early.clear()  # they were sent under the old configuration
         since_before = self.members[old][2] if old is not None else None
         self.epoch, self.members = epoch, tuple((str(n), int(i), int(s)) for n, i, s in members)
         if self.manager is None:
@@ -531,6 +542,7 @@ class ChainNode:
 
     def _forget(self, *, synced: bool) -> None:
         self.synced = synced
+        self._early.clear()
         self.clean, self.dirty, self.pending = {}, {}, []
         self.applied = self.committed = 0
         self._client_writes.clear()
