@@ -25,7 +25,17 @@ from distlab.chain.core import (
     WriteDone,
 )
 from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
-from distlab.chain.messages import CODEC
+from distlab.chain.messages import (
+    CODEC,
+    Ack,
+    Behind,
+    Heartbeat,
+    NewConfig,
+    StateTransfer,
+    Update,
+    VersionQuery,
+    VersionReply,
+)
 from distlab.chain.simulated import (
     FAULTS,
     ChainRun,
@@ -69,6 +79,8 @@ __all__ = [
     "CODEC",
     "FAULTS",
     "PROTOCOLS",
+    "Ack",
+    "Behind",
     "ChainClient",
     "ChainNode",
     "ChainProcess",
@@ -82,12 +94,18 @@ __all__ = [
     "ChainWorkload",
     "ClusterRun",
     "ConfigManager",
+    "Heartbeat",
     "ManagerReady",
+    "NewConfig",
     "ReadDone",
     "Reconfiguration",
     "Refused",
     "SplitBrainRun",
+    "StateTransfer",
     "Throughput",
+    "Update",
+    "VersionQuery",
+    "VersionReply",
     "WriteDone",
     "chain_converged",
     "chain_world",

@@ -282,24 +282,45 @@ class ChainNode:
             return self._refuse("no lease from the configuration manager")
         if self.protocol == "cr" and not self.is_tail:
             return self._refuse("chain replication reads at the tail")
+        self.serve_read(op, key)
+        return None
+
+    # -- CRAQ's read path: two hooks (assignment 7 has a learner write them) ------------------
+
+    def serve_read(self, op: str, key: str) -> None:
+        """A read this node may serve: a clean key is answered at once from here; a key
+        with a dirty version is asked of the tail (`ask_tail`), and `finish_read` answers
+        when the tail says which version is committed. (The tail's keys are always clean.)"""
         if self.dirty.get(key) and not self.is_tail:
-            self._ask_tail(op, key)
+            self.ask_tail(op, key)
         else:
             version, value = self.value_of(key)
-            self._answer_read(op, key, version, value, local=True)
-        return None
+            self.answer_read(op, key, version, value, local=True)
+
+    def finish_read(self, op: str, key: str, committed_version: int) -> None:
+        """The tail says ``committed_version`` of ``key`` is committed: answer it (we hold
+        every version the tail holds). If our clean version is newer by now, it was
+        committed after the tail answered and before now: answering it is linearizable."""
+        version, value = self.value_of(key)
+        if version < committed_version:
+            held = dict(self.dirty.get(key, []))
+            assert committed_version in held, "Each Node Holds What The Tail Holds"
+            version, value = committed_version, held[committed_version]
+        self.answer_read(op, key, version, value, local=False)
 
     def _refuse(self, reason: str) -> Refused:
         return Refused(f"{self.node_id}: {reason}", self.epoch, self.members)
 
-    def _ask_tail(self, op: str, key: str) -> None:
+    def ask_tail(self, op: str, key: str) -> None:
+        """Ask the tail which version of ``key`` is committed (`finish_read` follows)."""
         self._next_query += 1
         self._queries[self._next_query] = (op, key)
         self.reads_asked_tail += 1
         assert self.tail is not None
         self._send(self.tail, VersionQuery(self.epoch, self._next_query, key))
 
-    def _answer_read(self, op: str, key: str, version: int, value: str, *, local: bool) -> None:
+    def answer_read(self, op: str, key: str, version: int, value: str, *, local: bool) -> None:
+        """Answer the client's read ``op``: ``value``, version ``version``."""
         self.reads_served += 1
         self.reads_local += local
         self._outputs.append(ReadDone(op, key, value, version, local))
@@ -458,14 +479,7 @@ class ChainNode:
         if asked is None or not self.lease_valid():
             return
         op, key = asked
-        version, value = self.value_of(key)
-        if version < reply.seq:  # committed at the tail, still dirty here: we hold it
-            held = dict(self.dirty.get(key, []))
-            assert reply.seq in held, "Each Node Holds What The Tail Holds"
-            version, value = reply.seq, held[reply.seq]
-        # A newer clean version than the tail named was committed after the tail answered,
-        # before now: returning it is linearizable too.
-        self._answer_read(op, key, version, value, local=False)
+        self.finish_read(op, key, reply.seq)
 
     # -- applying and committing --------------------------------------------------------------
 
@@ -537,7 +551,7 @@ class ChainNode:
         if self.is_tail:  # I am the one who knows what is committed now
             for op, key in list(self._queries.values()):
                 version, value = self.value_of(key)
-                self._answer_read(op, key, version, value, local=False)
+                self.answer_read(op, key, version, value, local=False)
             self._queries.clear()
 
     def _forget(self, *, synced: bool) -> None:

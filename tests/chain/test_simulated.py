@@ -54,12 +54,12 @@ def test_craq_spreads_reads_over_the_chain_and_cr_serves_them_at_the_tail() -> N
 class ReadsDirtyVersions(ChainNode):
     """CRAQ without asking the tail: a node answers its newest dirty version."""
 
-    def read(self, op, key):
-        if self.dirty.get(key) and self.synced and self.position is not None:
+    def serve_read(self, op, key):
+        if self.dirty.get(key):
             seq, value = self.dirty[key][-1]
-            self._answer_read(op, key, seq, value, local=True)
-            return None
-        return super().read(op, key)
+            self.answer_read(op, key, seq, value, local=True)
+        else:
+            super().serve_read(op, key)
 
 
 class AcksBeforeTheTail(ChainNode):
