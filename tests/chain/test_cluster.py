@@ -73,3 +73,18 @@ def test_bad_requests_get_clear_errors_and_the_node_keeps_serving() -> None:
 def test_bad_options_get_clear_errors() -> None:
     with pytest.raises(ClusterError, match="protocol must be one of"):
         Cluster.start(2, service="chain", protocol="paxos")
+
+
+def test_a_corrupt_configuration_file_stops_the_manager_with_a_clear_error() -> None:
+    from distlab.storage import write_snapshot
+
+    with Cluster.start(2, service="chain", seed=10) as cluster:
+        assert cluster.wait_for(lambda: chain_converged(cluster), timeout_s=30)
+        path = cluster.data_dir("n0") / "config.snap"
+        cluster.crash("n0")
+        path.write_bytes(path.read_bytes()[:-3] + b"???")  # a flipped tail: bad checksum
+        with pytest.raises(ClusterError, match=r"(?i)checksum|corrupt"):
+            cluster.restart("n0")
+        write_snapshot(path, b'{"epoch": "not a configuration"}')  # intact, but not ours
+        with pytest.raises(ClusterError, match="does not hold a chain configuration"):
+            cluster.restart("n0")
