@@ -3,7 +3,10 @@ and the reconfiguration log follow the manager."""
 
 from __future__ import annotations
 
-from distlab.chain import ChainWorkload, chain_world
+import pytest
+
+from distlab.chain import ChainWorkload, chain_converged, chain_world
+from distlab.cluster import Cluster
 from distlab.widgets import ChainView
 from distlab.widgets.chain_view import chain_html
 
@@ -42,3 +45,18 @@ def test_chain_html_is_a_pure_function_of_the_statuses() -> None:
     world.run_for(20)
     text = chain_html(world.status())
     assert "epoch <b>1</b>" in text and "n1 → n2" in text
+
+
+@pytest.mark.cluster
+def test_on_real_processes_the_crash_button_kills_and_the_log_follows_the_manager() -> None:
+    with Cluster.start(4, service="chain", protocol="cr", seed=11) as cluster:
+        assert cluster.wait_for(lambda: chain_converged(cluster), timeout_s=30)
+        view = ChainView(cluster)
+        assert view.reconfigurations == ["epoch 1: n1 → n2 → n3"]
+        view.crash["n3"].click()
+        assert cluster.status()["n3"].state == "crashed"
+        assert "data-role='crashed'" in view.picture.value
+        assert cluster.wait_for(
+            lambda: (view.refresh(), view.reconfigurations[-1] == "epoch 2: n1 → n2")[1],
+            timeout_s=20,
+        )
