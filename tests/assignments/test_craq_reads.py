@@ -1,4 +1,4 @@
-"""Assignment 7's harness passes the library's CRAQ read path and catches broken ones."""
+"""Assignment 8's harness passes the library's CRAQ read path and catches broken ones."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ ASSIGNMENTS = [
     "04_raft_election",
     "05_raft_log",
     "06_kv_raft",
-    "07_craq_reads",
+    "08_craq_reads",
 ]
 
 
