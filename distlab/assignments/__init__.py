@@ -15,6 +15,7 @@ nbval compares with the stored, all-PASS verdict.
   4    `raft_election.check_election`   Raft leader election (`ElectionRaft`)
   5    `raft_log.check_replication`     Raft log replication (`ReplicationRaft`)
   6    `kv_raft.check_kv_raft`     a linearizable KV service on Raft (simulated)
+  7    `primary_backup.check_primary_backup`  the output rule and test-and-set (`FTReplica`)
 =====  ==========================  ============================================
 
 Tools: ``python -m distlab.assignments release SRC DST`` (`release`) writes

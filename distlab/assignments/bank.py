@@ -124,12 +124,21 @@ def _run_threads(targets: list[Callable[[], None]]) -> None:
     if errors:
         error = errors[0]
         if isinstance(error, PotentialDeadlock):
-            names = " and ".join(repr(name) for name in sorted(error.lock_names))
-            raise AssertionError(
-                f"PotentialDeadlock: locks {names} are taken in both orders by different "
-                "transfers; always take them in one global order"
-            ) from error
+            raise AssertionError(_lock_order_reason(error)) from error
         raise error
+
+
+def _lock_order_reason(error: PotentialDeadlock) -> str:
+    """What lock-order checking saw, in the learner's terms (which locks, which orders).
+
+    It does not say "two transfers": the other order may come from total() too.
+    """
+    held, wanted = error.holding, error.acquiring
+    return (
+        f"PotentialDeadlock: a thread holding {held!r} asked for {wanted!r}, but elsewhere "
+        f"{wanted!r} was taken first and then {held!r}; take the locks in one global order "
+        "(e.g. lowest account first) in transfer() and total() alike"
+    )
 
 
 def _sequential(bank_cls: Callable[[Ledger], BankLike]) -> None:
@@ -216,12 +225,9 @@ def _no_deadlock(bank_cls: Callable[[Ledger], BankLike]) -> None:
 
             return run
 
-        try:
-            _run_threads([both_ways(offset) for offset in range(4)])
-        except PotentialDeadlock as error:
-            names = " and ".join(repr(name) for name in sorted(error.lock_names))
-            raise AssertionError(f"PotentialDeadlock: {names} are taken in both orders") from error
-        assert sum(ledger.snapshot()) == 4000, f"total became {sum(ledger.snapshot())}"
+        # Only this claim's reason can fail it: a potential (or real) deadlock. Money lost
+        # to a race is the business of the checks named after it, not of this one.
+        _run_threads([both_ways(offset) for offset in range(4)])
 
 
 def _disjoint_in_parallel(bank_cls: Callable[[Ledger], BankLike]) -> None:

@@ -103,6 +103,10 @@ class CellResult:
             return _verdict_diff(self.expected, self.got)
         return [self.reason or "failed"]
 
+    def cell_reason(self) -> str:
+        """Why a check this cell did not report failed: the cell's own failure, one line."""
+        return "; ".join(self.explain()) or "no verdict printed"
+
     def checks(self) -> list[tuple[str, bool, str]]:
         """The named checks this cell's expected verdict lists: (name, passed now, why not).
 
@@ -113,7 +117,7 @@ class CellResult:
         if not expected:
             return []
         got = verdict_lines(self.got) if self.outcome in ("passed", "failed") else {}
-        cell_reason = "; ".join(self.explain()) or "no verdict printed"
+        cell_reason = self.cell_reason()
         results = []
         for name, (should_pass, _) in expected.items():
             if name in got:
@@ -198,11 +202,22 @@ class CheckReport:
                 lines.extend(f"          {detail}" for detail in cell.explain())
                 continue
             lines.append(f"  {cell.title}:")
+            # Checks the cell never reported all fail for the cell's one reason (it raised,
+            # or printed something else): say it once, under the list, not once per check.
+            shared = cell.cell_reason() if not cell.ok else None
+            unreported = False
             for name, passed, why in named:
                 lines.append(f"    {'PASS' if passed else 'FAIL'}  {name}")
-                if not passed:
+                if not passed and why == shared:
+                    unreported = True
+                elif not passed:
                     lines.append(f"            {why}")
-            if not cell.ok and all(passed for _, passed, _ in named):
+            if unreported:
+                lines.append(
+                    "          no verdict line for these checks; what the cell did instead:"
+                )
+                lines.extend(f"            {detail}" for detail in cell.explain())
+            elif not cell.ok and all(passed for _, passed, _ in named):
                 lines.extend(f"          {detail}" for detail in cell.explain())
         checks = self.check_lines()
         failed = [name for name, passed, _ in checks if not passed]

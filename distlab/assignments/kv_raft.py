@@ -29,7 +29,7 @@ import random
 import re
 from collections import Counter
 
-from distlab.assignments.verdict import Verdict, run_checks
+from distlab.assignments.verdict import Verdict, call_text, replaying, run_checks
 from distlab.check import History, check_linearizable
 from distlab.sim.kv_sim import (
     CLERK_TIMEOUT_TICKS,
@@ -50,26 +50,21 @@ def _judge(result: WorkloadResult, *, min_completed: int) -> None:
     verdict = check_linearizable(result.history, timeout_s=10.0)
     if verdict.verdict == "violation":
         explanation = verdict.explanation.strip().splitlines()
-        raise AssertionError(
-            f"seed {result.seed}: not linearizable"
-            + (f" ({explanation[0]})" if explanation else "")
-        )
+        raise AssertionError("not linearizable" + (f" ({explanation[0]})" if explanation else ""))
     if verdict.verdict != "ok":
-        raise AssertionError(f"seed {result.seed}: the checker could not decide in 10 s")
+        raise AssertionError("the checker could not decide in 10 s")
     for key, value in result.final_values.items():
         counts = Counter(_TOKEN.findall(value))
         doubled = [token for token, count in counts.items() if count > 1]
-        assert not doubled, f"seed {result.seed}: {doubled[0]} was applied twice to {key!r}"
+        assert not doubled, f"{doubled[0]} was applied twice to {key!r}"
         lost = [
             command
             for command in result.acknowledged
             if command.op == "append" and command.key == key and command.value not in counts
         ]
-        assert not lost, (
-            f"seed {result.seed}: acknowledged append {lost[0].value} is missing from {key!r}"
-        )
+        assert not lost, f"acknowledged append {lost[0].value} is missing from {key!r}"
     assert result.completed >= min_completed, (
-        f"seed {result.seed}: only {result.completed} operations completed "
+        f"only {result.completed} operations completed "
         f"(expected at least {min_completed}): the service makes too little progress"
     )
 
@@ -127,8 +122,13 @@ def _cut_off_leader_read(server_cls: type[KVServer]) -> None:
 def _seeded(server_cls: type[KVServer], *, min_completed: int, **nemesis: object):
     def run() -> None:
         for seed in SEEDS:
-            result = run_kv_workload(server_cls, seed, **nemesis)  # type: ignore[arg-type]
-            _judge(result, min_completed=min_completed)
+
+            def one(seed: int = seed) -> None:
+                result = run_kv_workload(server_cls, seed, **nemesis)  # type: ignore[arg-type]
+                _judge(result, min_completed=min_completed)
+
+            # run_kv_workload returns the run (its history, final values) to look at.
+            replaying(call_text("run_kv_workload", server_cls, seed, **nemesis), one)
 
     return run
 

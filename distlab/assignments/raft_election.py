@@ -26,10 +26,11 @@ Where it fits: notebooks/assignments/source/04_raft_election.ipynb.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
-from distlab.assignments.verdict import Verdict, run_checks
+from distlab.assignments.verdict import Verdict, call_text, replaying, run_checks
 from distlab.raft import (
     HardState,
     LogEntry,
@@ -141,7 +142,8 @@ def stale_candidate_refused(node_cls: type[RaftNode]) -> None:
 def _seeded(scenario: Callable[[int, type[RaftNode]], object], node_cls: type[RaftNode]):
     def run() -> None:
         for seed in SEEDS:
-            scenario(seed, node_cls)
+            replay = call_text(f"scenarios.{scenario.__name__}", seed, node_cls)
+            replaying(replay, functools.partial(scenario, seed, node_cls))
 
     return run
 

@@ -36,10 +36,11 @@ Where it fits: notebooks/assignments/source/05_raft_log.ipynb.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from collections.abc import Callable
 
-from distlab.assignments.verdict import Verdict, run_checks
+from distlab.assignments.verdict import Verdict, call_text, replaying, run_checks
 from distlab.raft import (
     AppendEntries,
     AppendEntriesReply,
@@ -95,7 +96,8 @@ class ReplicationRaft(RaftNode):
 def _seeded(scenario: Callable[..., object], node_cls: type[RaftNode], **kwargs: object):
     def run() -> None:
         for seed in SEEDS:
-            scenario(seed, node_cls, **kwargs)
+            replay = call_text(f"scenarios.{scenario.__name__}", seed, node_cls, **kwargs)
+            replaying(replay, functools.partial(scenario, seed, node_cls, **kwargs))
 
     return run
 

@@ -15,11 +15,14 @@ Where it fits: every assignment harness in `distlab.assignments` returns a Verdi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-DETAIL_CHARS = 150
-"""Failure details are cut to this many characters, so a verdict stays readable."""
+DETAIL_CHARS = 240
+"""Failure details longer than this are cut (at a word boundary, ending in "…"), so a
+verdict stays readable; the harnesses put what matters (the seed, how to replay it)
+first."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,62 @@ class Verdict:
         return self.text()
 
 
+def shorten(text: str, limit: int = DETAIL_CHARS) -> str:
+    """``text`` if it fits in ``limit`` characters, else cut after its last whole word that
+    fits, with "…" (a word longer than the limit is cut; nothing is ever cut mid-word
+    otherwise)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:  # a word boundary not too far back
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+class ReplayableFailure(AssertionError):
+    """A seeded check failed; ``replay`` is the call that replays it in the notebook.
+
+    The simulator's own messages end in a hint for the course's developers ("replay with
+    pytest ... --seed 5"), which means nothing to a learner in a notebook: it is dropped,
+    and the notebook call (e.g. ``scenarios.initial_election(5, MyRaft)``) goes first, so
+    a cut detail still says how to replay it.
+    """
+
+    def __init__(self, replay: str, cause: BaseException) -> None:
+        self.replay = replay
+        lines = str(cause).strip().splitlines()
+        message = _PYTEST_HINT.sub("", lines[0]) if lines else ""
+        self.reason = type(cause).__name__ + (f": {message}" if message else "")
+        super().__init__(f"replay here: {replay}. {self.reason}")
+
+
+_PYTEST_HINT = re.compile(r";?\s*replay with pytest[^\]]*")
+
+
+def replaying(replay: str, check: Callable[[], object]) -> None:
+    """Run one seeded ``check``; if it fails, raise `ReplayableFailure` naming ``replay``."""
+    try:
+        check()
+    except AssertionError as failure:  # SimulationFailure and SafetyViolation are ones too
+        raise ReplayableFailure(replay, failure) from failure
+
+
+def call_text(function: str, *args: object, **kwargs: object) -> str:
+    """``scenarios.figure8(1, MyRaft, iterations=150)``: a call a learner can paste.
+
+    Classes are shown by name (the learner's own class, defined in the notebook)."""
+    shown = [arg.__name__ if isinstance(arg, type) else repr(arg) for arg in args]
+    shown += [f"{name}={value!r}" for name, value in kwargs.items()]
+    return f"{function}({', '.join(shown)})"
+
+
 def describe_failure(error: Exception) -> str:
-    """``Type: first line of the message``, cut to `DETAIL_CHARS`."""
+    """``Type: first line of the message``, shortened to `DETAIL_CHARS` (see `shorten`)."""
     message = str(error).strip().splitlines()
-    text = type(error).__name__ + (f": {message[0]}" if message else "")
-    if len(text) > DETAIL_CHARS:
-        text = text[: DETAIL_CHARS - 3] + "..."
-    return text
+    if isinstance(error, ReplayableFailure):
+        return shorten(str(error))
+    return shorten(type(error).__name__ + (f": {message[0]}" if message else ""))
 
 
 def run_checks(title: str, checks: Iterable[tuple[str, Callable[[], object]]]) -> Verdict:

@@ -133,10 +133,19 @@ class History:
     ``clock`` returns an integer timestamp; it defaults to ``time.monotonic_ns``. A client
     is sequential: it may have at most one operation outstanding, which is also what
     makes the JSON Lines form unambiguous (a completion closes its client's open call).
+
+    ``time_unit_ns`` says how many nanoseconds one clock unit is, so explanations can
+    print milliseconds: 1 for the default clock, None (unknown: print the raw numbers)
+    for any other clock unless given, and for hand-made or imported histories.
     """
 
-    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], int] | None = None, *, time_unit_ns: int | None = None
+    ) -> None:
         self._clock = clock if clock is not None else time.monotonic_ns
+        if clock is None and time_unit_ns is None:
+            time_unit_ns = 1  # monotonic_ns
+        self.time_unit_ns = time_unit_ns
         self._lock = threading.Lock()
         # Each slot is a list [client, kind, key, value, output, invoke, complete, status].
         self._slots: list[list] = []
@@ -255,6 +264,7 @@ class History:
         """
         ops = sorted(operations, key=lambda o: (o.invoke, o.id))
         history = cls()
+        history.time_unit_ns = None  # made by hand: its times are in no known unit
         last_end: dict[Hashable, float] = {}
         for op in ops:
             end = last_end.get(op.client)
@@ -353,6 +363,7 @@ class History:
     def from_jsonl(cls, text: str) -> History:
         """Parse JSON Lines text; each completion closes its process's open invocation."""
         history = cls()
+        history.time_unit_ns = None  # another tool's times: no known unit
         open_calls: dict[Hashable, int] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

@@ -35,10 +35,11 @@ This module decides; explain.py turns a failed search into words. It never does 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from distlab.check.explain import Display
 from distlab.check.history import History, Operation
 from distlab.check.models import KVModel, Model
 
@@ -80,6 +81,8 @@ class KeyResult:
     elapsed_s: float
     # For a violation: the longest linearizable prefix found (op ids, in linearization
     # order), the model state after it, and the operation that could not be placed next.
+    # For "ok": ``prefix`` is the witness, a whole linearization (op ids in order); the
+    # operations missing from it failed, or were indefinite and need not have happened.
     prefix: tuple[int, ...] = ()
     prefix_state: Hashable = None
     stuck: int | None = None
@@ -385,7 +388,10 @@ def _partition_search(
                     prv[nxt[ret]] = prv[ret]
                     required_left -= 1
                     if required_left == 0:
-                        return result("ok", steps, len(cache))
+                        # The stack is a witness: one legal order of every operation that
+                        # must have happened (and of the indefinite ones placed so far).
+                        order = tuple(ops[entry_op[e]].id for e, _, _ in stack)
+                        return result("ok", steps, len(cache), prefix=order)
                 entry = nxt[0]
             else:
                 entry = nxt[entry]
@@ -483,6 +489,7 @@ def _explain_in_time(
     model: Model,
     timeout_s: float | None,
     deadline: float | None,
+    show: Display,
 ) -> tuple[str, Sequence[Operation]]:
     """`explain_result`, within what is left of the budget.
 
@@ -498,7 +505,7 @@ def _explain_in_time(
 
     bad = [key for key, r in results.items() if r.verdict == "violation"]
     if verdict != "violation" or not isinstance(model, KVModel):
-        return explain_result(verdict, results, parts, model, timeout_s)
+        return explain_result(verdict, results, parts, model, timeout_s, show)
     first = results[bad[0]]
     ops = parts[bad[0]]
     gets = [op for op in ops if op.kind == "get" and op.status == "ok"]
@@ -511,8 +518,9 @@ def _explain_in_time(
             break
         if _rule_witness(ops, read) is not None:
             named = {**results, bad[0]: replace(first, stuck=read.id)}
-            return explain_result(verdict, named, parts, model, timeout_s)
-    return explain_result(verdict, results, parts, _WithoutRules(model), timeout_s)  # type: ignore[arg-type]
+            return explain_result(verdict, named, parts, model, timeout_s, show)
+    without_rules = _WithoutRules(model)
+    return explain_result(verdict, results, parts, without_rules, timeout_s, show)  # type: ignore[arg-type]
 
 
 def _operations(history: History | Iterable[Operation]) -> list[Operation]:
@@ -528,6 +536,8 @@ def check_linearizable(
     timeout_s: float | None = 10.0,
     memoize: bool = True,
     explain: bool = True,
+    time_unit_ns: float | None = None,
+    key_names: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """Is ``history`` linearizable with respect to ``model`` (default: `KVModel`)?
 
@@ -539,11 +549,19 @@ def check_linearizable(
     budget ran out on any key, "unknown"; otherwise "ok". ``CheckResult.key_verdicts``
     says which, key by key.
     ``memoize=False`` turns the cache off (a baseline for benchmarks; exponential).
+
+    The explanation shows times in milliseconds since the history's first invocation when
+    the clock's unit is known (``time_unit_ns``, nanoseconds per unit; by default the
+    `History`'s own ``time_unit_ns``), else the stored numbers; and keys by the names in
+    ``key_names`` (stored key -> the learner's name; others as stored).
     """
     model = model if model is not None else KVModel()
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s
     ops = _operations(history)
+    if time_unit_ns is None and isinstance(history, History):
+        time_unit_ns = history.time_unit_ns
+    show = Display.for_history(ops, time_unit_ns, key_names)
     parts = model.partition(ops)
     search_deadline = _Deadline(deadline)
     searches = {
@@ -570,8 +588,8 @@ def check_linearizable(
     text = ""
     witness: Sequence[Operation] = ()
     if explain:
-        text, witness = _explain_in_time(verdict, results, parts, model, timeout_s, deadline)
-        unfinished = [k for k, r in results.items() if r.verdict == "unknown"]
+        text, witness = _explain_in_time(verdict, results, parts, model, timeout_s, deadline, show)
+        unfinished = [show.key(k) for k, r in results.items() if r.verdict == "unknown"]
         if verdict == "violation" and unfinished:
             text += f" The {timeout_s} s budget ran out before key(s) {unfinished} were decided."
     return CheckResult(

@@ -85,6 +85,29 @@ class RunSummary:
         )
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    def __str__(self) -> str:
+        """The run as a learner reads it: a few labelled lines, numbers rounded."""
+        verdict = {True: "True", False: "False", None: "unknown (the checker ran out of time)"}
+        lines = [
+            f"{self.system} ({self.consistency}): {self.operations} operations, "
+            f"{self.faults} fault(s) injected",
+            f"  answered ok {self.ok} · failed {self.failed} · indefinite {self.indefinite}",
+            f"  latency p50 {self.latency_p50_ms:.1f} ms · p99 {self.latency_p99_ms:.1f} ms · "
+            f"{self.throughput_ops_s:.0f} ops/s",
+            f"  linearizable: {verdict[self.linearizable]}",
+            f"  stale reads: {self.stale_reads} ({self.stale_rate:.1%} of the reads matched "
+            "to a write)",
+            f"  acknowledged writes lost: {self.acknowledged_writes_lost}",
+        ]
+        if self.converged is not None:
+            after = f" ({self.convergence_s:.2f} s after the heal)" if self.convergence_s else ""
+            lines.append(f"  replicas converged after the heal: {self.converged}{after}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the readable form when a cell ends with a summary."""
+        printer.text(str(self))
+
 
 def lost_acknowledged_writes(
     history: History | Iterable[Operation], final_state: Mapping[str, str]
@@ -174,10 +197,20 @@ def judge_run(
     time_unit_ns: int = 1,
     converged: bool | None = None,
     convergence_s: float | None = None,
+    key_names: Mapping[str, str] | None = None,
 ) -> Judgement:
     """Judge a finished run: check linearizability (within ``check_timeout_s``), measure
-    staleness, find the acknowledged writes ``final_state`` lost, and sum it up."""
-    check = check_linearizable(history, timeout_s=check_timeout_s)
+    staleness, find the acknowledged writes ``final_state`` lost, and sum it up.
+
+    ``time_unit_ns`` (0: the clock counts events, not time) and ``key_names`` (stored key
+    -> the learner's name) shape the checker's explanation: milliseconds since the start,
+    and the learner's keys."""
+    check = check_linearizable(
+        history,
+        timeout_s=check_timeout_s,
+        time_unit_ns=time_unit_ns or None,
+        key_names=key_names,
+    )
     staleness = measure_staleness(history)
     lost = lost_acknowledged_writes(history, final_state)
     summary = RunSummary(

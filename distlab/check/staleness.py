@@ -29,6 +29,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from distlab.check.history import History, Operation
 
@@ -59,6 +60,29 @@ class StalenessReport:
     read_your_writes_violations: dict[Hashable, int]  # per client, only clients with > 0
     monotonic_read_violations: dict[Hashable, int]
     examples: tuple[StaleRead, ...]  # the first few stale reads, in invocation order
+
+    def __str__(self) -> str:
+        """A readable summary (times in the history's own units)."""
+        lines = [
+            f"{self.stale_reads} stale of {self.matched_reads} reads matched to a write "
+            f"({self.stale_rate:.1%}); {self.unmatched_reads} matched no write",
+        ]
+        if self.stale_reads:
+            lines.append(
+                f"  missed versions: mean {self.mean_staleness_versions:.1f}, "
+                f"max {self.max_staleness_versions}; out of date by: mean "
+                f"{self.mean_staleness_time:.1f}, max {self.max_staleness_time}"
+            )
+        for name, counts in (
+            ("read-your-writes", self.read_your_writes_violations),
+            ("monotonic-read", self.monotonic_read_violations),
+        ):
+            total = sum(counts.values())
+            lines.append(f"  {name} violations: {total} (by {len(counts)} client(s))")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
 
 
 _INITIAL = None  # stands for the virtual write of the initial value ""

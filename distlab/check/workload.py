@@ -36,7 +36,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -256,6 +256,7 @@ def run_threaded(
     clock: Callable[[], int] = time.monotonic_ns,
     check_timeout_s: float = 20.0,
     time_unit_ns: int = 1,
+    key_names: Mapping[str, str] | None = None,
 ) -> RunReport:
     """One whole run against ``control`` (see the module docstring), judged.
 
@@ -263,9 +264,10 @@ def run_threaded(
     (``heal_time`` on the history's clock); it may record its reads into the history.
     ``clock`` is the history's clock (``time_unit_ns`` nanoseconds per unit); the nemesis,
     if any, must stamp its events with the same one. ``system`` and ``consistency`` label
-    the summary.
+    the summary; ``key_names`` (stored key -> the learner's name) only changes how the
+    checker's explanation names keys.
     """
-    history = History(clock=clock)
+    history = History(clock=clock, time_unit_ns=time_unit_ns or None)
     started = time.monotonic()
     if nemesis is not None:
         nemesis.start(control, workload.duration_s)
@@ -288,6 +290,7 @@ def run_threaded(
         faults=sum(not event.error for event in events),
         check_timeout_s=check_timeout_s,
         time_unit_ns=time_unit_ns,
+        key_names=key_names,
         converged=final.converged,
         convergence_s=final.convergence_s,
     )

@@ -38,7 +38,7 @@ from typing import Any
 from distlab.cluster.node import load_program, node_main
 from distlab.cluster.program import Address, NodeProgram
 from distlab.cluster.system import find_system
-from distlab.core import derive_seed
+from distlab.core import StatusMap, derive_seed
 from distlab.rpc.faults import CONTROLLER  # the fault-exempt client name, defined once
 
 __all__ = ["Cluster", "ClusterError", "Event", "NodeStatus"]
@@ -451,8 +451,11 @@ class Cluster:
             time.sleep(min(poll_s, remaining))
 
     # -- observing -----------------------------------------------------------------------
-    def status(self, timeout_s: float = 1.0) -> dict[str, NodeStatus]:
-        """Each node's state, pid, address and program fields (a short RPC per live node)."""
+    def status(self, timeout_s: float = 1.0) -> StatusMap:
+        """Each node's state, pid, address and program fields (a short RPC per live node).
+
+        A dict of `NodeStatus`; printed, a table with each node's role and term, where a
+        leader of an older term than another node has seen reads "stale"."""
         with self._lock:
             futures: dict[str, Future] = {}
             for name, node in self._nodes.items():
@@ -461,7 +464,7 @@ class Cluster:
                     futures[name] = self._control_client(name).call_async(
                         "Node.status", timeout=timeout_s
                     )
-            result = {}
+            result = StatusMap()
             for name, node in self._nodes.items():
                 pid = node.process.pid if node.process is not None else None
                 state, fields = node.state, {}

@@ -19,6 +19,7 @@ from distlab.core.envelope import Envelope
 from distlab.core.errors import ProtocolError
 from distlab.core.ids import NodeId, derive_seed
 from distlab.core.ready import Core, Ready, Storage
+from distlab.core.status import StatusMap, role_label, status_table
 
 __all__ = [
     "ClusterControl",
@@ -30,7 +31,10 @@ __all__ = [
     "NodeView",
     "ProtocolError",
     "Ready",
+    "StatusMap",
     "Storage",
     "WireError",
     "derive_seed",
+    "role_label",
+    "status_table",
 ]

@@ -12,6 +12,7 @@ from distlab.demos.races import (
     opposite_order_transfers,
     race_counter,
 )
+from distlab.demos.rpc_bench_reading import RPC_BENCH_TARGETS, read_rpc_bench
 from distlab.demos.rpc_examples import KV, Ledger, run_semantics, timeout_outcomes, traced_calls
 from distlab.demos.speedup import measure_speedup, split_range
 from distlab.demos.task_farm import run_farm
@@ -20,6 +21,7 @@ from distlab.demos.toy_store import NaiveReplicas, ToyServer, crash_and_repair
 __all__ = [
     "CRAWLERS",
     "KV",
+    "RPC_BENCH_TARGETS",
     "FakeWeb",
     "Ledger",
     "NaiveReplicas",
@@ -30,6 +32,7 @@ __all__ = [
     "measure_speedup",
     "opposite_order_transfers",
     "race_counter",
+    "read_rpc_bench",
     "run_farm",
     "run_semantics",
     "split_range",

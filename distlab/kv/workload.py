@@ -227,6 +227,8 @@ def run_workload(
             consistency=consistency,
             nemesis=nemesis,
             check_timeout_s=spec.check_timeout_s,
+            # Explanations name the keys as a learner thinks of them: k0, not s8r2.k0.
+            key_names={key: key.removeprefix(f"{run}.") for key in key_names},
         )
     finally:
         for clerk in clerks:

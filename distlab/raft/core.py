@@ -196,6 +196,9 @@ class RaftStatistics:
     snapshot_index: int
     elections_started: int
     messages_sent: int
+    # Snapshots this incarnation took from a leader (§7 InstallSnapshot): how a follower
+    # that fell behind the leader's compacted log caught up.
+    snapshots_installed: int = 0
 
 
 class RaftNode:
@@ -292,6 +295,7 @@ class RaftNode:
 
         self._elections_started = 0
         self._messages_sent = 0
+        self._snapshots_installed = 0
 
     # ==========================================================================================
     # Inputs
@@ -495,6 +499,7 @@ class RaftNode:
             snapshot_index=self.log.snapshot_index,
             elections_started=self._elections_started,
             messages_sent=self._messages_sent,
+            snapshots_installed=self._snapshots_installed,
         )
 
     def status(self) -> dict[str, Any]:
@@ -836,6 +841,7 @@ class RaftNode:
             self._snapshot_to_apply = snap
             self.commit_index = index
             self.last_applied = index  # the service catches up by applying the snapshot
+            self._snapshots_installed += 1
         self.send(sender, InstallSnapshotReply(term=self.current_term, last_included_index=index))
 
     def _handle_install_snapshot_reply(self, sender: NodeId, reply: InstallSnapshotReply) -> None:

@@ -10,7 +10,7 @@ Modules, in reading order: ``service`` (the replicated state machine interface, 
 client hears: typed, each definite or not), ``transport`` (batched,
 asynchronous, droppable messages between peers), ``raft_peer`` (the driver: real time,
 persist -> send -> apply), ``client`` (find the leader, retry), ``observe`` (who leads,
-what each node applied, waiting for both).
+what each node applied, waiting for both), ``experiments`` (what a leader crash costs).
 
 This package drives the pure core in :mod:`distlab.raft`; it never changes Raft's rules.
 It starts no processes itself (:mod:`distlab.cluster` does).
@@ -27,6 +27,7 @@ from typing import Any
 _WHERE = {
     "Applied": "replies",
     "ApplyFailed": "replies",
+    "Failover": "experiments",
     "CommandList": "service",
     "LostLeadership": "replies",
     "NotLeader": "replies",
@@ -43,6 +44,7 @@ _WHERE = {
     "SenderStatistics": "transport",
     "StorageStatistics": "persistence",
     "applied": "observe",
+    "measure_failover": "experiments",
     "one_leader": "observe",
     "status_lines": "observe",
     "wait_for_one_leader": "observe",

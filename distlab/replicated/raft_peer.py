@@ -46,7 +46,8 @@ Usage (what a service built on Raft needs to know)::
   only keeps it from the service.
 * ``status()`` fields (``Cluster.status()[name].fields``): role ("leader" / "follower" /
   "candidate"), term, leader, voted_for, log_length (the last log index), commit_index,
-  last_applied, snapshot_index; plus elections_started, fsync.
+  last_applied, snapshot_index; plus elections_started, snapshots_installed (InstallSnapshots
+  taken from a leader since this process started), fsync.
 * Subclassing is fine: override ``services()`` (call ``super().services()`` and add to the
   dict) or ``status()``; ``self.service`` is the service instance, and options RaftPeer
   does not know are ignored, so a subclass may take its own. In-process helpers:
@@ -250,6 +251,7 @@ class RaftPeer(NodeProgram):
             "last_applied": self._applied_index,
             "snapshot_index": s.snapshot_index,
             "elections_started": s.elections_started,
+            "snapshots_installed": s.snapshots_installed,
             "fsync": self.fsync,
         }
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
-from distlab.core import Core, Envelope, NodeId
+from distlab.core import Core, Envelope, NodeId, StatusMap
 from distlab.sim.clock import EventQueue
 from distlab.sim.failures import SafetyViolation, SimulationFailure
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
@@ -393,10 +393,11 @@ class World:
     # Observing
     # ==========================================================================================
 
-    def status(self, timeout_s: float | None = None) -> dict[NodeId, SimNodeStatus]:
+    def status(self, timeout_s: float | None = None) -> StatusMap:
         """Each node's state and the system's status fields for its core (``timeout_s`` is
-        accepted for `distlab.cluster.Cluster`'s signature: nothing here can be slow)."""
-        statuses = {}
+        accepted for `distlab.cluster.Cluster`'s signature: nothing here can be slow).
+        A dict of `SimNodeStatus`; printed, a table with each node's role and term."""
+        statuses = StatusMap()
         for node_id, node in self.nodes.items():
             if node is None:
                 statuses[node_id] = SimNodeStatus(node_id, "crashed", False)

@@ -8,7 +8,10 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 from distlab.widgets.chain_view import ChainView
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
+from distlab.widgets.engine_panel import EnginePanel
+from distlab.widgets.history_explorer import HistoryExplorer
 from distlab.widgets.mapreduce_progress import MapReduceProgress
+from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
 from distlab.widgets.rpc_semantics import RpcSemanticsPanel
 from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
@@ -18,7 +21,10 @@ __all__ = [
     "ClusterPanel",
     "CounterRace",
     "ElectionSlider",
+    "EnginePanel",
+    "HistoryExplorer",
     "MapReduceProgress",
+    "PrimaryBackupPanel",
     "RpcSemanticsPanel",
     "StrongVsWeak",
     "plot_run",

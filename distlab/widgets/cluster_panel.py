@@ -10,11 +10,14 @@ leads (for Raft programs) and when the view was taken.
 How a card looks is decided by :func:`card_html`, a pure function of one ``NodeStatus``: a
 coloured state banner across the card (a crashed node gets a red "CRASHED" banner, a red
 border and greyed-out text, so it is unmistakable without relying on colour alone), a
-"LEADER" badge when the node program reports ``role == "leader"``, and the Raft fields
-``term``, ``leader``, ``log_length`` and ``commit_index`` under readable names. Other fields a
-program reports are listed after them. The HTML carries ``data-node``, ``data-state`` and
-``data-role`` attributes and the widgets carry ``distlab-*`` classes, so a browser test can
-find a card; nothing else depends on them.
+"LEADER" badge with the node's term when the node program reports ``role == "leader"``, and
+the Raft fields ``term``, ``leader``, ``log_length`` and ``commit_index`` under readable names
+(the simulator's ``current_term`` and ``leader_id`` read the same). Other fields a program
+reports are listed after them. A leader whose term is older than one another running node
+has seen is **stale** (it has not heard yet that it was replaced, e.g. just after a partition
+heals): its badge says so, in grey, and the summary line marks it. The HTML carries
+``data-node``, ``data-state``, ``data-role`` and ``data-stale`` attributes and the widgets carry
+``distlab-*`` classes, so a browser test can find a card; nothing else depends on them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
+
+from distlab.core.status import highest_term as highest_term_of
+from distlab.core.status import is_stale_leader, node_term, term_label
 
 __all__ = ["ClusterPanel", "NodeCard", "card_html", "summary_html"]
 
@@ -52,6 +58,9 @@ _RAFT_FIELDS = {
     "log_length": ("log length", "entries in this node's log"),
     "commit_index": ("commit index", "highest log index known to be committed"),
 }
+# The simulator's Raft core reports Figure 2's names; a card shows them like a real node's.
+_ALIASES = {"current_term": "term", "leader_id": "leader"}
+_HIDDEN = {"node_id"}  # the card's title already says it
 _ROLE_BADGES = {
     "leader": ("★ LEADER", "#ffca28", "#212121"),
     "candidate": ("CANDIDATE", "#bbdefb", "#0d47a1"),
@@ -92,26 +101,63 @@ def _row(label: str, value: Any, title: str = "", minor: bool = False) -> str:
     )
 
 
+def _readable(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields under the card's names (``current_term`` -> ``term``), minus the node id."""
+    shown: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in _HIDDEN:
+            continue
+        name = _ALIASES.get(key, key)
+        if name not in shown:
+            shown[name] = value
+    return shown
+
+
+def _role_badge(fields: Mapping[str, Any], highest: int | None) -> str:
+    role = str(fields.get("role", ""))
+    term = node_term(fields)
+    text, background, colour = _ROLE_BADGES.get(role, (role, "#eeeeee", "#424242"))
+    title = ""
+    css = "distlab-leader-badge" if role == "leader" else "distlab-role-badge"
+    if is_stale_leader(fields, highest):
+        text, background, colour = "LEADER · STALE", "#e0e0e0", "#616161"
+        css = "distlab-stale-leader-badge"
+        title = (
+            f"it still believes it leads term {term}, but another node has seen term {highest}: "
+            "it has been replaced and steps down as soon as it hears of the newer term"
+        )
+    if term is not None:
+        text += f" · term {term}"
+    badge = _badge(text, background, colour, css)
+    return f"<span title='{html.escape(title)}'>{badge}</span>" if title else badge
+
+
 def card_html(
     name: str,
     state: str,
     pid: int | None,
     fields: Mapping[str, Any],
     last_fields: Mapping[str, Any] | None = None,
+    highest_term: int | None = None,
 ) -> str:
-    """The HTML of one node's card: state banner, role badge, then its fields.
+    """The HTML of one node's card: state banner, role badge (with the term), then its fields.
 
     ``last_fields`` are the fields the node reported while it was last up; for a node that is
     down they give a grey "was leader, term 3" line, because the learner just crashed it.
+    ``highest_term`` is the highest term any running node reports: a leader below it is
+    marked stale.
     """
+    fields = _readable(fields)
     banner, background, color, _border = _STATES.get(
         state, (state.upper(), "#c62828", "#ffffff", "3px solid #c62828")
     )
     running = state in _RUNNING
     role = str(fields.get("role", "")) if running else ""
+    stale = "yes" if running and is_stale_leader(fields, highest_term) else "no"
     parts = [
         f"<div class='distlab-node' data-node='{html.escape(name)}' "
         f"data-state='{html.escape(state)}' data-role='{html.escape(role)}' "
+        f"data-stale='{stale}' "
         "style='line-height:1.45;font-size:13px'>",
         # The banner: the node's name and its state, full width, in the state's colour.
         f"<div title='{html.escape(_STATE_HINTS.get(state, state))}' "
@@ -124,10 +170,8 @@ def card_html(
     parts.append(f"<div style='{body_style}'>")
     if running:
         if role:
-            text, badge_bg, badge_fg = _ROLE_BADGES.get(role, (role, "#eeeeee", "#424242"))
-            css = "distlab-leader-badge" if role == "leader" else "distlab-role-badge"
             parts.append(
-                f"<div style='margin:2px 0 4px 0'>{_badge(text, badge_bg, badge_fg, css)}</div>"
+                f"<div style='margin:2px 0 4px 0'>{_role_badge(fields, highest_term)}</div>"
             )
         rows = [
             _row(label, fields[key], title)
@@ -144,7 +188,7 @@ def card_html(
         parts.append("<table style='border-collapse:collapse'>" + "".join(rows) + "</table>")
     else:
         parts.append(f"<div>{html.escape(_STATE_HINTS.get(state, state))}</div>")
-        last = last_fields or {}
+        last = _readable(last_fields or {})
         if last.get("role"):
             was = f"was {last['role']}"
             if "term" in last:
@@ -190,14 +234,14 @@ class NodeCard(widgets.VBox):
         else:
             cluster.pause(self.name)
 
-    def show(self, status: Any) -> None:
-        """Redraw from one NodeStatus."""
+    def show(self, status: Any, highest_term: int | None = None) -> None:
+        """Redraw from one NodeStatus (``highest_term``: see `card_html`)."""
         self.state = status.state
         running = status.state in _RUNNING
         if running and status.fields:
             self.last_fields = dict(status.fields)
         self.info.value = card_html(
-            self.name, status.state, status.pid, status.fields, self.last_fields
+            self.name, status.state, status.pid, status.fields, self.last_fields, highest_term
         )
         self.layout.border = _STATES.get(status.state, _STATES["crashed"])[3]
         self.crash.disabled = not running
@@ -210,12 +254,16 @@ class NodeCard(widgets.VBox):
 
 
 def summary_html(statuses: Mapping[str, Any], when: str = "") -> str:
-    """One line over the cards: how many nodes are up, for Raft programs who leads, and when."""
+    """One line over the cards: how many nodes are up, for Raft programs who leads (in which
+    term; a stale leader says so), and when."""
     up = sum(1 for status in statuses.values() if status.state == "up")
     text = f"{up} of {len(statuses)} nodes up"
     if any("role" in status.fields for status in statuses.values()):
+        highest = highest_term_of(statuses)
         leaders = [
-            f"{name} (term {status.fields.get('term', '?')})"
+            f"{name} ({term_label(status.fields, highest)})"
+            if node_term(status.fields) is not None
+            else name
             for name, status in statuses.items()
             if status.state == "up" and status.fields.get("role") == "leader"
         ]
@@ -313,8 +361,9 @@ class ClusterPanel(widgets.VBox):
         """Fetch ``cluster.status()`` and redraw every card."""
         with self._lock:
             statuses = self.cluster.status(timeout_s=0.5)
+        highest = highest_term_of(statuses)
         for name, status in statuses.items():
-            self.cards[name].show(status)
+            self.cards[name].show(status, highest)
         when = f"tick {self.cluster.now}" if self.simulated else time.strftime("%H:%M:%S")
         self.summary.value = summary_html(statuses, when)
 

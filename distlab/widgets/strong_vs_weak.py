@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from distlab.check.history import Operation
 from distlab.check.nemesis import Fault, Nemesis
 from distlab.kv.workload import WorkloadResult, run_workload
-from distlab.viz.timeline import plot_timeline, violation_window
+from distlab.viz.timeline import LABEL_FONT_SIZE, plot_timeline, violation_window
 
 __all__ = ["ModePanel", "StrongVsWeak", "plot_run"]
 
@@ -44,37 +44,28 @@ _TITLES = {
     "weak": "weak (弱一致): LWW replicas",
 }
 _GOOD, _BAD, _UNKNOWN = "green", "#c00000", "#b06000"
+# The panel shows the picture 480 pixels wide, side by side with the other mode's.
+_PANEL_FONT_SIZE = 9.5
 
 
 def _short_key(op: Operation) -> Operation:
-    """The key without the run's prefix (``s8r3.k0`` -> ``k0``): the title names it in full."""
+    """The key as the learner names it, without the run's prefix (``s8r3.k0`` -> ``k0``)."""
     return replace(op, key=op.key.rsplit(".", 1)[-1])
 
 
-def _declutter(figure: Figure, texts: list, keep: list) -> None:
-    """Hide every label in ``texts`` that would overlap an earlier one; ``keep`` go first.
-
-    The labels of short operations close in time run into each other; the witness (and
-    the fault markers) matter most, so they are placed first and the others only where
-    there is room.
-    """
-    placed: list[Any] = []
-    for text in keep + [t for t in texts if not any(t is k for k in keep)]:
-        # No renderer given: matplotlib measures with the figure's own (any backend).
-        box = text.get_window_extent().expanded(1.05, 1.1)
-        if any(box.overlaps(other) for other in placed):
-            text.set_visible(False)
-        else:
-            placed.append(box)
-
-
-def plot_run(result: WorkloadResult, *, max_ops: int = 8) -> Figure:
+def plot_run(
+    result: WorkloadResult,
+    *,
+    max_ops: int = 8,
+    figsize: tuple[float, float] = (6, 3.5),
+    fontsize: float = LABEL_FONT_SIZE,
+) -> Figure:
     """A readable excerpt of a run's history as a timeline (times in ms from the first op).
 
-    A violation: the operations around the checker's witness, witness in red. Otherwise: the
-    operations on one key around the first fault (or the middle of the run). Fault events
-    are drawn as dashed vertical lines. Labels that would overlap are left out (the
-    witness's never); bars show the keys without the run's prefix.
+    A violation: the operations around the checker's witness, witness in red and always
+    labelled. Otherwise: the operations on one key around the first fault (or the middle
+    of the run). Fault events are drawn as dashed vertical lines. Labels that would overlap
+    are left out (the witness's never); keys are shown as the learner named them.
     """
     ops = result.history.operations()
     if not ops:
@@ -83,7 +74,8 @@ def plot_run(result: WorkloadResult, *, max_ops: int = 8) -> Figure:
     if result.check.verdict == "violation" and result.check.witness:
         chosen = violation_window(ops, result.check, max_ops=max_ops)
         highlight = result.check.witness
-        title = f"{result.summary.consistency}: not linearizable on key {highlight[0].key!r}"
+        key = _short_key(highlight[0]).key
+        title = f"{result.summary.consistency}: not linearizable on key {key!r}"
     else:
         center = result.faults[0].time if result.faults else ops[len(ops) // 2].invoke
         key = ops[0].key
@@ -93,38 +85,30 @@ def plot_run(result: WorkloadResult, *, max_ops: int = 8) -> Figure:
         )[:max_ops]
         chosen = sorted(around, key=lambda op: (op.invoke, op.id))
         highlight = ()
-        title = f"{result.summary.consistency}: {len(chosen)} operations on {key!r}"
+        shown = _short_key(chosen[0]).key
+        title = f"{result.summary.consistency}: {len(chosen)} operations on {shown!r}"
 
     def to_ms(op: Operation) -> Operation:
-        complete = None if op.complete is None else (op.complete - origin) // 1_000_000
-        return _short_key(replace(op, invoke=(op.invoke - origin) // 1_000_000, complete=complete))
+        # Float times (an Operation takes them): a read of 0.3 ms must not become 0 ms long.
+        complete = None if op.complete is None else (op.complete - origin) / 1e6
+        since = (op.invoke - origin) / 1e6
+        return _short_key(replace(op, invoke=since, complete=complete))  # type: ignore[arg-type]
 
-    figure = plot_timeline(
+    return plot_timeline(
         [to_ms(op) for op in chosen],
         highlight=[to_ms(op) for op in highlight],
         title=title,
-        time_unit="ms",
+        time_unit="ms since the run began",
+        figsize=figsize,
+        markers=[((event.time - origin) / 1e6, event.action) for event in result.faults],
+        fontsize=fontsize,
     )
-    axes = figure.axes[0]
-    op_labels = list(axes.texts)  # plot_timeline writes one label per operation, in order
-    witness_ids = {op.id for op in highlight}
-    keep = []
-    if len(op_labels) == len(chosen):
-        keep = [t for t, op in zip(op_labels, chosen, strict=True) if op.id in witness_ids]
-    low, high = axes.get_xlim()
-    for event in result.faults:
-        at = (event.time - origin) / 1e6
-        if low <= at <= high:
-            axes.axvline(at, color="tab:orange", linestyle="--", linewidth=1)
-            keep.insert(0, axes.text(at, -0.6, event.action, fontsize=7, color="tab:orange"))
-    if len(op_labels) == len(chosen):
-        _declutter(figure, op_labels, keep)
-    return figure
 
 
 def _png(figure: Figure) -> bytes:
+    """Twice the figure's resolution: sharp text in the panel's 480-pixel-wide image."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
+    figure.savefig(buffer, format="png", dpi=160)
     return buffer.getvalue()
 
 
@@ -181,7 +165,7 @@ class ModePanel(widgets.VBox):
         if self.mode == "weak":
             self.converged.value = f"converged after heal: {s.converged}"
             _mark(self.converged, s.converged)
-        self.timeline.value = _png(plot_run(result))
+        self.timeline.value = _png(plot_run(result, fontsize=_PANEL_FONT_SIZE))
         self.timeline.layout.display = None  # there is a picture now: show it
 
     def show_error(self, error: BaseException) -> None:

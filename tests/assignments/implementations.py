@@ -12,9 +12,11 @@ import json
 import time
 from pathlib import Path
 
+from distlab.assignments.primary_backup import FTReplica
 from distlab.assignments.raft_election import ElectionRaft
 from distlab.assignments.raft_log import ReplicationRaft
 from distlab.mapreduce.tasks import intermediate_name, output_name, partition
+from distlab.primary_backup import Replica
 from distlab.raft import AppendEntriesReply, NotLeader, RaftNode, RequestVoteReply, Role
 from distlab.sim import KVServer as SimKVServer
 from distlab.storage import write_atomic
@@ -492,3 +494,52 @@ class TrustsTheIndexKV(KVOnRaft):
         waiting = self.waiting.pop(index, None)
         if waiting is not None:
             self.reply(waiting[0], result)
+
+
+# ----------------------------------------------------------------------------- assignment 7
+
+
+class LibraryReplica(FTReplica):
+    """Correct: the library's own rules."""
+
+    def emit_reply(self, reply):
+        Replica.emit_reply(self, reply)
+
+    def release_acknowledged(self):
+        Replica.release_acknowledged(self)
+
+    def partner_silent(self):
+        Replica.partner_silent(self)
+
+    def arbiter_answered(self, granted, holder):
+        Replica.arbiter_answered(self, granted, holder)
+
+
+class RepliesAtOnce(LibraryReplica):
+    """No output rule: every reply leaves as soon as the primary ran the request."""
+
+    def emit_reply(self, reply):
+        self.send_reply(reply)
+
+
+class ReleasesEverythingHeld(LibraryReplica):
+    """Any acknowledgement releases every held reply, acknowledged or not."""
+
+    def release_acknowledged(self):
+        held, self.held = self.held, []
+        for reply in held:
+            self.send_reply(reply)
+
+
+class GoesLiveWithoutAsking(LibraryReplica):
+    """Takes a silent partner for a dead one."""
+
+    def partner_silent(self):
+        self.go_live()
+
+
+class IgnoresTheRefusal(LibraryReplica):
+    """Asks the arbiter, then goes live whatever it answers."""
+
+    def arbiter_answered(self, granted, holder):
+        self.go_live()

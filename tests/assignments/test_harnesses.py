@@ -6,9 +6,13 @@ so that a broken implementation costs only the check that should catch it.
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import pytest
 
 from distlab.assignments import bank, kv_raft, kv_rpc, mapreduce_worker
+from distlab.assignments.primary_backup import FTReplica, check_primary_backup
 from distlab.assignments.raft_election import ElectionRaft, check_election
 from distlab.assignments.raft_log import SEEDS, ReplicationRaft, check_replication
 from distlab.sim import KVServer, scenarios
@@ -29,8 +33,31 @@ def test_racy_bank_loses_money():
 
 
 def test_opposite_lock_order_is_reported_as_potential_deadlock():
-    with pytest.raises(AssertionError, match="PotentialDeadlock: locks 'account"):
+    with pytest.raises(AssertionError, match="PotentialDeadlock: a thread holding 'account"):
         bank._no_deadlock(impl.OppositeOrderBank)
+
+
+def test_the_lock_order_claim_fails_only_for_its_own_reason():
+    # A bank without locks loses money, but it cannot deadlock: the lock-order claim holds
+    # (the conservation checks report the race), instead of failing with "total became ...".
+    verdict = bank.check_bank(impl.RacyBank)
+    assert "lock-order checking: no potential deadlock" not in verdict.failed, verdict.text()
+    assert "4 threads x 12 rounds: the total stays 500" in verdict.failed
+
+
+def test_a_total_that_locks_in_the_other_order_is_not_blamed_on_transfers():
+    class ReverseTotalBank(impl.Bank):
+        def total(self):
+            with contextlib.ExitStack() as held:
+                for lock in reversed(self.locks):
+                    held.enter_context(lock)
+                return sum(self.balances[i] for i in range(len(self.balances)))
+
+    with pytest.raises(AssertionError) as caught:
+        bank._no_deadlock(ReverseTotalBank)
+    reason = str(caught.value)
+    assert re.search(r"holding 'account \d' asked for 'account \d'", reason), reason
+    assert "transfer() and total() alike" in reason and "different transfers" not in reason
 
 
 def test_unlocked_total_sees_money_in_flight():
@@ -151,6 +178,24 @@ def test_broken_elections_are_caught(node_cls, caught_by):
     assert caught_by in verdict.failed, verdict.text()
 
 
+def test_a_failed_simulated_run_says_which_notebook_call_replays_it():
+    verdict = check_election(impl.VotesForEveryone)
+    detail = next(
+        r.detail
+        for r in verdict.results
+        if r.name == "initial election: one leader, terms stay put"
+    )
+    assert "pytest" not in detail  # a notebook has no pytest command line
+    match = re.match(
+        r"replay here: scenarios\.initial_election\((\d+), VotesForEveryone\)\. ", detail
+    )
+    assert match, detail
+    assert "SafetyViolation: Election Safety violated" in detail
+    # The call it names does replay the failure.
+    with pytest.raises(AssertionError, match="Election Safety"):
+        scenarios.initial_election(int(match.group(1)), impl.VotesForEveryone)
+
+
 # ----------------------------------------------------------------------------- assignment 5
 
 
@@ -215,5 +260,52 @@ def test_a_stale_local_read_is_caught_by_the_scripted_cut_off_leader() -> None:
 )
 def test_broken_kv_services_are_not_linearizable(server_cls, nemesis):
     run = kv_raft._seeded(server_cls, min_completed=1, **nemesis)
-    with pytest.raises(AssertionError, match=r"not linearizable|applied twice|missing"):
+    with pytest.raises(AssertionError, match=r"not linearizable|applied twice|missing") as caught:
         run()
+    # ... and the failure names the call that replays the run in the notebook.
+    options = ", ".join(f"{name}={value!r}" for name, value in nemesis.items())
+    replay = rf"replay here: run_kv_workload\({server_cls.__name__}, \d+, {options}\)\. "
+    assert re.match(replay, str(caught.value)), str(caught.value)
+
+
+# ----------------------------------------------------------------------------- assignment 7
+
+
+def test_library_replica_passes_the_primary_backup_checks():
+    verdict = check_primary_backup(impl.LibraryReplica)
+    assert verdict.passed, verdict.text()
+    assert verdict.text().endswith("7/7 checks passed")
+
+
+def test_untouched_primary_backup_skeleton_fails_every_check():
+    verdict = check_primary_backup(FTReplica)
+    assert not any(result.passed for result in verdict.results)
+    assert all("NotImplementedError" in result.detail for result in verdict.results)
+
+
+@pytest.mark.parametrize(
+    ("replica_cls", "caught_by"),
+    [
+        (impl.RepliesAtOnce, "holds a reply until the backup acknowledges it"),
+        (impl.RepliesAtOnce, "a crash after a cut channel loses no acknowledged write"),
+        (impl.ReleasesEverythingHeld, "releases in order only what is acknowledged"),
+        (impl.ReleasesEverythingHeld, "seeded sweep of crashes and cuts: linearizable"),
+        (impl.GoesLiveWithoutAsking, "asks the arbiter before going live"),
+        (impl.GoesLiveWithoutAsking, "a cut channel leaves one live replica"),
+        (impl.IgnoresTheRefusal, "the loser of the test-and-set stops"),
+        (impl.IgnoresTheRefusal, "a cut channel leaves one live replica"),
+    ],
+    ids=[
+        "no-output-rule",
+        "no-output-rule-loses-a-write",
+        "releases-all",
+        "releases-all-in-the-sweep",
+        "no-test-and-set",
+        "no-test-and-set-split-brain",
+        "ignores-refusal",
+        "ignores-refusal-split-brain",
+    ],
+)
+def test_broken_primary_backup_replicas_are_caught(replica_cls, caught_by):
+    verdict = check_primary_backup(replica_cls)
+    assert caught_by in verdict.failed, verdict.text()

@@ -38,7 +38,16 @@ def test_long_details_are_cut_and_interrupts_are_not_swallowed():
         raise AssertionError("x" * 500)
 
     detail = run_checks("T", [("long", long)]).results[0].detail
-    assert len(detail) == DETAIL_CHARS and detail.endswith("...")
+    assert len(detail) == DETAIL_CHARS and detail.endswith("…")
+
+    def wordy() -> None:
+        raise AssertionError(" ".join(f"word{i}" for i in range(100)))
+
+    detail = run_checks("T", [("wordy", wordy)]).results[0].detail
+    assert len(detail) <= DETAIL_CHARS and detail.endswith("…")
+    last = detail[:-1].split(" ")[-1]
+    assert last in {f"word{i}" for i in range(100)}, f"cut mid-word: {last!r}"
+    assert detail.startswith("AssertionError: word0 word1")
 
     def interrupted() -> None:
         raise KeyboardInterrupt
@@ -85,6 +94,16 @@ def test_report_when_the_check_cell_raised_or_a_code_cell_failed():
     assert "FAIL  cell 1 (not a check cell)\n          raised SyntaxError: x" in text
     assert "raised NameError: name 'Bank' is not defined" in text
     assert text.endswith("2 of 2 checks failed, and 1 other cell failed")
+
+
+def test_an_edited_check_cell_shows_its_output_once_not_once_per_check():
+    expected = "T\n" + "".join(f"PASS  {name}\n" for name in "abcde") + "5/5 checks passed\n"
+    cell = CellResult(2, "Check: t", "failed", "Cell outputs differ", expected, "mine\n", None)
+    text = CheckReport(Path("hw.ipynb"), 1, [cell], tampered=1).text()
+    assert text.count("got:      mine") == 1, text
+    assert text.count("expected: PASS  a") == 1, text
+    assert all(f"    FAIL  {name}\n" in text for name in "abcd")
+    assert text.endswith("RESULT: FAIL -- 5 of 5 checks failed, 1 check cell(s) edited")
 
 
 def test_report_diff_for_output_that_is_not_a_verdict():

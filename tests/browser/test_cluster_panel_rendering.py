@@ -101,9 +101,30 @@ def test_the_summary_names_the_leaders_of_live_nodes_only() -> None:
     assert "no leader right now" in visible_text(summary_html(statuses))
     statuses["n0"] = FakeStatus("n0", "up", 1, raft("leader", 5, "n0"))
     statuses["n1"] = FakeStatus("n1", "up", 2, raft("leader", 3, "n1"))
-    assert "leaders: n0 (term 5), n1 (term 3)" in visible_text(summary_html(statuses))
+    # Both say "leader"; n1's term is older than one another node has seen: it is stale.
+    assert "leaders: n0 (term 5), n1 (term 3, stale)" in visible_text(summary_html(statuses))
     plain = {"n0": FakeStatus("n0", "up", 1, {"keys": 0})}
     assert visible_text(summary_html(plain, "10:00:00")) == "1 of 1 nodes up · as of 10:00:00"
+
+
+def test_a_stale_leader_reads_as_stale_next_to_the_current_one() -> None:
+    current = card_html("n0", "up", 1, raft("leader", 2, "n0"), highest_term=2)
+    stale = card_html("n2", "up", 3, raft("leader", 1, "n2"), highest_term=2)
+    assert "★ LEADER · term 2" in visible_text(current) and "data-stale='no'" in current
+    assert "distlab-leader-badge" in current
+    assert "LEADER · STALE · term 1" in visible_text(stale) and "data-stale='yes'" in stale
+    assert "distlab-leader-badge" not in stale and "distlab-stale-leader-badge" in stale
+    assert "has seen term 2" in stale  # the badge's tooltip says why
+    follower = card_html("n1", "up", 2, raft("follower", 2, "n0"), highest_term=2)
+    assert "follower · term 2" in visible_text(follower)
+
+
+def test_the_simulators_field_names_read_like_a_real_nodes() -> None:
+    core_fields = {"node_id": "n1", "role": "follower", "current_term": 3, "leader_id": "n0",
+                   "log_length": 4, "commit_index": 4}  # fmt: skip
+    text = visible_text(card_html("n1", "up", None, core_fields))
+    assert "term 3" in text and "leader n0" in text and "node id" not in text
+    assert "current term" not in text and "leader id" not in text
 
 
 def test_buttons_redraw_the_card_and_errors_land_on_the_panel() -> None:

@@ -117,3 +117,62 @@ def test_ok_and_unknown_have_their_own_sentences():
     history = simulate(1, clients=3, operations=200, keys=2)
     assert check_linearizable(history).explanation.startswith("Linearizable")
     assert check_linearizable(history, timeout_s=0).explanation.startswith("Unknown")
+
+
+# ----------------------------------------------------------------- what a learner reads
+
+
+def _recorded_stale_read(start_ns: int, key: str = "x") -> History:
+    """The stale read above, recorded by a History on a nanosecond clock starting at
+    ``start_ns`` (a monotonic clock's numbers, as a real run records them)."""
+    times = iter(start_ns + ms * 1_000_000 for ms in (0, 10, 11, 20, 21, 30.5))
+    history = History(clock=lambda: int(next(times)), time_unit_ns=1)
+    for client, kind, value, output in [
+        (1, "put", "1", None),
+        (1, "put", "2", None),
+        (3, "get", None, "1"),
+    ]:
+        call = history.invoke(client, kind, key, value)
+        history.ok(call, output)
+    return history
+
+
+def test_recorded_times_are_shown_in_ms_since_the_start_of_the_history():
+    start_ns = 565_931_547_764
+    history = _recorded_stale_read(start_ns)
+    assert History().time_unit_ns == 1  # the default clock counts nanoseconds too
+    text = check_linearizable(history).explanation
+    assert "returned '1' during [21.0, 30.5] ms" in text
+    assert "during [0.0, 10.0] ms" in text
+    assert "completed at 20.0 < 21.0 ms" in text
+    assert str(start_ns)[:6] not in text  # no raw clock readings
+
+
+def test_times_close_together_get_enough_decimals_to_be_told_apart():
+    ops = [
+        op(1, "put", "x", "1", start=0, end=10_000),
+        op(1, "put", "x", "2", start=11_000, end=20_010_000),
+        op(3, "get", "x", output="1", start=20_030_000, end=30_000_000),
+    ]
+    text = check_linearizable(History.from_operations(ops), time_unit_ns=1).explanation
+    assert "completed at 20.01 < 20.03 ms" in text
+
+
+def test_a_clock_of_unknown_unit_keeps_its_own_numbers():
+    times = iter(range(100, 106))
+    history = History(clock=lambda: next(times))
+    for client, kind, value, output in [(1, "put", "1", None), (1, "put", "2", None)]:
+        history.ok(history.invoke(client, kind, "x", value), output)
+    history.ok(history.invoke(3, "get", "x"), "1")
+    assert history.time_unit_ns is None
+    assert "completed at 103 < 104" in check_linearizable(history).explanation
+
+
+def test_keys_are_named_as_the_learner_named_them():
+    history = _recorded_stale_read(7_000_000, key="s8r2.k0")
+    result = check_linearizable(history, key_names={"s8r2.k0": "k0"})
+    assert result.explanation.startswith("Not linearizable on key 'k0'.")
+    assert "get(k0) by client 3" in result.explanation
+    assert "s8r2" not in result.explanation
+    assert result.violating_keys == ("s8r2.k0",)  # the result itself keeps the stored key
+    assert {o.key for o in result.witness} == {"s8r2.k0"}

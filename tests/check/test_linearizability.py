@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from distlab.check import History, KVModel, brute_force_linearizable, check_linearizable, op
@@ -336,3 +338,29 @@ def test_one_long_key_needs_no_recursion():
     result = check_linearizable(history, timeout_s=120)
     assert result.verdict == "ok"
     assert result.keys["k0"].operations == 6000
+
+
+def test_a_linearizable_key_comes_with_its_witness_order():
+    history = History.from_operations(
+        [
+            op(1, "put", "x", "1", start=0, end=10),
+            op(2, "put", "x", "2", start=5, end=15),  # concurrent with put 1
+            op(3, "get", "x", output="1", start=16, end=20),  # so put 2 went first
+            op(4, "put", "x", "3", start=21, end=22, status="fail"),  # never happened
+            op(5, "append", "x", "4", start=21, end=23, status="info"),  # nobody saw it
+            op(3, "put", "y", "9", start=0, end=1),
+        ]
+    )
+    result = check_linearizable(history)
+    assert result.verdict == "ok"
+    by_id = {o.id: o for o in history}
+    order = [by_id[i] for i in result.keys["x"].prefix]
+    assert [o.describe() for o in order] == ["put(x, '2')", "put(x, '1')", "get(x) -> '1'"]
+    # The order replays legally and respects real time (a completed op precedes later ones).
+    model, state = KVModel(), KVModel().init()
+    for o in order:
+        legal, state = model.step(state, o)
+        assert legal, o
+    for earlier, later in itertools.pairwise(order):
+        assert not (later.complete is not None and later.complete < earlier.invoke)
+    assert [by_id[i].describe() for i in result.keys["y"].prefix] == ["put(y, '9')"]

@@ -61,3 +61,26 @@ def test_window_of_a_long_history_is_short_and_keeps_the_witness():
     assert len(window) == 10
     assert {o.id for o in result.witness} <= {o.id for o in window}
     assert {o.key for o in window} == {result.witness[0].key}
+
+
+def test_the_offending_operation_is_labelled_even_at_the_right_edge():
+    """A long label on the last operation ends at its bar instead of being cut off."""
+    history = History.from_operations(
+        [
+            op(1, "put", "x", "1", start=0, end=10),
+            op(1, "put", "x", "2", start=11, end=20),
+            op(2, "get", "x", output="1" * 40, start=21, end=22),
+            op(3, "get", "x", output="1", start=95, end=96),
+        ]
+    )
+    result = check_linearizable(history)
+    figure = plot_violation(history, result)
+    axes = figure.axes[0]
+    frame = axes.get_window_extent()
+    red = [t for t in axes.texts if t.get_color() == "darkred"]
+    assert len(red) == len(result.witness)
+    for text in axes.texts:
+        if text.get_visible():
+            box = text.get_window_extent()
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+    assert all(t.get_visible() for t in red)

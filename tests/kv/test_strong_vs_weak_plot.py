@@ -48,6 +48,22 @@ def test_labels_never_overlap_and_the_witness_keeps_its_labels() -> None:
     assert len(shown) < len(texts), "the crowded reads should not all be labelled"
     witness = [t for t in texts if t.get_color() == "darkred"]
     assert witness and all(t.get_visible() for t in witness), "a witness label was hidden"
-    # Labels name the key without the run's prefix; the title names it in full.
+    # Labels and the title name the key as the learner did, without the run's prefix.
     assert all(KEY not in t.get_text() and "k0" in t.get_text() for t in texts)
-    assert KEY in figure.axes[0].get_title()
+    assert figure.axes[0].get_title() == "weak: not linearizable on key 'k0'"
+
+
+def test_a_read_shorter_than_a_millisecond_is_a_visible_bar_inside_the_picture() -> None:
+    result = crowded_result()
+    figure = plot_run(result)
+    axes = figure.axes[0]
+    low, high = axes.get_xlim()
+    reads = [p for p in axes.patches if p.get_width() < 0.1 * (high - low)]
+    assert reads, "the quick reads should be drawn"
+    # Each read took a nanosecond; its bar is still a few pixels wide.
+    assert all(p.get_width() >= 0.012 * (high - low) for p in reads)
+    frame = axes.get_window_extent()
+    for text in axes.texts:
+        if text.get_visible():
+            box = text.get_window_extent()
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()

@@ -373,11 +373,13 @@ def test_follower_installs_snapshot_and_hands_it_to_the_service_once(make_node):
     assert ready.committed == [SnapshotApplied(5, 2, b"state-5")]
     assert ready.log_from == 6 and ready.entries == []  # the old, conflicting log goes
     assert ready.messages[0].message == InstallSnapshotReply(2, 5)
+    assert node.statistics().snapshots_installed == 1
     # An older snapshot arriving late changes nothing.
     node.receive("n2", InstallSnapshot(2, "n2", 3, 1, b"state-3"))
     ready = node.take_ready()
     assert ready.snapshot is None and ready.committed == []
     assert node.log.snapshot_index == 5
+    assert node.statistics().snapshots_installed == 1  # not installed, so not counted
 
 
 def test_follower_keeps_entries_after_a_matching_snapshot(make_node):

@@ -63,12 +63,17 @@ def test_reads_write_nothing_to_the_log() -> None:
     assert sim.nodes[leader].log.last_index == before  # type: ignore[union-attr]
 
 
-def test_reads_that_arrive_together_share_one_round() -> None:
+def elected_leader() -> RaftNode:
+    """n0 of three, just elected with n1's vote, its first Ready (the no-op) taken."""
     node = RaftNode("n0", ["n1", "n2"], rng=random.Random(0), config=RaftConfig())
     node.start_election()
-    for voter in ("n1", "n2"):
-        node.receive(voter, RequestVoteReply(term=node.current_term, vote_granted=True))
+    node.receive("n1", RequestVoteReply(term=node.current_term, vote_granted=True))
     node.take_ready()
+    return node
+
+
+def test_reads_that_arrive_together_share_one_round() -> None:
+    node = elected_leader()
     for request in range(5):
         assert node.read_index(request) is None
     rounds = {
@@ -120,10 +125,7 @@ def test_the_check_catches_a_leader_that_skips_the_round() -> None:
 
 
 def test_reads_in_flight_are_refused_when_the_leader_steps_down() -> None:
-    node = RaftNode("n0", ["n1", "n2"], rng=random.Random(0), config=RaftConfig())
-    node.start_election()
-    node.receive("n1", RequestVoteReply(term=node.current_term, vote_granted=True))
-    node.take_ready()
+    node = elected_leader()
     node.read_index(7)
     node.take_ready()  # the round goes out
     node.receive("n2", AppendEntriesReply(term=node.current_term + 1, success=False))
@@ -132,10 +134,7 @@ def test_reads_in_flight_are_refused_when_the_leader_steps_down() -> None:
 
 
 def test_an_echo_from_a_stale_term_confirms_nothing() -> None:
-    node = RaftNode("n0", ["n1", "n2"], rng=random.Random(0), config=RaftConfig())
-    node.start_election()
-    node.receive("n1", RequestVoteReply(term=node.current_term, vote_granted=True))
-    node.take_ready()
+    node = elected_leader()
     node.read_index(1)
     node.take_ready()
     node.receive("n1", AppendEntriesReply(term=node.current_term - 1, success=True, read_round=1))

@@ -165,16 +165,33 @@ def test_many_putting_threads_keep_per_peer_order(
         answering.join()
 
 
+def sender_thread_parked(sender: PeerSender) -> bool:
+    """Is the sender thread asleep in its condition wait (woken only by a notify, or after
+    ``keepalive_s``)? `Condition.notify` takes a waiter off this list before it returns,
+    so "still parked" right after a call proves the call woke nobody: no waiting needed."""
+    with sender._cond:
+        return len(sender._cond._waiters) == 1  # type: ignore[attr-defined]
+
+
 def test_queued_without_sending_until_flushed(sender_to_n1: tuple[PeerSender, FakeClient]) -> None:
     # A driver queues under its role and flushes after giving it up (RaftPeer._drive).
     sender, peer = sender_to_n1
     me = threading.current_thread().name
+    # The thread's first loop drains whatever is queued: queue only once it sleeps
+    # (keepalive_s is 60 s, so it sleeps until something wakes it).
+    deadline = time.monotonic() + 10.0
+    while not sender_thread_parked(sender):
+        assert time.monotonic() < deadline, "the sender thread never went to sleep"
+        time.sleep(0.001)
     sender.put([vote(1)], send=False)
     sender.put([vote(2)], send=False)
-    time.sleep(0.05)
+    # Checked at once: nothing left from this thread, and the sender thread was not woken,
+    # so it cannot take the messages before the flush either.
     assert peer.sent == [] and sender.statistics().queued == 2
+    assert sender_thread_parked(sender)
     sender.flush()
-    peer.wait_sent(1)
+    # Both messages were still queued: one batch, sent inline by this thread.
     assert peer.sent == [(me, peer.sent[0][1])] and terms(peer.sent[0][1]) == [1, 2]
+    assert sender.statistics().queued == 0
     sender.flush()  # nothing queued: nothing sent
     assert len(peer.sent) == 1

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from distlab.cluster import Cluster
-from distlab.replicated import RaftClient, RaftPeer, TimedOut, decode_reply
+from distlab.replicated import RaftClient, RaftPeer, TimedOut, decode_reply, measure_failover
 from distlab.rpc import RemoteError
 
 pytestmark = pytest.mark.cluster
@@ -128,6 +128,22 @@ def test_leader_crash_reelection_and_restart_catches_up() -> None:
         assert cluster.status()[old].fields["role"] == "follower"
 
 
+def test_measure_failover_times_a_write_committed_by_a_new_leader() -> None:
+    with start() as cluster:
+        old = wait_until(lambda: one_leader(cluster), "a first leader")
+        client = RaftClient(cluster)
+        submit_all(client, [["before"]])
+        failover = measure_failover(cluster, old, client, ["after"], timeout_s=DEADLINE_S)
+        assert failover.ok, failover
+        assert failover.old_leader == old and failover.new_leader in cluster.names
+        assert failover.new_leader != old and failover.seconds is not None
+        assert cluster.status()[old].state == "crashed"
+        assert applied(cluster, failover.new_leader) == [["before"], ["after"]]
+        assert f"{old} crashed; {failover.new_leader} took over" in str(failover)
+        with pytest.raises(ValueError, match="no node named 'n9'"):
+            measure_failover(cluster, "n9", client, ["never"])
+
+
 def test_partitioned_minority_leader_cannot_commit_then_converges() -> None:
     with start() as cluster:
         old = wait_until(lambda: one_leader(cluster), "a first leader")
@@ -148,7 +164,13 @@ def test_partitioned_minority_leader_cannot_commit_then_converges() -> None:
         majority_client.leader = new
         submit_all(majority_client, [["majority", 1]])
         # nothing new committed on the isolated side
-        assert cluster.status()[old].fields["commit_index"] == old_fields["commit_index"]
+        statuses = cluster.status()
+        assert statuses[old].fields["commit_index"] == old_fields["commit_index"]
+        # Cut off, the old leader still says "leader": the status reads it as stale.
+        assert statuses[old].fields["role"] == "leader", statuses[old]
+        assert statuses.stale_leaders == [old]
+        assert f"leader (term {old_term}, stale)" in str(statuses)
+        assert f"leader (term {statuses[new].fields['term']})" in str(statuses)
 
         cluster.heal()
         wait_until(lambda: one_leader(cluster) == new, "the old leader steps down")
@@ -199,6 +221,7 @@ def test_snapshot_installed_on_far_behind_node() -> None:
         # It started with an empty disk, so a restored snapshot can only be the leader's.
         assert "restored from snapshot" in cluster.logs(lagging)
         assert cluster.status()[lagging].fields["snapshot_index"] >= 60
+        assert cluster.status()[lagging].fields["snapshots_installed"] >= 1  # InstallSnapshot
         # Restart once more: the node now recovers from its own snapshot + log.
         cluster.crash(lagging)
         cluster.restart(lagging)

@@ -53,3 +53,20 @@ def test_diagram_draws_an_arrow_per_delivered_message_and_a_cross_per_drop():
     assert len(arrows) == delivered
     assert sum(1 for line in axes.lines if line.get_marker() == "x") == dropped
     assert {t.get_text() for t in axes.texts} >= {"kv", "c1", "c2"}
+
+
+def test_diagram_draws_the_lost_reply_before_the_retry_that_followed_it():
+    """Real-time order: c1 retried only after its reply was lost, so the retry is drawn
+    below the cross. (By Lamport time the retry, which no message links to the lost
+    reply, gets the smaller timestamp and would be drawn above it.)"""
+    events = traced_calls()
+    drop = next(e for e in events if e.kind == "drop")
+    retry = [e for e in events if e.node == "c1" and e.kind == "send"][-1]
+    assert retry.wall_time > drop.wall_time and retry.lamport < drop.lamport
+    for order, retry_below in (("real time", True), ("lamport", False)):
+        axes = draw_message_diagram(events, order=order).axes[0]
+        cross_y = next(line for line in axes.lines if line.get_marker() == "x").get_ydata()[0]
+        arrows = [t for t in axes.texts if isinstance(t, Annotation)]
+        # The retry's arrow starts on c1's lane (x = 0) and is the last c1 request.
+        starts = sorted(a.xyann[1] for a in arrows if a.xyann[0] == 0 and a.xy[0] == 1)
+        assert bool(starts[-1] > cross_y) is retry_below, order

@@ -53,5 +53,9 @@ def test_buttons_control_a_simulated_raft_cluster() -> None:
     ]
     assert len(majority_leaders) == 1, "the majority side elects its own leader"
     panel.heal.click()
+    # The very moment of the heal: the cut-off leader still says "leader", of an older term.
+    assert "distlab-stale-leader-badge" in panel.cards[third].info.value
+    assert f"{third} (term" in panel.summary.value and "stale)" in panel.summary.value
     panel.advance.click()
     leader_of(panel)  # one leader again after the heal
+    assert "stale" not in panel.summary.value
