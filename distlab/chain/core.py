@@ -29,9 +29,10 @@ OSDI 2004) and of CRAQ (Terrace & Freedman, USENIX ATC 2009), in one class, `Cha
   into two chains that both serve -- the split brain the lecture warns about.
 
 Chain nodes keep nothing on disk: the paper's servers are fail-stop, and a restarted node
-(a new ``incarnation``) rejoins at the tail with state transfer. Updates and acks are sent
-again every ``resend_ticks`` until acknowledged, so lost and reordered messages only slow
-the chain down.
+(a new ``incarnation``) rejoins at the tail with state transfer. Updates are sent
+again every ``resend_ticks`` until acknowledged, and an update that overtook an earlier one
+waits at its receiver until the gap fills, so lost and reordered messages only slow the
+chain down.
 
 What it must never do: read the clock, sleep, use the global random module, or touch a
 socket or a file. Where it fits: run by `distlab.chain.simulated` in `distlab.sim.World`
