@@ -5,6 +5,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 ``status()``. Their logic is tested from Python with ``button.click()``.
 """
 
+from distlab.widgets.chain_view import ChainView
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.engine_panel import EnginePanel
@@ -17,6 +18,7 @@ from distlab.widgets.rpc_semantics import RpcSemanticsPanel
 from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
 
 __all__ = [
+    "ChainView",
     "ClusterPanel",
     "CounterRace",
     "ElectionSlider",

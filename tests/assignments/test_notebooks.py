@@ -56,6 +56,7 @@ ASSIGNMENTS = [
     "06_kv_raft",
     "07_gfs_reader",
     "08_primary_backup",
+    "09_craq_reads",
 ]
 
 
@@ -110,7 +111,7 @@ def runs(
 
 def test_instructor_notebooks_store_all_pass_verdicts():
     notebooks = sorted(SOURCES.glob("*.ipynb"))
-    assert [path.name[:2] for path in notebooks] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    assert [path.name[:2] for path in notebooks] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
     for notebook in notebooks:
         names = _stored_check_names(notebook)
         assert len(names) >= 5, f"{notebook.name}: only {len(names)} checks"
