@@ -111,7 +111,7 @@ def runs(
 
 def test_instructor_notebooks_store_all_pass_verdicts():
     notebooks = sorted(SOURCES.glob("*.ipynb"))
-    assert [path.name[:2] for path in notebooks] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
+    assert [path.name[:2] for path in notebooks] == [f"{n:02}" for n in range(1, 10)]
     for notebook in notebooks:
         names = _stored_check_names(notebook)
         assert len(names) >= 5, f"{notebook.name}: only {len(names)} checks"
