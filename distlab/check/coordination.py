@@ -159,7 +159,7 @@ def check_coordination(history: CoordHistory | Iterable[CoordOp]) -> CoordVerdic
             went_back = op.zxid < seen[0] or (op.kind in WRITE_KINDS and op.zxid == seen[0])
             if went_back and seen[1].kind != "sync":
                 fifo_ok = False
-                problems.append(f"{op.describe()} after {seen[1].describe()}")
+                problems.append(f"{op.describe()}, after the client had seen zxid {seen[0]}")
         last[op.client] = (max(op.zxid, seen[0] if seen else 0), op)
 
     # 3. Each read returns the data after exactly the writes up to its zxid.

@@ -37,7 +37,13 @@ from distlab.raft.core import RaftConfig, RaftNode, Role
 from distlab.raft.ready import ApplyMsg, CommandApplied, Proposed
 from distlab.sim.simulation import Simulation
 
-__all__ = ["CoordSimulation", "SimClients", "SimCoordClient", "coord_world"]
+__all__ = [
+    "CoordSimulation",
+    "ForgetsClientOrder",
+    "SimClients",
+    "SimCoordClient",
+    "coord_world",
+]
 
 _FIRES = {
     "CREATED": ("data",),
@@ -140,9 +146,12 @@ class SimClients:
         self._loop = threading.Semaphore(0)
         self._current: _Task | None = None
 
-    def client(self, server: NodeId | None = None, **options: Any) -> SimCoordClient:
-        """A new session attached to ``server`` (opened when its task first calls it)."""
-        client = SimCoordClient(self, server=server, **options)
+    def client(
+        self, server: NodeId | None = None, *, cls: type[SimCoordClient] | None = None, **options: Any
+    ) -> SimCoordClient:
+        """A new session attached to ``server`` (opened when its task first calls it);
+        ``cls`` a `SimCoordClient` subclass (a mutant)."""
+        client = (cls or SimCoordClient)(self, server=server, **options)
         self.clients.append(client)
         return client
 
@@ -344,7 +353,7 @@ class SimCoordClient:
             if proposed is None:
                 self._clients.wait_until(lambda: False, 3)
                 continue
-            answers = world.answers[server_name]
+            answers = world.answers[self._acknowledging(server_name)]
             index = proposed.index
             done = self._clients.wait_until(
                 lambda: index in answers or not world.serving(server_name), self._ticks // 2
@@ -392,9 +401,10 @@ class SimCoordClient:
         while True:
             if world.serving(self.server):
                 server_name = self.server
+                floor = self._read_floor()
                 caught_up = self._clients.wait_until(
                     lambda: not world.serving(server_name)
-                    or world.servers[server_name].tree.zxid >= self.last_zxid,
+                    or world.servers[server_name].tree.zxid >= floor,
                     self._ticks // 2,
                 )
                 if caught_up and world.serving(server_name):
@@ -424,6 +434,15 @@ class SimCoordClient:
                 handle, "ok", output=bytes(value[0]).decode("utf-8", "replace"), zxid=answer["zxid"]
             )
         return value
+
+    def _acknowledging(self, server_name: NodeId) -> NodeId:
+        """Whose copy must have applied a write before it is acknowledged: our own server's
+        (so our next read there sees it)."""
+        return server_name
+
+    def _read_floor(self) -> int:
+        """The oldest state a read may be answered from: the newest this client has seen."""
+        return self.last_zxid
 
     # ----- kazoo's API -----------------------------------------------------------------
 
@@ -470,3 +489,17 @@ class SimCoordClient:
 
     def __repr__(self) -> str:
         return f"<SimCoordClient {self.name} session {self.session_id} -> {self.server}>"
+
+
+class ForgetsClientOrder(SimCoordClient):
+    """A *mutant* client session: writes are acknowledged once the leader applied them and
+    reads are answered by whatever its server holds -- FIFO client order is lost, and
+    `distlab.check.check_coordination` must say so."""
+
+    def _acknowledging(self, server_name: NodeId) -> NodeId:
+        node = self.world.nodes[server_name]
+        leader = node.leader_id if node is not None else None
+        return leader if leader is not None and self.world.serving(leader) else server_name
+
+    def _read_floor(self) -> int:
+        return 0
