@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 WRITE_KINDS = ("create", "set", "delete", "sync")
+CHANGES = ("create", "set", "delete")  # writes with a zxid of their own (ZooKeeper's sync has none)
 READ_KINDS = ("get", "exists", "get_children")
 
 
@@ -130,7 +131,7 @@ def check_coordination(history: CoordHistory | Iterable[CoordOp]) -> CoordVerdic
     ops = history.operations() if isinstance(history, CoordHistory) else list(history)
     problems: list[str] = []
     done = [op for op in ops if op.status == "ok" and op.zxid is not None]
-    writes = [op for op in done if op.kind in WRITE_KINDS]
+    writes = [op for op in done if op.kind in CHANGES]
 
     # 1. Linearizable writes: distinct zxids, in real-time order.
     writes_ok = True
@@ -156,8 +157,8 @@ def check_coordination(history: CoordHistory | Iterable[CoordOp]) -> CoordVerdic
         assert op.zxid is not None
         seen = last.get(op.client)
         if seen is not None:
-            went_back = op.zxid < seen[0] or (op.kind in WRITE_KINDS and op.zxid == seen[0])
-            if went_back and seen[1].kind != "sync":
+            went_back = op.zxid < seen[0] or (op.kind in CHANGES and op.zxid == seen[0])
+            if went_back:
                 fifo_ok = False
                 problems.append(f"{op.describe()}, after the client had seen zxid {seen[0]}")
         last[op.client] = (max(op.zxid, seen[0] if seen else 0), op)

@@ -26,12 +26,15 @@ expired, so another client now holds the lock -- from writing after the new hold
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import threading
+from collections.abc import Callable
 from collections.abc import Hashable
 from typing import Any
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError
 
 from distlab.check.coordination import FencedWrite
 
@@ -82,6 +85,23 @@ def _sequence(name: str) -> int:
     return int(name[-10:])
 
 
+_contender_numbers = itertools.count(1)
+
+
+def retrying(client: Any, call: Callable[[], Any], attempts: int = 50) -> Any:
+    """``call()``, again after a pause while it fails with ``ConnectionLoss`` (the server
+    went away mid-call; a read is safe to repeat). The pause waits on the client's own
+    event type, so in the simulator it is virtual time."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ConnectionLoss:
+            if attempt == attempts - 1:
+                raise
+            client.handler.event_object().wait(0.1)
+    raise AssertionError("unreachable")
+
+
 class Lock:
     """The herd-free lock (see the module docstring). ``acquire`` returns a fencing token."""
 
@@ -97,29 +117,45 @@ class Lock:
     def acquire(self, timeout: float | None = None) -> int:
         """Block until this contender holds the lock; its fencing token."""
         client = self.client
-        client.ensure_path(self.path)
-        self.node = client.create(
-            f"{self.path}/{self.prefix}", self.identifier.encode(), ephemeral=True, sequence=True
-        )
+        retrying(client, lambda: client.ensure_path(self.path))
+        # A unique part in the name finds our znode again if the create's answer is lost
+        # (ConnectionLoss): the znode may exist, and an orphan would block everyone.
+        unique = f"{self.prefix}{os.getpid()}x{next(_contender_numbers)}-"
+        self.node = self._create(unique)
         mine = self.node.rsplit("/", 1)[1]
         waited = 0.0
         while True:
-            children = sorted(
-                (c for c in client.get_children(self.path) if c.startswith(self.prefix)),
-                key=_sequence,
-            )
+            names = retrying(client, lambda: client.get_children(self.path))
+            children = sorted((c for c in names if c.startswith(self.prefix)), key=_sequence)
             if mine not in children:
                 raise LockLost(f"{self.node} is gone: the session expired")
             position = children.index(mine)
             if position == 0:
                 self.token = _sequence(mine)
                 return self.token
-            if self._wait_for(f"{self.path}/{self._watched(children, position)}"):
+            predecessor = f"{self.path}/{self._watched(children, position)}"
+            if retrying(client, lambda: self._wait_for(predecessor)):
                 continue
             waited += 1.0
             if timeout is not None and waited >= timeout:
                 self.release()
                 raise LockLost(f"{self.node} gave up after {timeout} s")
+
+    def _create(self, unique: str) -> str:
+        client, data = self.client, self.identifier.encode()
+        for _ in range(50):
+            try:
+                return str(
+                    client.create(f"{self.path}/{unique}", data, ephemeral=True, sequence=True)
+                )
+            except ConnectionLoss:
+                mine = [
+                    c for c in retrying(client, lambda: client.get_children(self.path))
+                    if c.startswith(unique)
+                ]
+                if mine:
+                    return f"{self.path}/{mine[0]}"
+        raise LockLost(f"could not create a contender znode under {self.path}")
 
     def _watched(self, children: list[str], position: int) -> str:
         return children[position - 1]  # only the predecessor: one waiter wakes per release
@@ -148,8 +184,9 @@ class Lock:
     def release(self) -> None:
         """Give the lock up (delete our znode; the next contender's watch fires)."""
         if self.node is not None:
+            node = self.node
             try:
-                self.client.delete(self.node)
+                retrying(self.client, lambda: self.client.delete(node))
             except NoNodeError:
                 pass
             self.node = self.token = None
