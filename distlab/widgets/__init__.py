@@ -6,6 +6,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 """
 
 from distlab.widgets.cluster_panel import ClusterPanel
+from distlab.widgets.coord_panel import CoordPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.mapreduce_progress import MapReduceProgress
 from distlab.widgets.races import CounterRace
@@ -14,6 +15,7 @@ from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
 
 __all__ = [
     "ClusterPanel",
+    "CoordPanel",
     "CounterRace",
     "ElectionSlider",
     "MapReduceProgress",
