@@ -44,7 +44,7 @@ def test_chapters_and_readme_import_package_faces_only() -> None:
 @pytest.mark.parametrize(
     "package",
     ["core", "sync", "storage", "rpc", "check", "sim", "raft", "cluster", "kv", "replicated",
-     "mapreduce", "demos", "viz", "widgets", "engines"],
+     "mapreduce", "demos", "viz", "widgets", "engines", "coord"],
 )  # fmt: skip
 def test_every_exported_name_exists(package: str) -> None:
     module = importlib.import_module(f"distlab.{package}")

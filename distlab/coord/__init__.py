@@ -16,27 +16,79 @@ it, real processes), ``client`` (a session on one server, kazoo-shaped), ``recip
 from __future__ import annotations
 
 from distlab.coord.client import CoordClient
+from distlab.coord.experiments import (
+    FencingResult,
+    HerdResult,
+    StaleReadResult,
+    WorkloadResult,
+    ephemeral_after_expiry,
+    fencing,
+    herd,
+    locks_under_crashes,
+    stale_read,
+    workload_under_faults,
+)
 from distlab.coord.recipes import (
     Counter,
     FencedResource,
+    HerdLock,
     LeaderElection,
     Lock,
+    LockLost,
     NaiveLock,
     read_config,
+    retrying,
     write_config,
 )
 from distlab.coord.server import CoordServer
+from distlab.coord.simulated import (
+    CoordSimulation,
+    ForgetsClientOrder,
+    SimClients,
+    SimCoordClient,
+    coord_world,
+)
 from distlab.coord.tree import ZnodeTree
+from distlab.coord.workload import (
+    Recorded,
+    counter_race,
+    herd_count,
+    lock_rounds,
+    recorded_workload,
+)
 
 __all__ = [
     "CoordClient",
     "CoordServer",
+    "CoordSimulation",
     "Counter",
     "FencedResource",
+    "FencingResult",
+    "ForgetsClientOrder",
+    "HerdLock",
+    "HerdResult",
     "LeaderElection",
     "Lock",
+    "LockLost",
     "NaiveLock",
+    "Recorded",
+    "SimClients",
+    "SimCoordClient",
+    "StaleReadResult",
+    "WorkloadResult",
     "ZnodeTree",
+    "coord_world",
+    "counter_race",
+    "ephemeral_after_expiry",
+    "fencing",
+    "herd",
+    "herd_count",
+    "lock_rounds",
+    "locks_under_crashes",
     "read_config",
+    "recorded_workload",
+    "retrying",
+    "stale_read",
+    "workload_under_faults",
     "write_config",
 ]

@@ -278,6 +278,9 @@ class LeaderElection(Lock):
     prefix = "candidate-"
 
     def leader(self) -> str | None:
+        """The identifier of the leading contender, as of the latest write (a ``sync``
+        first: this client's server may not have applied the newest volunteers yet)."""
+        retrying(self.client, lambda: self.client.sync(self.path))
         children = sorted(
             (c for c in self.client.get_children(self.path) if c.startswith(self.prefix)),
             key=_sequence,

@@ -13,7 +13,7 @@ binaries as child processes: kill -9, SIGSTOP), proxy (loopback link proxies: pa
 without root), etcd (3-member cluster + HTTP/JSON client), redis (primary + 2 replicas +
 redis-py client, failover by hand), faults (the seeded engine nemesis), workload
 (concurrent recorded clients, lost writes, the summary table), experiments (the etcd and
-Redis scenarios). Needs the ``etcd`` and ``redis-server`` binaries (Debian packages
+Redis scenarios), zookeeper (a ZooKeeper ensemble for chapter 11, through kazoo). Needs the ``etcd`` and ``redis-server`` binaries (Debian packages
 etcd-server and redis-server); without them, starting an engine raises ServerError.
 """
 
@@ -42,6 +42,7 @@ from distlab.engines.processes import (
 )
 from distlab.engines.proxy import LinkProxy, ProxyStatistics, etcd_peer_identity
 from distlab.engines.redis import RedisClient, RedisReplicaSet
+from distlab.engines.zookeeper import ZooKeeperEnsemble, check_zookeeper, four_letter_word
 from distlab.engines.workload import (
     ClientSpec,
     EngineSummary,
@@ -85,4 +86,7 @@ __all__ = [
     "summarize",
     "summary_rows",
     "summary_table",
+    "ZooKeeperEnsemble",
+    "check_zookeeper",
+    "four_letter_word",
 ]
