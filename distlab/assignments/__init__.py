@@ -15,6 +15,7 @@ nbval compares with the stored, all-PASS verdict.
   4    `raft_election.check_election`   Raft leader election (`ElectionRaft`)
   5    `raft_log.check_replication`     Raft log replication (`ReplicationRaft`)
   6    `kv_raft.check_kv_raft`     a linearizable KV service on Raft (simulated)
+  7    `zk_lock.check_zk_lock`     a lock without a herd effect on the ZooKeeper-like service
 =====  ==========================  ============================================
 
 Tools: ``python -m distlab.assignments release SRC DST`` (`release`) writes

@@ -112,8 +112,11 @@ def lock_rounds(
     return len(resource.writes), problems + check_fenced_writes(resource.writes)
 
 
-def herd_count(clients: list[Any], lock: str = "herd-free", path: str | None = None) -> int:
-    """Every client queues on one lock at once and takes it once; notifications in all."""
+def herd_count(
+    clients: list[Any], lock: str = "herd-free", path: str | None = None, hold_s: float = 0.05
+) -> int:
+    """Every client queues on one lock at once and takes it once, holding it ``hold_s``
+    (so the others are all waiting when it is released); notifications in all."""
     lock_cls = {"herd-free": Lock, "naive": NaiveLock}[lock]
     path = path or f"/herd/{lock}-{random.Random(len(clients)).randrange(10**6)}-{id(clients)}"
     locks = [lock_cls(client, path, f"c{i}") for i, client in enumerate(clients)]
@@ -124,6 +127,7 @@ def herd_count(clients: list[Any], lock: str = "herd-free", path: str | None = N
         mutex = locks[number]
         queued.wait(timeout=60)
         mutex.acquire(timeout=60)
+        client.handler.event_object().wait(hold_s)  # the critical section
         mutex.release()
 
     _run_threads(contend, clients, 180.0)

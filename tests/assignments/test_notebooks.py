@@ -54,6 +54,7 @@ ASSIGNMENTS = [
     "04_raft_election",
     "05_raft_log",
     "06_kv_raft",
+    "07_zk_lock",
 ]
 
 
@@ -108,7 +109,7 @@ def runs(
 
 def test_instructor_notebooks_store_all_pass_verdicts():
     notebooks = sorted(SOURCES.glob("*.ipynb"))
-    assert [path.name[:2] for path in notebooks] == ["01", "02", "03", "04", "05", "06"]
+    assert [path.name[:2] for path in notebooks] == ["01", "02", "03", "04", "05", "06", "07"]
     for notebook in notebooks:
         names = _stored_check_names(notebook)
         assert len(names) >= 5, f"{notebook.name}: only {len(names)} checks"
