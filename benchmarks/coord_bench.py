@@ -31,6 +31,7 @@ table, one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -75,10 +76,8 @@ def closed_loop(ops: list[Callable[[bool, str], Any]], fraction: float, seconds:
 
 def _znode_ops(clients: list[Any]) -> list[Callable[[bool, str], Any]]:
     for path in PATHS:
-        try:
+        with contextlib.suppress(NodeExistsError):
             clients[0].create(path, b"0", makepath=True)
-        except NodeExistsError:
-            pass
     clients[0].sync("/")
 
     def make(client: Any) -> Callable[[bool, str], Any]:
@@ -194,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "throughput": {
-                    name: {str(f): round(v, 1) for f, v in row.items()} for name, row in rows.items()
+                    name: {str(f): round(v, 1) for f, v in row.items()}
+                    for name, row in rows.items()
                 },
                 "notifications_per_acquisition": herds,
             }

@@ -17,6 +17,7 @@ is the course's own solution (chapter 11).
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
@@ -42,7 +43,9 @@ class _Referee:
 
     def enter(self, name: str, token: Any, now: int) -> None:
         if self.holders:
-            self.overlaps.append(f"t={now}: {name} got the lock while {sorted(self.holders)} held it")
+            self.overlaps.append(
+                f"t={now}: {name} got the lock while {sorted(self.holders)} held it"
+            )
         self.holders.add(name)
         self.tokens.append(token)
 
@@ -73,10 +76,8 @@ def _rounds(lock_cls: type, seed: int, *, clients: int, rounds: int, crashes: bo
             served[client.name] = served.get(client.name, 0) + 1
             runner.wait_until(lambda: False, 3)  # the critical section: 30 ms
             referee.leave(client.name)
-            try:
+            with contextlib.suppress(KazooException):
                 lock.release()
-            except KazooException:
-                pass
 
     for number in range(clients):
         client = runner.client(server=f"n{number % 3}", client_id=f"c{number}", timeout=2.0)
@@ -99,7 +100,7 @@ def _rounds(lock_cls: type, seed: int, *, clients: int, rounds: int, crashes: bo
 
 
 def _in_turn(lock_cls: type) -> None:
-    world, runner = _world(7)
+    _, runner = _world(7)
     first = runner.client(server="n0", client_id="first")
     second = runner.client(server="n1", client_id="second")
     log: list[str] = []

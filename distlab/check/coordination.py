@@ -27,8 +27,9 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from distlab.check.history import History, Operation
+from distlab.check.history import History, Operation, Status
 
 __all__ = [
     "CoordHistory",
@@ -102,7 +103,21 @@ class CoordHistory:
         """Every call so far, in invocation order (pending ones as "info")."""
         with self._lock:
             slots = [list(s) for s in self._ops]
-        return [CoordOp(i, *s[:8], s[8] or "info") for i, s in enumerate(slots)]
+        return [
+            CoordOp(
+                id=i,
+                client=s[0],
+                kind=s[1],
+                path=s[2],
+                value=s[3],
+                output=s[4],
+                zxid=s[5],
+                invoke=s[6],
+                complete=s[7],
+                status=s[8] or "info",
+            )
+            for i, s in enumerate(slots)
+        ]
 
     def __len__(self) -> int:
         with self._lock:
@@ -214,7 +229,7 @@ def to_kv_history(history: CoordHistory | Iterable[CoordOp]) -> History:
             output=(op.output or "") if op.kind == "get" and op.status == "ok" else None,
             invoke=op.invoke,
             complete=op.complete,
-            status=op.status,
+            status=cast(Status, op.status),
         )
         for i, op in enumerate(kept)
     ]

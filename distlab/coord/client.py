@@ -32,6 +32,7 @@ the garbage collector or SIGSTOP, as seen from the service -- the fencing experi
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -140,7 +141,9 @@ class CoordClient:
 
     def start(self, timeout: float = 10.0) -> None:
         """Open a session (through the log) and start the heartbeat and event threads."""
-        reply = self._call_write({"op": "open_session", "timeout_ms": int(self.timeout * 1000)}, timeout)
+        reply = self._call_write(
+            {"op": "open_session", "timeout_ms": int(self.timeout * 1000)}, timeout
+        )
         self.session_id = int(reply["ok"])
         for target, label in ((self._heartbeats, "heartbeat"), (self._dispatch, "events")):
             thread = threading.Thread(target=target, name=f"{self.name}-{label}", daemon=True)
@@ -150,10 +153,9 @@ class CoordClient:
     def stop(self) -> None:
         """Close the session (its ephemeral znodes are deleted at once) and the threads."""
         if self.session_id and not self._expired and not self._stopped.is_set():
-            try:
+            # If this fails, the session expires on its own after its timeout.
+            with contextlib.suppress(kazoo_errors.KazooException):
                 self._call_write({"op": "close_session"}, self.timeout)
-            except kazoo_errors.KazooException:
-                pass  # the session expires on its own after its timeout
         self.close()
 
     def close(self) -> None:
@@ -193,7 +195,7 @@ class CoordClient:
             parent = path.rsplit("/", 1)[0]
             if parent:
                 self.ensure_path(parent)
-        command = {"op": "create", "path": path, "data": value}
+        command: dict[str, Any] = {"op": "create", "path": path, "data": value}
         command.update(ephemeral=bool(ephemeral), sequence=bool(sequence))
         return str(self._write(command, value))
 
@@ -203,10 +205,8 @@ class CoordClient:
         for depth in range(1, len(parts) + 1):
             prefix = "/" + "/".join(parts[:depth])
             if self.exists(prefix) is None:
-                try:
+                with contextlib.suppress(kazoo_errors.NodeExistsError):
                     self.create(prefix)
-                except kazoo_errors.NodeExistsError:
-                    pass
         return True
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
@@ -219,7 +219,9 @@ class CoordClient:
 
     def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
         """Replace a znode's data if its version matches; its new stat."""
-        return _stat(self._write({"op": "set", "path": path, "data": value, "version": version}, value))
+        return _stat(
+            self._write({"op": "set", "path": path, "data": value, "version": version}, value)
+        )
 
     def sync(self, path: str = "/") -> str:
         """Bring this client's server up to date with the leader (a write of nothing)."""
@@ -252,7 +254,11 @@ class CoordClient:
         kind, path = command["op"], command.get("path", "/")
         # Ephemeral znodes belong to sessions, not to the data the checker judges.
         recorded = not command.get("ephemeral") and kind in ("create", "set", "delete", "sync")
-        handle = self._record(kind, path, value if kind in ("create", "set") else None) if recorded else None
+        handle = (
+            self._record(kind, path, value if kind in ("create", "set") else None)
+            if recorded
+            else None
+        )
         try:
             result = self._call_write(command, self.timeout * 2)
         except kazoo_errors.ConnectionLoss:
@@ -291,7 +297,12 @@ class CoordClient:
         deadline = time.monotonic() + self.timeout * 2
         while True:
             answer = self._call(
-                "Coord.read", self.session_id, op, path, watch is not None, self.last_zxid,
+                "Coord.read",
+                self.session_id,
+                op,
+                path,
+                watch is not None,
+                self.last_zxid,
                 self._call_timeout,
             )
             if answer is not None and "retry" not in answer:
@@ -414,10 +425,9 @@ class CoordClient:
                 return
             callback, event = item
             self.notifications += 1
-            try:
+            # A recipe's bug must not stop the other callbacks.
+            with contextlib.suppress(Exception):
                 callback(event)
-            except Exception:  # a recipe's bug must not stop the other callbacks
-                pass
 
     def __enter__(self) -> CoordClient:
         return self

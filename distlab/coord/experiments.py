@@ -16,6 +16,7 @@ What it must never do: read the wall clock; every choice comes from the seed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from dataclasses import dataclass
@@ -247,8 +248,8 @@ class HerdResult:
 
 def herd(lock: str = "herd-free", clients: int = 10, seed: int = 0) -> HerdResult:
     """Every client takes the lock once, all at the same time; count watch notifications."""
-    lock_cls = {"herd-free": Lock, "naive": NaiveLock}[lock]
-    world, runner = _ready_world(seed)
+    lock_cls: Any = {"herd-free": Lock, "naive": NaiveLock}[lock]
+    _world, runner = _ready_world(seed)
     inside = [0, 0]  # now, most
     locks = []
 
@@ -296,10 +297,8 @@ def locks_under_crashes(seed: int, *, clients: int = 4, rounds: int = 2) -> list
             resource.write(client.name, token, client.name)
             runner.wait_until(lambda: False, 5)
             inside[0] -= 1
-            try:
+            with contextlib.suppress(KazooException):
                 mutex.release()
-            except KazooException:
-                pass
 
     for number in range(clients):
         client = runner.client(server=f"n{number % 3}", client_id=f"c{number}", timeout=2.0)
@@ -325,7 +324,7 @@ class FencingResult:
 def fencing(seed: int = 0, *, check_tokens: bool) -> FencingResult:
     """A holder pauses past its session timeout; the next holder writes; the first wakes and
     writes too. With ``check_tokens`` the resource refuses the old token."""
-    world, runner = _ready_world(seed)
+    _world, runner = _ready_world(seed)
     resource = FencedResource(check_tokens=check_tokens)
     first = runner.client(server="n0", client_id="A", timeout=1.0)
     second = runner.client(server="n1", client_id="B", timeout=1.0)

@@ -26,12 +26,12 @@ expired, so another client now holds the lock -- from writing after the new hold
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import threading
-from collections.abc import Callable
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from kazoo.exceptions import BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError
@@ -60,10 +60,8 @@ class Counter:
     def __init__(self, client: Any, path: str) -> None:
         self.client, self.path = client, path
         self.retries = 0
-        try:
+        with contextlib.suppress(NodeExistsError):
             client.create(path, b"0", makepath=True)
-        except NodeExistsError:
-            pass
 
     def add(self, delta: int = 1) -> int:
         """Add ``delta``; the new value."""
@@ -134,7 +132,11 @@ class Lock:
                 self.token = _sequence(mine)
                 return self.token
             predecessor = f"{self.path}/{self._watched(children, position)}"
-            if retrying(client, lambda: self._wait_for(predecessor)):
+
+            def wait(path: str = predecessor) -> bool:
+                return self._wait_for(path)
+
+            if retrying(client, wait):
                 continue
             waited += 1.0
             if timeout is not None and waited >= timeout:
@@ -150,7 +152,8 @@ class Lock:
                 )
             except ConnectionLoss:
                 mine = [
-                    c for c in retrying(client, lambda: client.get_children(self.path))
+                    c
+                    for c in retrying(client, lambda: client.get_children(self.path))
                     if c.startswith(unique)
                 ]
                 if mine:
@@ -185,10 +188,8 @@ class Lock:
         """Give the lock up (delete our znode; the next contender's watch fires)."""
         if self.node is not None:
             node = self.node
-            try:
+            with contextlib.suppress(NoNodeError):
                 retrying(self.client, lambda: self.client.delete(node))
-            except NoNodeError:
-                pass
             self.node = self.token = None
 
     def contenders(self) -> list[str]:
@@ -196,10 +197,8 @@ class Lock:
         children = sorted(self.client.get_children(self.path), key=_sequence)
         names = []
         for child in children:
-            try:
+            with contextlib.suppress(NoNodeError):
                 names.append(self.client.get(f"{self.path}/{child}")[0].decode())
-            except NoNodeError:
-                pass
         return names
 
     def __enter__(self) -> Lock:
@@ -257,10 +256,8 @@ class NaiveLock:
                     raise LockLost(f"{self.identifier} gave up after {timeout} s")
 
     def release(self) -> None:
-        try:
+        with contextlib.suppress(NoNodeError):
             self.client.delete(f"{self.path}/holder")
-        except NoNodeError:
-            pass
         self.token = None
 
     def __enter__(self) -> NaiveLock:
@@ -296,10 +293,8 @@ class LeaderElection(Lock):
 def write_config(client: Any, path: str, config: dict[str, str]) -> None:
     """Publish ``config`` under ``path`` behind a "ready" znode (see the module docstring)."""
     client.ensure_path(path)
-    try:
+    with contextlib.suppress(NoNodeError):
         client.delete(f"{path}/ready")
-    except NoNodeError:
-        pass
     for key, value in sorted(config.items()):
         try:
             client.set(f"{path}/{key}", value.encode())

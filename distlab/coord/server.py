@@ -76,7 +76,7 @@ class CoordServer:
                 for session in result["ok"]:
                     self._deadlines[session] = self._now + self.tree.sessions[session]
             elif op in ("expire", "close_session"):
-                ended = command.get("target", command.get("session"))
+                ended: int = command.get("target", command.get("session", 0)) or 0
                 self._deadlines.pop(ended, None)
                 self.notifications.pop(ended, None)
                 for sessions in self.watches.values():
@@ -143,7 +143,7 @@ class CoordServer:
         return self.notifications.pop(session, [])
 
     def session_state(self, session: int) -> str:
-        """"open", "expired", or "unknown" (opened at a zxid this server has not reached)."""
+        """ "open", "expired", or "unknown" (opened at a zxid this server has not reached)."""
         if session in self.tree.sessions:
             return "open"
         return "expired" if 0 < session < self.tree.next_session else "unknown"

@@ -22,6 +22,7 @@ What it must never do: read the wall clock or use unseeded randomness.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -147,7 +148,11 @@ class SimClients:
         self._current: _Task | None = None
 
     def client(
-        self, server: NodeId | None = None, *, cls: type[SimCoordClient] | None = None, **options: Any
+        self,
+        server: NodeId | None = None,
+        *,
+        cls: type[SimCoordClient] | None = None,
+        **options: Any,
     ) -> SimCoordClient:
         """A new session attached to ``server`` (opened when its task first calls it);
         ``cls`` a `SimCoordClient` subclass (a mutant)."""
@@ -327,7 +332,11 @@ class SimCoordClient:
             for kind in _FIRES.get(note["type"], ()):
                 for callback in self._watches.pop((kind, note["path"]), []):
                     self.notifications += 1
-                    callback(WatchedEvent(getattr(EventType, note["type"]), KeeperState.CONNECTED, note["path"]))
+                    callback(
+                        WatchedEvent(
+                            getattr(EventType, note["type"]), KeeperState.CONNECTED, note["path"]
+                        )
+                    )
 
     def _pause_point(self) -> None:
         if self.frozen:
@@ -355,9 +364,13 @@ class SimCoordClient:
                 continue
             answers = world.answers[self._acknowledging(server_name)]
             index = proposed.index
-            done = self._clients.wait_until(
-                lambda: index in answers or not world.serving(server_name), self._ticks // 2
-            )
+
+            def answered(
+                index: int = index, answers: dict = answers, name: str = server_name
+            ) -> bool:
+                return index in answers or not world.serving(name)
+
+            done = self._clients.wait_until(answered, self._ticks // 2)
             if done and index in answers:
                 term, answer = answers[index]
                 if term == proposed.term:
@@ -376,9 +389,10 @@ class SimCoordClient:
 
     def _write(self, command: dict[str, Any], value: bytes | None = None) -> Any:
         kind = command["op"]
-        recorded = self.history is not None and not command.get("ephemeral")
         shown = None if value is None else value.decode("utf-8", "replace")
-        handle = self.history.invoke(self.name, kind, command.get("path", "/"), shown) if recorded else None  # type: ignore[union-attr]
+        handle = None
+        if self.history is not None and not command.get("ephemeral"):
+            handle = self.history.invoke(self.name, kind, command.get("path", "/"), shown)
         try:
             answer = self._write_raw(command)
         except kazoo_errors.ConnectionLoss:
@@ -396,17 +410,21 @@ class SimCoordClient:
     def _read(self, op: str, path: str, watch: Callable[..., Any] | None) -> Any:
         self._pause_point()
         world = self.world
-        handle = self.history.invoke(self.name, "get", path) if self.history is not None and op == "get" else None
+        handle = (
+            self.history.invoke(self.name, "get", path)
+            if self.history is not None and op == "get"
+            else None
+        )
         deadline = world.now + 2 * self._ticks
         while True:
             if world.serving(self.server):
                 server_name = self.server
                 floor = self._read_floor()
-                caught_up = self._clients.wait_until(
-                    lambda: not world.serving(server_name)
-                    or world.servers[server_name].tree.zxid >= floor,
-                    self._ticks // 2,
-                )
+
+                def caught_up_with(name: str = server_name, floor: int = floor) -> bool:
+                    return not world.serving(name) or world.servers[name].tree.zxid >= floor
+
+                caught_up = self._clients.wait_until(caught_up_with, self._ticks // 2)
                 if caught_up and world.serving(server_name):
                     break
             if world.now >= deadline:
@@ -446,12 +464,24 @@ class SimCoordClient:
 
     # ----- kazoo's API -----------------------------------------------------------------
 
-    def create(self, path: str, value: bytes = b"", acl: Any = None, ephemeral: bool = False,
-               sequence: bool = False, makepath: bool = False) -> str:
+    def create(
+        self,
+        path: str,
+        value: bytes = b"",
+        acl: Any = None,
+        ephemeral: bool = False,
+        sequence: bool = False,
+        makepath: bool = False,
+    ) -> str:
         if makepath and path.rsplit("/", 1)[0]:
             self.ensure_path(path.rsplit("/", 1)[0])
-        command = {"op": "create", "path": path, "data": value, "ephemeral": ephemeral,
-                   "sequence": sequence}
+        command = {
+            "op": "create",
+            "path": path,
+            "data": value,
+            "ephemeral": ephemeral,
+            "sequence": sequence,
+        }
         return str(self._write(command, value))
 
     def ensure_path(self, path: str, acl: Any = None) -> bool:
@@ -459,10 +489,8 @@ class SimCoordClient:
         for depth in range(1, len(parts) + 1):
             prefix = "/" + "/".join(parts[:depth])
             if self.exists(prefix) is None:
-                try:
+                with contextlib.suppress(kazoo_errors.NodeExistsError):
                     self.create(prefix)
-                except kazoo_errors.NodeExistsError:
-                    pass
         return True
 
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
@@ -470,7 +498,9 @@ class SimCoordClient:
         return True
 
     def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
-        return ZnodeStat(**self._write({"op": "set", "path": path, "data": value, "version": version}, value))
+        return ZnodeStat(
+            **self._write({"op": "set", "path": path, "data": value, "version": version}, value)
+        )
 
     def sync(self, path: str = "/") -> str:
         self._write({"op": "sync", "path": path})

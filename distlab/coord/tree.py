@@ -136,8 +136,12 @@ class ZnodeTree:
             return self._error(TreeError("BadArgumentsError", "session and seq are integers"))
         seen = self.last.get(session)
         if seen is not None and seq and seq <= seen[0]:
-            return seen[1] if seq == seen[0] else self._error(
-                TreeError("BadArgumentsError", f"stale retry {seq} of session {session}")
+            return (
+                seen[1]
+                if seq == seen[0]
+                else self._error(
+                    TreeError("BadArgumentsError", f"stale retry {seq} of session {session}")
+                )
             )
         try:
             result = {"zxid": self.zxid, "ok": self._apply(command, session)}
@@ -312,7 +316,16 @@ class ZnodeTree:
             state = msgpack.unpackb(bytes(data), raw=False, strict_map_key=False)
             tree = cls()
             tree.nodes = {
-                str(path): Znode(bytes(v[0]), *map(int, v[1:7])) for path, v in state["nodes"].items()
+                str(path): Znode(
+                    bytes(v[0]),
+                    czxid=int(v[1]),
+                    mzxid=int(v[2]),
+                    version=int(v[3]),
+                    cversion=int(v[4]),
+                    pzxid=int(v[5]),
+                    ephemeral_owner=int(v[6]),
+                )
+                for path, v in state["nodes"].items()
             }
             for path in tree.nodes:
                 if path != "/":
@@ -324,4 +337,3 @@ class ZnodeTree:
         except (ValueError, KeyError, TypeError, IndexError, msgpack.UnpackException) as error:
             raise ValueError(f"not a znode tree snapshot: {error}") from error
         return tree
-

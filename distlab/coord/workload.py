@@ -18,6 +18,7 @@ What it must never do: sleep to synchronise (threads meet on a barrier and on th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from typing import Any
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 
 from distlab.check.coordination import CoordHistory, check_fenced_writes
-from distlab.coord.recipes import Counter, FencedResource, Lock, NaiveLock
+from distlab.coord.recipes import Counter, FencedResource, Lock, LockLost, NaiveLock
 
 __all__ = ["Recorded", "counter_race", "herd_count", "lock_rounds", "recorded_workload"]
 
@@ -65,7 +66,12 @@ def counter_race(clients: list[Any], path: str = "/counter", adds: int = 10) -> 
     counters = [Counter(client, path) for client in clients]
     clients[0].sync(path)
     start = counters[0].value
-    _run_threads(lambda i, c: [counters[i].add() for _ in range(adds)], clients, 120.0)
+
+    def add(number: int, client: Any) -> None:
+        for _ in range(adds):
+            counters[number].add()
+
+    _run_threads(add, clients, 120.0)
     clients[0].sync(path)  # client 0's server may not have applied the others' last adds yet
     final = counters[0].value
     return CounterResult(final - start, adds * len(clients), sum(c.retries for c in counters))
@@ -78,7 +84,10 @@ def lock_rounds(
     fault: Callable[[], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Each client takes the herd-free lock ``rounds`` times and writes with its token;
-    ``fault`` runs once the first holder has written. (writes made, problems)."""
+    ``fault`` runs once the first holder has written. (writes made, problems).
+
+    A round whose session expired during the fault (the service could not be reached for a
+    whole session timeout) is skipped: losing the lock is allowed, sharing it is not."""
     resource = FencedResource(check_tokens=False)  # judged afterwards, not enforced
     holders = [0]
     problems: list[str] = []
@@ -88,7 +97,10 @@ def lock_rounds(
     def contend(number: int, client: Any) -> None:
         lock = Lock(client, path, f"c{number}")
         for _ in range(rounds):
-            token = lock.acquire(timeout=30)
+            try:
+                token = lock.acquire(timeout=30)
+            except (KazooException, LockLost):
+                continue
             with guard:
                 holders[0] += 1
                 if holders[0] > 1:
@@ -97,9 +109,11 @@ def lock_rounds(
             first_write.set()
             with guard:
                 holders[0] -= 1
-            lock.release()
+            with contextlib.suppress(KazooException):
+                lock.release()
 
     if fault is not None:
+
         def faulty() -> None:
             first_write.wait(30)
             fault()
@@ -117,7 +131,7 @@ def herd_count(
 ) -> int:
     """Every client queues on one lock at once and takes it once, holding it ``hold_s``
     (so the others are all waiting when it is released); notifications in all."""
-    lock_cls = {"herd-free": Lock, "naive": NaiveLock}[lock]
+    lock_cls: Any = {"herd-free": Lock, "naive": NaiveLock}[lock]
     path = path or f"/herd/{lock}-{random.Random(len(clients)).randrange(10**6)}-{id(clients)}"
     locks = [lock_cls(client, path, f"c{i}") for i, client in enumerate(clients)]
     clients[0].ensure_path(path)
@@ -176,7 +190,11 @@ class Recorded:
 
 
 def recorded_workload(
-    clients: list[Any], *, seed: int = 0, operations: int = 30, paths: tuple[str, ...] = ("/w/a", "/w/b")
+    clients: list[Any],
+    *,
+    seed: int = 0,
+    operations: int = 30,
+    paths: tuple[str, ...] = ("/w/a", "/w/b"),
 ) -> CoordHistory:
     """Random set/get/sync from every client at once; the history, ending in synced reads."""
     history = CoordHistory()
@@ -197,10 +215,9 @@ def recorded_workload(
             if roll < 0.45:
                 recorded.set(path, f"c{number}-{step}".encode())
             elif roll < 0.9:
-                try:
+                # NoNodeError: this client's server has not applied the creation yet.
+                with contextlib.suppress(NoNodeError):
                     recorded.get(path)
-                except NoNodeError:
-                    pass  # this client's server has not applied the creation yet
             else:
                 recorded.sync(path)
 

@@ -87,9 +87,7 @@ class _ProbeClient:
             text = four_letter_word(self.address, "srvr", self.timeout_s)
         except OSError as error:
             raise EngineError(f"{self.address}: {error}", definite=True) from error
-        fields = dict(
-            line.split(": ", 1) for line in text.splitlines() if ": " in line
-        )
+        fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
         if "Mode" not in fields:
             raise EngineError(f"{self.address} is not serving: {text.strip()[:80]}", definite=True)
         return fields
@@ -238,9 +236,10 @@ class ZooKeeperEnsemble(ServerEngine):
 
     def _cut(self, sides: list[set[str]]) -> None:
         for (src, dst, _), proxy in self.link_proxies.items():
-            if not any(src in side and dst in side for side in sides):
-                if any(src in side for side in sides) or any(dst in side for side in sides):
-                    proxy.cut()
+            same_side = any(src in side and dst in side for side in sides)
+            named = any(src in side or dst in side for side in sides)
+            if named and not same_side:  # a link between two sides (unnamed members keep theirs)
+                proxy.cut()
 
     def leader(self) -> str | None:
         """The member in ``Mode: leader`` now, or None."""

@@ -53,9 +53,15 @@ class CoordPanel(widgets.VBox):
         self.verdict = widgets.HTML()
         self.run_button = widgets.Button(description="Run 1 s", button_style="primary")
         self.run_button.on_click(lambda _: self.run())
-        self.crash_buttons = {name: self._button(f"Crash {name}", self.crash, name) for name in self.world.names}
-        self.restart_buttons = {name: self._button(f"Restart {name}", self.restart, name) for name in self.world.names}
-        self.partition_button = self._button("Partition leader", lambda _: self.partition_leader(), None)
+        self.crash_buttons = {
+            name: self._button(f"Crash {name}", self.crash, name) for name in self.world.names
+        }
+        self.restart_buttons = {
+            name: self._button(f"Restart {name}", self.restart, name) for name in self.world.names
+        }
+        self.partition_button = self._button(
+            "Partition leader", lambda _: self.partition_leader(), None
+        )
         self.heal_button = self._button("Heal", lambda _: self.heal(), None)
         self.expire_buttons = {
             c.name: self._button(f"Expire {c.name}", self.expire, c.name) for c in self.sim_clients

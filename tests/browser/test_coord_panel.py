@@ -33,9 +33,7 @@ def test_expire_a_session_and_crash_the_leader(chapter) -> None:
     lesson.shot("before", widget)
 
     widget.get_by_role("button", name="Expire c1").click()
-    lesson.wait_for(
-        lambda: "c1: session 2 expired" in widget.inner_text(), "c1's session expired"
-    )
+    lesson.wait_for(lambda: "c1: session 2 expired" in widget.inner_text(), "c1's session expired")
     assert "'c1'" not in widget.inner_text()  # its lock znode went with the session
     leader = re.search(r"(n\d): leader", widget.inner_text())
     assert leader, widget.inner_text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from kazoo.exceptions import BadVersionError, NoNodeError, NodeExistsError, SessionExpiredError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, SessionExpiredError
 
 from distlab.check.coordination import CoordHistory, check_coordination, check_fenced_writes
 from distlab.cluster import Cluster
@@ -67,7 +67,7 @@ def test_malformed_requests_get_clear_errors_and_the_server_keeps_serving(cluste
         ("Coord.read", ("one", "get", "/x", False, 0)),
         ("Coord.write", ("not a map",)),
     ]:
-        with pytest.raises(Exception, match="unknown read|integers|command map"):
+        with pytest.raises(Exception, match=r"unknown read|integers|command map"):
             raw.call(method, *args, timeout=3.0)
     answer = raw.call("Coord.write", {"op": "create", "session": 999, "path": "/z"}, 2.0)
     assert answer["error"] == "SessionExpiredError"

@@ -18,7 +18,7 @@ from distlab.coord.experiments import (
 from distlab.coord.simulated import ForgetsClientOrder
 
 QUICK_SEEDS = range(6)
-SWEEP_SEEDS = range(60)
+SWEEP_SEEDS = range(300)
 
 
 def seeds(seed_override, default):
@@ -92,3 +92,9 @@ def test_fencing_tokens_stop_a_paused_holder() -> None:
 
 def test_same_seed_same_run() -> None:
     assert workload_under_faults(3) == workload_under_faults(3)
+
+
+@pytest.mark.slow
+def test_the_lock_under_crashes_long_sweep(seed_override) -> None:
+    for seed in seeds(seed_override, range(100)):
+        assert locks_under_crashes(seed) == [], f"seed {seed} (replay: pytest --seed {seed})"
