@@ -13,7 +13,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, Sess
 
 from distlab.check.coordination import CoordHistory, check_coordination, check_fenced_writes
 from distlab.cluster import Cluster
-from distlab.coord import FencedResource, Lock
+from distlab.coord import FencedResource, Lock, counter_race, recorded_workload
 from distlab.replicated import wait_for_one_leader
 
 # The module shares one cluster (its fixture closes it after the last test), so its node
@@ -161,3 +161,34 @@ def test_the_lock_keeps_mutual_exclusion_while_the_leader_crashes(cluster) -> No
     assert not any(thread.is_alive() for thread in threads)
     assert len(resource.writes) == 9
     assert overlaps == [] and check_fenced_writes(resource.writes) == []
+
+
+def test_the_same_workload_and_checker_as_on_real_zookeeper(cluster) -> None:
+    sessions = [cluster.client(server=name) for name in cluster.names]
+    try:
+        history = recorded_workload(sessions, seed=1, operations=25)
+        verdict = check_coordination(history)
+        assert verdict.ok, verdict.problems
+        assert verdict.operations > 70
+        counted = counter_race(sessions, adds=5)
+        assert counted.value == counted.expected == 15
+    finally:
+        for session in sessions:
+            session.stop()
+
+
+def test_a_restarted_server_rebuilds_the_tree_from_its_snapshot_and_log() -> None:
+    with Cluster.start(3, service="coord", seed=3, snapshot_every=10) as small:
+        client = small.client(server="n0")
+        for number in range(30):
+            client.create(f"/k{number}", str(number).encode())
+        small.crash("n2")
+        client.set("/k0", b"changed while n2 was down")
+        small.restart("n2")
+        late = small.client(server="n2")
+        late.sync("/")
+        assert late.get("/k0")[0] == b"changed while n2 was down"
+        assert len(late.get_children("/")) == 30
+        assert small.status()["n2"].fields["snapshot_index"] > 0
+        client.stop()
+        late.stop()
