@@ -105,6 +105,8 @@ class CoordClient:
         self._secret = secret
         self._call_timeout = call_timeout
         self._rpc: Client | None = None
+        self._poll: Client | None = None  # the heartbeat's own connection (a long poll)
+        self._poll_server: str | None = None
         self._rpc_lock = threading.RLock()
         self.handler = _Handler()
         self.session_id = 0
@@ -114,6 +116,8 @@ class CoordClient:
         self._watch_lock = threading.Lock()
         self._events: queue.Queue[Any] = queue.Queue()
         self._frozen = threading.Event()
+        self._thawed = threading.Event()  # the opposite of _frozen, to wait on
+        self._thawed.set()
         self._stopped = threading.Event()
         self._expired = False
         self.notifications = 0  # watch callbacks run (the herd effect counts these)
@@ -161,8 +165,11 @@ class CoordClient:
     def close(self) -> None:
         """Drop the connection without closing the session (it expires after its timeout)."""
         self._stopped.set()
-        self._frozen.clear()
+        self.thaw()
         self._events.put(None)
+        poll = self._poll
+        if poll is not None:
+            poll.close()  # wakes the heartbeat thread from its long poll
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5.0)
@@ -170,14 +177,19 @@ class CoordClient:
             if self._rpc is not None:
                 self._rpc.close()
                 self._rpc = None
+            if self._poll is not None:
+                self._poll.close()
+                self._poll = None
 
     def freeze(self) -> None:
         """Stop heartbeating and answering, as a process paused by a long GC pause."""
+        self._thawed.clear()
         self._frozen.set()
 
     def thaw(self) -> None:
         """Resume after `freeze` (the service may have expired the session meanwhile)."""
         self._frozen.clear()
+        self._thawed.set()
 
     # ----- kazoo's API ---------------------------------------------------------------
 
@@ -352,8 +364,7 @@ class CoordClient:
             raise kazoo_errors.SessionExpiredError(f"session {self.session_id} has expired")
         if self._stopped.is_set():
             raise kazoo_errors.ConnectionClosedError("the client was closed")
-        while self._frozen.is_set() and not self._stopped.is_set():
-            time.sleep(0.01)  # a paused process does nothing until it is resumed
+        self._thawed.wait()  # a paused process does nothing until it is resumed
 
     def _call(self, method: str, *args: Any) -> dict[str, Any] | None:
         """One RPC to this client's server; None (and the next server) if it failed."""
@@ -397,12 +408,35 @@ class CoordClient:
     # ----- heartbeats and watch events ---------------------------------------------
 
     def _heartbeats(self) -> None:
-        while not self._stopped.wait(self.timeout / 3):
+        """Heartbeat by long poll: each ping returns at once when a watch fires, else after
+        a third of the session timeout -- so notifications arrive without delay."""
+        while not self._stopped.is_set():
             if self._frozen.is_set() or self._expired:
+                self._stopped.wait(self.timeout / 3)
                 continue
-            answer = self._call("Coord.ping", self.session_id)
-            if answer is None:
+            server = self.server
+            try:
+                if self._poll is None or self._poll_server != server:
+                    if self._poll is not None:
+                        self._poll.close()
+                    address = self._addresses()[server]
+                    self._poll = Client(address, name=f"{self.name}-poll", secret=self._secret)
+                    self._poll_server = server
+                wait_s = self.timeout / 3
+                answer = self._poll.call(
+                    "Coord.ping", self.session_id, wait_s, timeout=wait_s + self._call_timeout
+                )
+            except Exception:  # the server is down or cut off: move on, as a call would
+                if self._poll is not None:
+                    self._poll.close()
+                    self._poll = None
+                with self._rpc_lock:
+                    if self.server == server:
+                        self._move_on()
+                self._stopped.wait(0.05)
                 continue
+            if self._frozen.is_set():
+                continue  # a paused process handles nothing until it resumes
             if answer.get("state") == "expired":
                 self._expired = True
             self._notes(answer.get("notes", ()))

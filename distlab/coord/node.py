@@ -190,8 +190,24 @@ class _CoordRPC:
                 answer = server.read(session, op, path, bool(watch))
         return self._with_notes(session, answer)
 
-    def ping(self, session: int) -> dict[str, Any]:
-        """The heartbeat: the session's state here, this server's zxid, queued notes."""
+    def ping(self, session: int, wait_s: float = 0.0) -> dict[str, Any]:
+        """The heartbeat: the session's state here, this server's zxid, queued notes.
+
+        With ``wait_s`` (at most 5 s) it is a *long poll*: it answers as soon as a watch
+        notification is queued for the session, or when ``wait_s`` has passed -- so a watch
+        reaches its client at once, as ZooKeeper's pushed notifications do.
+        """
+        if type(session) is not int:
+            raise ValueError("session is an integer")
+        node = self._node
+        deadline = time.monotonic() + min(max(float(wait_s), 0.0), 5.0)
+        with node._applied_changed:
+            server = node.server
+            while not server.notifications.get(session) and session in server.tree.sessions:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                node._applied_changed.wait(remaining)
         with self._node._apply_lock:
             server = self._node.server
             state = server.session_state(session)
