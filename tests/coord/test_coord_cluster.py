@@ -13,7 +13,15 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, Sess
 
 from distlab.check.coordination import CoordHistory, check_coordination, check_fenced_writes
 from distlab.cluster import Cluster
-from distlab.coord import FencedResource, Lock, counter_race, recorded_workload
+from distlab.coord import (
+    FencedResource,
+    LeaderElection,
+    Lock,
+    counter_race,
+    read_config,
+    recorded_workload,
+    write_config,
+)
 from distlab.replicated import wait_for_one_leader
 
 # The module shares one cluster (its fixture closes it after the last test), so its node
@@ -192,3 +200,23 @@ def test_a_restarted_server_rebuilds_the_tree_from_its_snapshot_and_log() -> Non
         assert small.status()["n2"].fields["snapshot_index"] > 0
         client.stop()
         late.stop()
+
+
+def test_leader_election_hands_over_and_configuration_appears_whole(cluster) -> None:
+    first, second = (cluster.client(server=name) for name in ("n0", "n1"))
+    try:
+        one = LeaderElection(first, "/election", "one")
+        two = LeaderElection(second, "/election", "two")
+        one.acquire()
+        assert two.leader() == "one"
+        waiting = threading.Thread(target=two.acquire)
+        waiting.start()
+        first.stop()  # the leader's session ends: its candidate znode goes
+        waiting.join(timeout=20)
+        assert not waiting.is_alive() and two.leader() == "two"
+        assert read_config(second, "/service") is None  # no "ready" yet
+        write_config(second, "/service", {"primary": "n1", "port": "7000"})
+        assert read_config(second, "/service") == {"primary": "n1", "port": "7000"}
+    finally:
+        first.stop()
+        second.stop()
