@@ -108,6 +108,9 @@ class CoordClient:
         self._poll: Client | None = None  # the heartbeat's own connection (a long poll)
         self._poll_server: str | None = None
         self._rpc_lock = threading.RLock()
+        # One write at a time per session, as ZooKeeper orders a session's requests: a retry
+        # must never follow a later write of the same session (the tree would refuse it).
+        self._write_lock = threading.Lock()
         self.handler = _Handler()
         self.session_id = 0
         self.last_zxid = 0
@@ -288,6 +291,10 @@ class CoordClient:
     def _call_write(self, command: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         """Send one write until a server answers it (same seq on every retry)."""
         self._check_alive()
+        with self._write_lock:
+            return self._send_write(command, deadline_s)
+
+    def _send_write(self, command: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         command = {**command, "session": self.session_id, "seq": next(self._seq)}
         deadline = time.monotonic() + deadline_s
         maybe = False

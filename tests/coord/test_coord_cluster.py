@@ -220,3 +220,27 @@ def test_leader_election_hands_over_and_configuration_appears_whole(cluster) -> 
     finally:
         first.stop()
         second.stop()
+
+
+def test_one_session_shared_by_threads(cluster) -> None:
+    shared = cluster.client(server="n1")
+    errors = []
+
+    def writer(number: int) -> None:
+        try:
+            shared.create(f"/shared-{number}", b"0")
+            for step in range(10):
+                shared.set(f"/shared-{number}", str(step).encode())
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    try:
+        assert errors == []
+        assert [shared.get(f"/shared-{n}")[0] for n in range(4)] == [b"9"] * 4
+    finally:
+        shared.stop()
