@@ -17,7 +17,8 @@ nbval compares with the stored, all-PASS verdict.
   6    `kv_raft.check_kv_raft`     a linearizable KV service on Raft (simulated)
   7    `gfs_reader.check_reader`   a reader that skips padding and drops duplicates (GFS)
   8    `primary_backup.check_primary_backup`  the output rule and test-and-set (`FTReplica`)
-  9    `craq_reads.check_craq_reads`  CRAQ's read path at every node of a chain
+  9    `zk_lock.check_zk_lock`     a lock without a herd effect on the ZooKeeper-like service
+ 10    `craq_reads.check_craq_reads`  CRAQ's read path at every node of a chain
 =====  ==========================  ============================================
 
 Tools: ``python -m distlab.assignments release SRC DST`` (`release`) writes

@@ -1,4 +1,4 @@
-"""Assignment 9 (CRAQ): the read path, written by the learner, checked in the simulator.
+"""Assignment 10 (CRAQ): the read path, written by the learner, checked in the simulator.
 
 What it is: `CraqReads`, a `distlab.chain.ChainNode` whose two read hooks are left to the
 learner, and `check_craq_reads(node_cls)`, which feeds single messages to one node and then
@@ -21,7 +21,7 @@ judges each run's history.
 
 What it must never do: use the wall clock or unseeded randomness; the same class gets the
 same verdict on every machine.
-Where it fits: notebooks/assignments/source/09_craq_reads.ipynb.
+Where it fits: notebooks/assignments/source/10_craq_reads.ipynb.
 """
 
 from __future__ import annotations

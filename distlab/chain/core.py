@@ -286,7 +286,7 @@ class ChainNode:
         self.serve_read(op, key)
         return None
 
-    # -- CRAQ's read path: two hooks (assignment 9 has a learner write them) ------------------
+    # -- CRAQ's read path: two hooks (assignment 10 has a learner write them) ------------------
 
     def serve_read(self, op: str, key: str) -> None:
         """A read this node may serve: a clean key is answered at once from here; a key

@@ -7,7 +7,8 @@
 
 Modules, each a chapter: history (recording, JSON Lines), models (the sequential KV spec),
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
-checker), staleness (weak-consistency measures), generate (seeded simulated histories),
+checker), staleness (weak-consistency measures), coordination (ZooKeeper's guarantees: linearizable
+writes, FIFO client order, fenced locks), generate (seeded simulated histories),
 nemesis (a seeded fault schedule), outcome (acknowledged writes lost, the one RunSummary
 and the verdict of a finished run), workload (the one threaded runner: seeded clients, the
 nemesis beside them, one History, the verdict). Nothing here starts a process or opens a
@@ -16,6 +17,15 @@ ClusterControl and the clients they are handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
+from distlab.check.coordination import (
+    CoordHistory,
+    CoordOp,
+    CoordVerdict,
+    FencedWrite,
+    check_coordination,
+    check_fenced_writes,
+    to_kv_history,
+)
 from distlab.check.generate import inject_stale_reads, simulate
 from distlab.check.history import History, HistoryStatistics, Operation, PendingCall, op
 from distlab.check.linearizability import CheckResult, KeyResult, check_linearizable
@@ -38,7 +48,11 @@ from distlab.check.staleness import (
 
 __all__ = [
     "CheckResult",
+    "CoordHistory",
+    "CoordOp",
+    "CoordVerdict",
     "Fault",
+    "FencedWrite",
     "History",
     "HistoryStatistics",
     "Judgement",
@@ -54,6 +68,8 @@ __all__ = [
     "StaleRead",
     "StalenessReport",
     "brute_force_linearizable",
+    "check_coordination",
+    "check_fenced_writes",
     "check_linearizable",
     "convergence_time",
     "inject_stale_reads",
@@ -63,4 +79,5 @@ __all__ = [
     "op",
     "run_numbers",
     "simulate",
+    "to_kv_history",
 ]

@@ -13,7 +13,8 @@ binaries as child processes: kill -9, SIGSTOP), proxy (loopback link proxies: pa
 without root), etcd (3-member cluster + HTTP/JSON client), redis (primary + 2 replicas +
 redis-py client, failover by hand), faults (the seeded engine nemesis), workload
 (concurrent recorded clients, lost writes, the summary table), experiments (the etcd and
-Redis scenarios). Needs the ``etcd`` and ``redis-server`` binaries (Debian packages
+Redis scenarios), zookeeper (a ZooKeeper ensemble for chapter 11, through kazoo). Needs the
+``etcd`` and ``redis-server`` binaries (Debian packages
 etcd-server and redis-server); without them, starting an engine raises ServerError.
 """
 
@@ -51,6 +52,7 @@ from distlab.engines.workload import (
     summary_rows,
     summary_table,
 )
+from distlab.engines.zookeeper import ZooKeeperEnsemble, check_zookeeper, four_letter_word
 
 __all__ = [
     "ClientSpec",
@@ -73,9 +75,12 @@ __all__ = [
     "RedisReplicaSet",
     "ServerError",
     "ServerProcess",
+    "ZooKeeperEnsemble",
     "check_engines",
+    "check_zookeeper",
     "etcd_experiment",
     "etcd_peer_identity",
+    "four_letter_word",
     "free_ports",
     "lost_acknowledged_writes",
     "plot_counterexample",

@@ -7,6 +7,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 
 from distlab.widgets.chain_view import ChainView
 from distlab.widgets.cluster_panel import ClusterPanel
+from distlab.widgets.coord_panel import CoordPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.engine_panel import EnginePanel
 from distlab.widgets.gfs_panel import GFSPanel
@@ -20,6 +21,7 @@ from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
 __all__ = [
     "ChainView",
     "ClusterPanel",
+    "CoordPanel",
     "CounterRace",
     "ElectionSlider",
     "EnginePanel",

@@ -1,4 +1,4 @@
-"""Assignment 9's harness passes the library's CRAQ read path and catches broken ones."""
+"""Assignment 10's harness passes the library's CRAQ read path and catches broken ones."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ ASSIGNMENTS = [
     "06_kv_raft",
     "07_gfs_reader",
     "08_primary_backup",
-    "09_craq_reads",
+    "09_zk_lock",
+    "10_craq_reads",
 ]
 
 
@@ -111,7 +112,7 @@ def runs(
 
 def test_instructor_notebooks_store_all_pass_verdicts():
     notebooks = sorted(SOURCES.glob("*.ipynb"))
-    assert [path.name[:2] for path in notebooks] == [f"{n:02}" for n in range(1, 10)]
+    assert [path.name[:2] for path in notebooks] == [f"{n:02}" for n in range(1, 11)]
     for notebook in notebooks:
         names = _stored_check_names(notebook)
         assert len(names) >= 5, f"{notebook.name}: only {len(names)} checks"
