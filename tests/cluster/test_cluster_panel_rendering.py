@@ -1,7 +1,7 @@
 """How ClusterPanel draws a node, checked from Python (no browser needed, so always run).
 
 A fake cluster stands in for real processes: these tests are about what the cards say
-(banner, LEADER badge, Raft fields, the summary line), while tests/cluster drives real
+(banner, LEADER badge, Raft fields, the summary line), while test_cluster.py drives real
 processes and tests/browser/test_*.py check the same cards in JupyterLab.
 """
 
