@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from distlab.chain.node import MANAGER, ChainClient
+from distlab.chain.node import MANAGER, ChainClient, manager_names
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.core import derive_seed
 
@@ -39,6 +39,7 @@ __all__ = [
     "Throughput",
     "chain_converged",
     "crash_every_position",
+    "manager_status",
     "measure_throughput",
     "run_throughput_grid",
 ]
@@ -64,12 +65,31 @@ class ClusterRun:
         return self.verdict == "ok"
 
 
+def _managers(cluster: Any) -> tuple[str, ...]:
+    return manager_names({"managers": dict(cluster.chosen or {}).get("managers", 1)})
+
+
+def manager_status(cluster: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The deciding manager's status fields (epoch, chain, ...): node ``n0``'s, or with
+    replicated managers the Raft leader's (the newest term's); {} if there is none."""
+    status = status if status is not None else cluster.status()
+    managers = _managers(cluster)
+    if len(managers) == 1:
+        return dict(status[MANAGER].fields)
+    leaders = [
+        status[name].fields
+        for name in managers
+        if status[name].state == "up" and status[name].fields.get("role") == "leader"
+    ]
+    return dict(max(leaders, key=lambda f: f.get("term", 0))) if leaders else {}
+
+
 def chain_converged(cluster: Any) -> bool:
     """Every chain node is up, a synced member of the manager's chain, in its epoch."""
     status = cluster.status()
-    manager = status[MANAGER].fields
+    manager = manager_status(cluster, status)
     chain = manager.get("chain") or []
-    names = [name for name in cluster.names if name != MANAGER]
+    names = [name for name in cluster.names if name not in _managers(cluster)]
     if sorted(chain) != sorted(names):
         return False
     return all(
@@ -191,11 +211,11 @@ def crash_every_position(
         acknowledged_writes_lost=len(lost_acknowledged_writes(history, final)),
         converged=converged,
         crashed=tuple(crashed),
-        epoch=int(status[MANAGER].fields.get("epoch", 0)),
+        epoch=int(manager_status(cluster, status).get("epoch", 0)),
         reads_served={
             name: int(s.fields.get("reads_served", 0))
             for name, s in status.items()
-            if name != MANAGER
+            if name not in _managers(cluster)
         },
         history=history,
     )
