@@ -170,34 +170,46 @@ class ManagerPeer(RaftPeer):
         now = time.monotonic()
         if self._core is None or self._core_term != term or now >= self._next_confirm:
             self._next_confirm = now + CONFIRM_EVERY_S
-            state = self._confirm(term)
-            if state is None:
+            if not self._confirm(term):
                 return
             with self._decide:
                 if self._core is None or self._core_term != term:
-                    epoch, members = int(state["epoch"]), _members(state["members"])
-                    self._core = ConfigManager(
-                        self.ctx.name, self.chain_nodes, REAL_TIMING, epoch, members
-                    )
-                    self._core_term = term
-                    self.log.info("chain manager: leader in term %d, epoch %d", term, epoch)
+                    self._take_over(term)
         with self._decide:
             if self._core is not None:
                 self._core.tick()
                 self._flush()
 
-    def _confirm(self, term: int) -> dict[str, Any] | None:
-        """A ReadIndex round: the committed configuration, and proof that a majority still
-        followed us when it began (recorded in ``_confirmed``)."""
+    def _confirm(self, term: int) -> bool:
+        """A ReadIndex round: proof that a majority still followed us when it began
+        (recorded in ``_confirmed``), and that we applied every entry committed before."""
         began = time.monotonic()
         waiter = self.read_nowait(None)
         if isinstance(waiter, NotLeader):
-            return None
+            return False
         reply = self.wait_for_read(waiter, 1.0)
         if not isinstance(reply, Applied) or self._leadership() != term:
-            return None
+            return False
         self._confirmed = (term, began)
-        return dict(reply.result)
+        return True
+
+    def _take_over(self, term: int) -> None:
+        """Build the deciding core from the committed configuration (``_decide`` held).
+
+        Only once every entry in our log is applied: an ``install`` of ours that timed out
+        may still commit, and a core built beside it could grant leases to a node that
+        entry removes. While we lead, nobody else appends, so "all applied" stays true."""
+        with self._apply_lock:
+            applied = self._applied_index
+            state = self.service.query(None)  # type: ignore[attr-defined]
+        with self._lock:
+            in_log = self.node.log.last_index
+        if applied != in_log:
+            return  # an entry of ours is still undecided: look again next tick
+        epoch, members = int(state["epoch"]), _members(state["members"])
+        self._core = ConfigManager(self.ctx.name, self.chain_nodes, REAL_TIMING, epoch, members)
+        self._core_term = term
+        self.log.info("chain manager: deciding in term %d from epoch %d", term, epoch)
 
     def _may_grant_leases(self) -> bool:
         term, began = self._confirmed
@@ -320,12 +332,8 @@ class ChainClusterNode(NodeProgram):
 
     def __init__(self, ctx: NodeContext) -> None:
         super().__init__(ctx)
-        role: NodeProgram
-        if ctx.name in manager_names(ctx.options):
-            role = ManagerPeer(ctx)
-        else:
-            role = ChainProcess(ctx)
-        self.role = role
+        manages = ctx.name in manager_names(ctx.options)
+        self.role: NodeProgram = ManagerPeer(ctx) if manages else ChainProcess(ctx)
 
     @classmethod
     def client_for(cls, cluster: Any, **options: Any) -> ChainClient:

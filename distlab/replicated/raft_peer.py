@@ -53,9 +53,10 @@ Usage (what a service built on Raft needs to know)::
   does not know are ignored, so a subclass may take its own. In-process helpers:
   ``propose_nowait(command)`` -> a waiter or a not_leader dict, ``wait_for_result(waiter,
   timeout)``; ``read_nowait(query)`` and ``wait_for_read(waiter, timeout)`` for ReadIndex.
+  ``distlab.replicated.observe`` has ``wait_for_one_leader``, ``applied``, ...
 * ``raft_members=["n0", "n1", "n2"]`` (default: every node) makes only those nodes the Raft
   group, so other nodes of the same cluster can run something else (the chain's replicated
-  configuration manager, `distlab.chain.replicated_manager`, does this). ``distlab.replicated.observe`` has ``wait_for_one_leader``, ``applied``, ...
+  configuration manager, `distlab.chain.replicated_manager`, does this).
 * Persistent state lives in ``<data_dir>/raft/`` (``raft.log`` and ``snapshot``).
 
 What it is: a :class:`~distlab.cluster.NodeProgram` that hosts a pure
@@ -218,7 +219,10 @@ class RaftPeer(NodeProgram):
         # Seeded (replayable), but not the same timeouts in every incarnation of the node.
         rng = random.Random(derive_seed(ctx.seed, "raft", persisted.hard_state.current_term))
         self.node = RaftNode(
-            ctx.name, raft_peers(ctx, options["raft_members"]), rng=rng, config=config,
+            ctx.name,
+            raft_peers(ctx, options["raft_members"]),
+            rng=rng,
+            config=config,
             persisted=persisted,
         )
         self.log.info(

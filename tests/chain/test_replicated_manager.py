@@ -1,0 +1,87 @@
+"""The configuration manager replicated on Raft (``managers=3``): its state is a service applied
+from the log; SIGKILL of the manager leader mid-workload, then of the tail, and the new
+leader still reconfigures the chain with nothing acknowledged lost; RaftPeer's
+``raft_members`` restricts the Raft group and changes nothing for anyone else."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from distlab.chain.experiments import chain_converged, kill_the_manager_leader, manager_status
+from distlab.chain.node import ChainClient
+from distlab.chain.replicated_manager import ConfigState
+from distlab.cluster import Cluster, ClusterError
+from distlab.cluster.program import NodeContext
+from distlab.replicated.raft_peer import raft_peers
+from distlab.rpc import RemoteError
+
+MEMBERS = [["n3", 7, 1], ["n4", 8, 1]]
+
+
+def test_the_configuration_state_installs_only_the_next_epoch() -> None:
+    state = ConfigState()
+    assert state.apply(["install", 1, MEMBERS, [], ["n3", "n4"]]) is True
+    assert state.apply(["install", 1, MEMBERS[:1], ["n4"], []]) is False, "a stale decision"
+    assert state.apply(["install", 3, MEMBERS[:1], ["n4"], []]) is False, "a gap"
+    assert state.query() == {"epoch": 1, "members": MEMBERS}
+    assert state.apply(["install", 2, MEMBERS[1:], ["n3"], []]) is True
+    copy = ConfigState()
+    copy.restore(state.snapshot())
+    assert copy.query() == {"epoch": 2, "members": [["n4", 8, 1]]}
+    assert [c["removed"] for c in copy.query("history")] == [[], ["n3"]]
+    with pytest.raises(ValueError, match="install commands"):
+        state.apply(["remove", "n4"])
+
+
+def test_raft_members_restricts_the_group_and_defaults_to_every_node(tmp_path: Path) -> None:
+    peers = {f"n{i}": ("127.0.0.1", 9000 + i) for i in range(1, 6)}
+    ctx = NodeContext(
+        name="n0",
+        address=("127.0.0.1", 9000),
+        peers=peers,
+        data_dir=tmp_path,
+        log=logging.getLogger("test"),
+    )
+    assert raft_peers(ctx) == ["n1", "n2", "n3", "n4", "n5"]
+    assert raft_peers(ctx, ["n0", "n1", "n2"]) == ["n1", "n2"]
+    with pytest.raises(ValueError, match="must include this node"):
+        raft_peers(ctx, ["n1", "n2"])
+    with pytest.raises(ValueError, match="does not have"):
+        raft_peers(ctx, ["n0", "n9"])
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("protocol", ["cr", "craq"])
+def test_killing_the_manager_leader_then_the_tail_loses_no_acknowledged_write(
+    protocol: str,
+) -> None:
+    with Cluster.start(6, service="chain", protocol=protocol, managers=3, seed=21) as cluster:
+        assert cluster.wait_for(lambda: chain_converged(cluster), timeout_s=30)
+        status = cluster.status()
+        assert "term" not in status["n3"].fields, "chain nodes take no part in Raft"
+        leader = manager_status(cluster, status)["leader"]
+        follower = next(name for name in ("n0", "n1", "n2") if name != leader)
+        hint = cluster.client(follower, client_name="t").call("Chain.config", timeout=5.0)
+        assert hint == {"not_leader": leader}
+        with pytest.raises(RemoteError, match="not a peer"):  # the Raft group is n0..n2
+            cluster.client(leader, client_name="t").call("Raft.step", "n3", [], timeout=5.0)
+
+        run = kill_the_manager_leader(cluster, seed=21, between_s=0.5)
+        assert run.crashed == (f"manager leader ({leader})", "tail (n5)")
+        assert run.converged, "the new manager leader took the tail back"
+        assert run.linearizable, run.verdict
+        assert run.acknowledged_writes_lost == 0
+        assert run.acknowledged_writes > 10, "the run must not be vacuous"
+        assert run.epoch >= 3, "founding, the tail removed, the tail added again"
+        assert ChainClient(cluster).refresh() == ["n3", "n4", "n5"]
+
+
+@pytest.mark.cluster
+def test_bad_manager_options_get_clear_errors() -> None:
+    with pytest.raises(ClusterError, match="managers must be a positive number"):
+        Cluster.start(4, service="chain", managers=0)
+    with pytest.raises(ClusterError, match="manager=False has none"):
+        Cluster.start(4, service="chain", managers=3, manager=False)
