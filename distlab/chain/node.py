@@ -4,7 +4,14 @@ What it is: `ChainProcess`, a `distlab.cluster.CoreNode` that runs the same pure
 the simulator, with real time and real sockets. Its role comes from its name: ``n0`` runs
 the configuration manager (`distlab.chain.manager.ConfigManager`), whose configuration is
 written to ``config.snap`` (fsync'ed, checksummed) before it is announced, so a restarted
-manager carries on from the epoch it had; ``n1 ..`` run chain nodes
+manager carries on from the epoch it had -- but while ``n0`` is down nobody can change the
+chain, and reads stop once the leases run out. With ``managers=3`` (or any number above
+one) the manager is replicated instead: ``n0 .. n2`` run it on distlab's Raft
+(`distlab.chain.replicated_manager`: each configuration is committed by a majority of them
+before it is announced, and the Raft leader decides), so it survives the loss of a minority
+of them; a chain node then sends its heartbeats to every manager node and takes a
+configuration from any of them (its core knows them as one manager, ``MANAGERS``). The
+other nodes (``n1 ..``, or ``n3 ..`` with three managers) run chain nodes
 (`distlab.chain.core.ChainNode`), fail-stop as in the paper: a restarted chain node comes
 back empty, under a fresh incarnation, and the manager adds it at the tail with a state
 transfer.
@@ -12,12 +19,14 @@ transfer.
 Client RPCs (``Chain.write``, ``Chain.read``, ``Chain.config``) hand the request to the core
 and wait for its answer (`WriteDone` when the tail has the write, `ReadDone`); a node that
 cannot serve answers ``refused`` with the configuration it knows. `ChainClient` (what
-``cluster.client()`` returns) asks the manager for the configuration, writes at the head,
+``cluster.client()`` returns) asks the manager for the configuration (with replicated
+managers, whichever answers as Raft leader, following ``not_leader`` hints), writes at the head,
 reads at the tail (``protocol="cr"``) or at any member (``"craq"``), retries refusals,
 and records each request in a `distlab.check.History` if given one: a write that timed
 out is indefinite (it may still commit), a read that failed did nothing.
 
-Options: ``protocol`` ("craq" | "cr"), ``manager`` (False: the no-manager teaching switch).
+Options: ``protocol`` ("craq" | "cr"), ``manager`` (False: the no-manager teaching switch),
+``managers`` (default 1: the single durable manager ``n0``; 3: replicated on Raft).
 Ticks are 20 ms. Leases are counted in ticks; the manager waits four times a lease before
 giving up on a node, room for a loaded machine's late ticks (a paused process -- SIGSTOP --
 is beyond what leases without synchronised clocks can cover, as the paper's fail-stop

@@ -16,6 +16,7 @@ from distlab.chain.replicated_manager import ConfigState
 from distlab.cluster import Cluster, ClusterError
 from distlab.cluster.program import NodeContext
 from distlab.replicated.raft_peer import raft_peers
+from distlab.replicated.replies import Applied, decode_reply
 from distlab.rpc import RemoteError
 
 MEMBERS = [["n3", 7, 1], ["n4", 8, 1]]
@@ -77,6 +78,19 @@ def test_killing_the_manager_leader_then_the_tail_loses_no_acknowledged_write(
         assert run.acknowledged_writes > 10, "the run must not be vacuous"
         assert run.epoch >= 3, "founding, the tail removed, the tail added again"
         assert ChainClient(cluster).refresh() == ["n3", "n4", "n5"]
+        now_leading = manager_status(cluster)["leader"]
+        reply = decode_reply(
+            cluster.client(now_leading, client_name="t").call(
+                "Replicated.read", "history", 5.0, timeout=10.0
+            )
+        )
+        assert isinstance(reply, Applied), reply
+        changes = [(c["epoch"], c["removed"], c["added"]) for c in reply.result]
+        assert changes == [
+            (1, [], ["n3", "n4", "n5"]),
+            (2, ["n5"], []),
+            (3, [], ["n5"]),
+        ], "the takeover itself removed nobody; the new leader removed and re-added the tail"
 
 
 @pytest.mark.cluster
