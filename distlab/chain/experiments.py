@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from distlab.chain.node import MANAGER, ChainClient, manager_names
+from distlab.chain.node import MANAGER, ChainClient, cluster_managers
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.core import derive_seed
 
@@ -67,7 +67,7 @@ class ClusterRun:
 
 
 def _managers(cluster: Any) -> tuple[str, ...]:
-    return manager_names({"managers": dict(cluster.chosen or {}).get("managers", 1)})
+    return cluster_managers(cluster)
 
 
 def manager_status(cluster: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -75,6 +75,13 @@ def manager_names(options: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"n{i}" for i in range(count))
 
 
+def cluster_managers(cluster: Any) -> tuple[str, ...]:
+    """The manager nodes of a running chain cluster (its ``managers`` option)."""
+    chosen = dict(getattr(cluster, "chosen", {}) or {})
+    options = dict(getattr(cluster, "options", {}) or {})
+    return manager_names({"managers": chosen.get("managers", options.get("managers", 1))})
+
+
 def _chain_nodes(ctx: NodeContext) -> tuple[str, ...]:
     names = {ctx.name, *ctx.peers} - set(manager_names(ctx.options))
     return tuple(sorted(names, key=lambda name: int(name[1:]) if name[1:].isdigit() else 0))
@@ -302,8 +309,7 @@ class ChainClient:
         self.deadline_s = deadline_s
         self.attempt_timeout_s = attempt_timeout_s
         self.members: list[str] = []
-        chosen = dict(getattr(cluster, "chosen", {}) or {})
-        self.managers = list(manager_names({"managers": chosen.get("managers", 1)}))
+        self.managers = list(cluster_managers(cluster))
         self._rng = random.Random(derive_seed(seed, "chain-client", client_id))
         self._clients: dict[str, tuple[Any, Any]] = {}
 

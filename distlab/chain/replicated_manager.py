@@ -139,6 +139,7 @@ class ManagerPeer(RaftPeer):
         self._core_term = -1
         self._confirmed = (-1, 0.0)  # (term, when the last confirmed round began)
         self._next_confirm = 0.0
+        self.leases_granted = self.leases_withheld = 0
         self._stopping = threading.Event()
         self._manager_loop = threading.Thread(
             target=self._manage, name=f"chain-manager-{ctx.name}", daemon=True
@@ -211,9 +212,16 @@ class ManagerPeer(RaftPeer):
         self._core_term = term
         self.log.info("chain manager: deciding in term %d from epoch %d", term, epoch)
 
-    def _may_grant_leases(self) -> bool:
+    def confirmed_leader(self) -> bool:
+        """Did a majority of managers follow us (this term) at most ``LEASE_GRANT_WINDOW_S``
+        ago? A leader cut off from the other managers keeps its role (Raft has no
+        timeout for that) but stops being confirmed."""
         term, began = self._confirmed
-        return term == self._core_term and time.monotonic() - began <= LEASE_GRANT_WINDOW_S
+        fresh = time.monotonic() - began <= LEASE_GRANT_WINDOW_S
+        return fresh and term == self._leadership()
+
+    def _may_grant_leases(self) -> bool:
+        return self._confirmed[0] == self._core_term and self.confirmed_leader()
 
     def _flush(self) -> None:
         """Handle the deciding core's output (``_decide`` held): a new configuration is
@@ -246,8 +254,12 @@ class ManagerPeer(RaftPeer):
             grant = self._may_grant_leases()
             for envelope in ready.messages:
                 message = envelope.message
-                if isinstance(message, NewConfig) and message.sent_at >= 0 and not grant:
-                    message = NewConfig(message.epoch, message.members, -1)  # no lease
+                if isinstance(message, NewConfig) and message.sent_at >= 0:
+                    if grant:
+                        self.leases_granted += 1
+                    else:
+                        self.leases_withheld += 1
+                        message = NewConfig(message.epoch, message.members, -1)  # no lease
                 self._send(envelope.dst, message)
 
     def _send(self, peer: str, message: Any) -> None:
@@ -276,6 +288,8 @@ class ManagerPeer(RaftPeer):
         fields["epoch"] = state["epoch"]
         fields["chain"] = [m[0] for m in state["members"]]
         fields["deciding"] = self._core is not None
+        fields["leases_granted"] = self.leases_granted
+        fields["leases_withheld"] = self.leases_withheld
         return fields
 
     def close(self) -> None:
@@ -307,12 +321,13 @@ class _ConfigRPC:
         self._peer = peer
 
     def config(self) -> dict[str, Any]:
-        """``{"epoch", "members"}`` on the leader; ``{"not_leader": hint}`` elsewhere."""
+        """``{"epoch", "members"}`` on a recently confirmed leader (so a leader cut off
+        from the other managers does not hand out an old chain); ``{"not_leader": hint}``
+        elsewhere."""
         peer = self._peer
         with peer._lock:
-            leader = peer.node.role.value == "leader"
             hint = peer.node.leader_id
-        if not leader:
+        if not peer.confirmed_leader():
             return {"not_leader": hint}
         with peer._apply_lock:
             state = peer.service.query(None)  # type: ignore[attr-defined]
@@ -330,10 +345,13 @@ class ChainClusterNode(NodeProgram):
     n{managers-1}`` run `ManagerPeer`, the others `distlab.chain.node.ChainProcess`
     (one program per cluster, so this one picks by name and hands everything on)."""
 
+    #: What the manager nodes run (a test puts a mutant here).
+    manager_program: type[ManagerPeer] = ManagerPeer
+
     def __init__(self, ctx: NodeContext) -> None:
         super().__init__(ctx)
         manages = ctx.name in manager_names(ctx.options)
-        self.role: NodeProgram = ManagerPeer(ctx) if manages else ChainProcess(ctx)
+        self.role: NodeProgram = self.manager_program(ctx) if manages else ChainProcess(ctx)
 
     @classmethod
     def client_for(cls, cluster: Any, **options: Any) -> ChainClient:

@@ -12,7 +12,7 @@ import pytest
 
 from distlab.chain.experiments import chain_converged, kill_the_manager_leader, manager_status
 from distlab.chain.node import ChainClient
-from distlab.chain.replicated_manager import ConfigState
+from distlab.chain.replicated_manager import ChainClusterNode, ConfigState, ManagerPeer
 from distlab.cluster import Cluster, ClusterError
 from distlab.cluster.program import NodeContext
 from distlab.replicated.raft_peer import raft_peers
@@ -99,3 +99,47 @@ def test_bad_manager_options_get_clear_errors() -> None:
         Cluster.start(4, service="chain", managers=0)
     with pytest.raises(ClusterError, match="manager=False has none"):
         Cluster.start(4, service="chain", managers=3, manager=False)
+
+
+class LeasesWithoutConfirmation(ManagerPeer):
+    """Mutant: the manager leader grants read leases without a recent confirmation that a
+    majority of managers still follows it."""
+
+    def _may_grant_leases(self) -> bool:
+        return True
+
+
+class ChainWithMutantManagers(ChainClusterNode):
+    manager_program = LeasesWithoutConfirmation
+
+
+def _read_at_the_tail_after_the_managers_moved_on(cluster: Cluster) -> dict:
+    """Cut the manager leader off from the other managers, and the tail off from those
+    others (chain nodes still reach each other and the old leader): the others elect a
+    leader that removes the tail; a write then commits without it. The tail's answer to a
+    read of that key is returned (a stale value there is a lease that outlived a leader)."""
+    assert cluster.wait_for(lambda: chain_converged(cluster), timeout_s=30)
+    client = ChainClient(cluster, protocol="cr", client_id="t")
+    client.put("x", "old")
+    leader = manager_status(cluster)["leader"]
+    others = [name for name in ("n0", "n1", "n2") if name != leader]
+    cluster.partition([leader, "n5"], others)
+    assert cluster.wait_for(lambda: client.refresh() == ["n3", "n4"], timeout_s=20)
+    client.put("x", "new")
+    tail = cluster.client("n5", client_name="t-tail")
+    return tail.call("Chain.read", "x", 1.0, timeout=5.0)
+
+
+@pytest.mark.cluster
+def test_a_manager_leader_cut_off_from_the_others_stops_granting_leases() -> None:
+    with Cluster.start(6, service="chain", protocol="cr", managers=3, seed=22) as cluster:
+        answer = _read_at_the_tail_after_the_managers_moved_on(cluster)
+        assert "lease" in answer.get("refused", ""), answer
+
+
+@pytest.mark.cluster
+def test_the_mutant_that_grants_leases_unconfirmed_serves_a_stale_read() -> None:
+    options = {"protocol": "cr", "manager": True, "managers": 3}
+    with Cluster.start(6, program=ChainWithMutantManagers, seed=22, **options) as cluster:
+        answer = _read_at_the_tail_after_the_managers_moved_on(cluster)
+        assert answer.get("value") == "old", f"the check must catch the mutant: {answer}"
