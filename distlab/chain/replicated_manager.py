@@ -16,7 +16,8 @@ chain) instead of one. Two parts, as in every service built on a consensus log:
   the same pure `distlab.chain.manager.ConfigManager` as in the simulator, run only on the
   current Raft leader among the managers, from its own observations: every chain node sends
   its heartbeats to every manager node, the leader answers them. Followers stay passive (they
-  answer nothing; a client asking one for the configuration gets a hint to the leader).
+  answer nothing; a client asking one for the configuration gets a hint to the leader, and
+  so does a client asking a leader that a majority has not confirmed lately).
 
 Taking over: a manager node that becomes leader reads the committed configuration with a
 ReadIndex read (`RaftPeer.read_nowait`: linearizable, so it sees every ``install`` the old
@@ -46,6 +47,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
@@ -70,6 +72,8 @@ CONFIRM_EVERY_S = 0.1
 LEASE_GRANT_WINDOW_S = 0.3
 #: The manager's tick: the same 20 ms as the chain nodes' (`distlab.chain.node`).
 MANAGER_TICK_S = 0.02
+#: How many heartbeats wait for a busy deciding thread at most (they come again anyway).
+HEARTBEATS_QUEUED = 256
 #: How many reconfigurations the replicated state remembers (the newest).
 HISTORY_KEPT = 64
 
@@ -140,6 +144,7 @@ class ManagerPeer(RaftPeer):
         self._confirmed = (-1, 0.0)  # (term, when the last confirmed round began)
         self._next_confirm = 0.0
         self.leases_granted = self.leases_withheld = 0
+        self._inbox: deque[tuple[str, Heartbeat]] = deque(maxlen=HEARTBEATS_QUEUED)
         self._stopping = threading.Event()
         self._manager_loop = threading.Thread(
             target=self._manage, name=f"chain-manager-{ctx.name}", daemon=True
@@ -177,6 +182,7 @@ class ManagerPeer(RaftPeer):
                 if self._core is None or self._core_term != term:
                     self._take_over(term)
         with self._decide:
+            self._drain()
             if self._core is not None:
                 self._core.tick()
                 self._flush()
@@ -271,7 +277,20 @@ class ManagerPeer(RaftPeer):
             self.log.debug("message to %s not sent: %r", peer, error)
 
     def heartbeat(self, sender: str, beat: Heartbeat) -> None:
-        with self._decide:
+        """A chain node's heartbeat: handled now, or -- while the deciding thread waits for
+        a configuration to commit -- queued for it, so RPC threads never pile up here (they
+        also carry the Raft messages that commit it)."""
+        self._inbox.append((sender, beat))  # a bounded deque: the oldest beat goes first
+        if self._decide.acquire(blocking=False):
+            try:
+                self._drain()
+            finally:
+                self._decide.release()
+
+    def _drain(self) -> None:
+        """Give the queued heartbeats to the deciding core (``_decide`` held)."""
+        while self._inbox:
+            sender, beat = self._inbox.popleft()
             if self._core is not None:  # only the leader's core listens
                 self._core.receive(sender, beat)
                 self._flush()
