@@ -86,9 +86,11 @@ class ConfigState:
     """The configuration manager's replicated state: epoch, members, recent changes.
 
     Commands (plain data, from the Raft log): ``["install", epoch, members, removed,
-    added]`` -- applied, and answered True, only if ``epoch`` is the next epoch; anything
-    else answers False and changes nothing. ``query(None)`` answers ``{"epoch", "members"}``;
-    ``query("history")`` the recent changes."""
+    added, tick]`` -- applied, and answered True, only if ``epoch`` is the next epoch;
+    anything else answers False and changes nothing. ``tick`` is when the deciding leader
+    decided it, in ticks since that leader took over (it shows the wait after a takeover).
+    ``query(None)`` answers ``{"epoch", "members"}``; ``query("history")`` the recent
+    changes."""
 
     def __init__(self) -> None:
         self.epoch = 0
@@ -96,14 +98,15 @@ class ConfigState:
         self.history: list[dict[str, Any]] = []
 
     def apply(self, command: Any) -> bool:
-        if not (isinstance(command, list) and len(command) == 5 and command[0] == "install"):
+        if not (isinstance(command, list) and len(command) == 6 and command[0] == "install"):
             raise ValueError(f"the configuration state takes install commands, not {command!r}")
-        _, epoch, members, removed, added = command
+        _, epoch, members, removed, added, tick = command
         if epoch != self.epoch + 1:
             return False  # decided on a configuration that is no longer the newest
         self.epoch, self.members = epoch, _members(members)
         change = {"epoch": epoch, "members": [m[0] for m in self.members]}
         change.update(removed=[str(n) for n in removed], added=[str(n) for n in added])
+        change["decided_at_tick"] = int(tick)
         self.history = [*self.history, change][-HISTORY_KEPT:]
         return True
 
@@ -239,7 +242,7 @@ class ManagerPeer(RaftPeer):
                 epoch, members = ready.config
                 change = next(o for o in ready.outputs if isinstance(o, Reconfiguration))
                 command = ["install", epoch, [list(m) for m in members]]
-                command += [list(change.removed), list(change.added)]
+                command += [list(change.removed), list(change.added), change.at_tick]
                 waiter = self.propose_nowait(command)
                 reply = (
                     waiter if isinstance(waiter, NotLeader) else self.wait_for_result(waiter, 2.0)
