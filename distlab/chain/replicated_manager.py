@@ -19,9 +19,11 @@ chain) instead of one. Two parts, as in every service built on a consensus log:
   answer nothing; a client asking one for the configuration gets a hint to the leader, and
   so does a client asking a leader that a majority has not confirmed lately).
 
-Taking over: a manager node that becomes leader reads the committed configuration with a
-ReadIndex read (`RaftPeer.read_nowait`: linearizable, so it sees every ``install`` the old
-leader committed) and builds a fresh `ConfigManager` from it. That core treats every member
+Taking over: a manager node that becomes leader confirms it with a ReadIndex round
+(`RaftPeer.read_nowait`: it answers once the new term's first entry is committed and applied,
+so every ``install`` the old leader committed is applied here), waits until every entry of
+its own log is applied too, and builds a fresh `ConfigManager` from that configuration.
+That core treats every member
 as heard at the moment of takeover, so it removes nobody before a full failure timeout
 (``REAL_TIMING.failure_timeout_ticks``, 1 s) has passed -- only a node heard again under a
 new incarnation, which lost its memory and with it its lease, goes at once.
@@ -38,7 +40,7 @@ single manager makes for its leases (a process paused by SIGSTOP breaks it, as t
 
 What it must never do: announce a configuration before it is committed, decide anything on a
 node that is not the Raft leader, or grant a lease without a recent confirmation.
-Where it fits: `distlab.chain.node` runs `ChainClusterNode` when ``managers`` > 1: manager
+Where it fits: `distlab.chain.system` picks `ChainClusterNode` when ``managers`` > 1: manager
 nodes run `ManagerPeer`, the others `distlab.chain.node.ChainProcess`.
 """
 
