@@ -9,7 +9,9 @@ Modules, one idea each: messages (the protocol steps and their codec), core (a c
 CR and CRAQ), manager (the configuration manager: epochs, removal, joining with state
 transfer), simulated (the World's face: safety checks, clients, seeded fault runs, the
 no-manager split brain), node (the same cores in real processes, and the client), system
-(``service="chain"``), experiments (crashes on real clusters, read scaling).
+(``service="chain"``), replicated_manager (``managers=3``: the manager replicated on Raft
+across ``n0..n2``, so it survives the loss of its leader), experiments (crashes on real
+clusters, read scaling).
 """
 
 import importlib
@@ -64,6 +66,11 @@ _LAZY = {
     "crash_every_position": "distlab.chain.experiments",
     "measure_throughput": "distlab.chain.experiments",
     "run_throughput_grid": "distlab.chain.experiments",
+    "kill_the_manager_leader": "distlab.chain.experiments",
+    "manager_status": "distlab.chain.experiments",
+    "ChainClusterNode": "distlab.chain.replicated_manager",
+    "ConfigState": "distlab.chain.replicated_manager",
+    "ManagerPeer": "distlab.chain.replicated_manager",
 }
 
 
@@ -82,6 +89,7 @@ __all__ = [
     "Ack",
     "Behind",
     "ChainClient",
+    "ChainClusterNode",
     "ChainNode",
     "ChainProcess",
     "ChainRefused",
@@ -94,7 +102,9 @@ __all__ = [
     "ChainWorkload",
     "ClusterRun",
     "ConfigManager",
+    "ConfigState",
     "Heartbeat",
+    "ManagerPeer",
     "ManagerReady",
     "NewConfig",
     "ReadDone",
@@ -111,6 +121,8 @@ __all__ = [
     "chain_world",
     "converged",
     "crash_every_position",
+    "kill_the_manager_leader",
+    "manager_status",
     "measure_throughput",
     "run_chain",
     "run_throughput_grid",

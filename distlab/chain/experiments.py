@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from distlab.chain.node import MANAGER, ChainClient
+from distlab.chain.node import MANAGER, ChainClient, cluster_managers
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.core import derive_seed
 
@@ -39,6 +39,8 @@ __all__ = [
     "Throughput",
     "chain_converged",
     "crash_every_position",
+    "kill_the_manager_leader",
+    "manager_status",
     "measure_throughput",
     "run_throughput_grid",
 ]
@@ -64,12 +66,31 @@ class ClusterRun:
         return self.verdict == "ok"
 
 
+def _managers(cluster: Any) -> tuple[str, ...]:
+    return cluster_managers(cluster)
+
+
+def manager_status(cluster: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The deciding manager's status fields (epoch, chain, ...): node ``n0``'s, or with
+    replicated managers the Raft leader's (the newest term's); {} if there is none."""
+    status = status if status is not None else cluster.status()
+    managers = _managers(cluster)
+    if len(managers) == 1:
+        return dict(status[MANAGER].fields)
+    leaders: list[dict[str, Any]] = [
+        dict(status[name].fields)
+        for name in managers
+        if status[name].state == "up" and status[name].fields.get("role") == "leader"
+    ]
+    return max(leaders, key=lambda fields: int(fields.get("term", 0))) if leaders else {}
+
+
 def chain_converged(cluster: Any) -> bool:
     """Every chain node is up, a synced member of the manager's chain, in its epoch."""
     status = cluster.status()
-    manager = status[MANAGER].fields
+    manager = manager_status(cluster, status)
     chain = manager.get("chain") or []
-    names = [name for name in cluster.names if name != MANAGER]
+    names = [name for name in cluster.names if name not in _managers(cluster)]
     if sorted(chain) != sorted(names):
         return False
     return all(
@@ -178,6 +199,69 @@ def crash_every_position(
             if not (removed and back):
                 break
         _let_clients_work(between_s)
+    return _judge(cluster, protocol, history, observer, crashed, keys, timeout_s)
+
+
+def kill_the_manager_leader(
+    cluster: Any,
+    *,
+    clients: int = 3,
+    keys: Sequence[str] = ("x", "y"),
+    write_fraction: float = 0.5,
+    seed: int = 0,
+    between_s: float = 0.4,
+    timeout_s: float = 30.0,
+) -> ClusterRun:
+    """With replicated managers (``managers=3``): SIGKILL the managers' Raft leader with
+    clients busy, then the chain's tail; the new manager leader must take the tail out
+    and back in (both restarted) before the history is judged."""
+    protocol = cluster.chosen.get("protocol", "craq")
+    if len(_managers(cluster)) < 3:
+        raise ValueError("kill_the_manager_leader needs replicated managers (managers=3)")
+    if not cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s):
+        raise TimeoutError("the chain did not form")
+    history = History()
+    crashed = []
+    observer = ChainClient(cluster, protocol=protocol, client_id="observer", seed=seed)
+    with _Clients(
+        cluster, history, clients=clients, keys=keys, write_fraction=write_fraction, seed=seed
+    ):
+        _let_clients_work(between_s)
+        leader = manager_status(cluster).get("leader")
+        crashed.append(f"manager leader ({leader})")
+        cluster.crash(leader)
+        taken_over = cluster.wait_for(
+            lambda: (
+                manager_status(cluster).get("deciding")
+                and manager_status(cluster).get("leader") != leader
+            ),
+            timeout_s,
+        )
+        _let_clients_work(between_s)
+        victim = observer.refresh()[-1]
+        crashed.append(f"tail ({victim})")
+        cluster.crash(victim)
+        removed = taken_over and cluster.wait_for(
+            lambda: victim not in observer.refresh(), timeout_s
+        )
+        cluster.restart(victim)
+        cluster.restart(leader)
+        if removed:
+            cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s)
+        _let_clients_work(between_s)
+    return _judge(cluster, protocol, history, observer, crashed, keys, timeout_s)
+
+
+def _judge(
+    cluster: Any,
+    protocol: str,
+    history: History,
+    observer: ChainClient,
+    crashed: list[str],
+    keys: Sequence[str],
+    timeout_s: float,
+) -> ClusterRun:
+    """The checker's verdict on ``history``, and whether nothing acknowledged was lost."""
     converged = cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s)
     status = cluster.status()
     tail = observer.refresh()[-1]
@@ -191,11 +275,11 @@ def crash_every_position(
         acknowledged_writes_lost=len(lost_acknowledged_writes(history, final)),
         converged=converged,
         crashed=tuple(crashed),
-        epoch=int(status[MANAGER].fields.get("epoch", 0)),
+        epoch=int(manager_status(cluster, status).get("epoch", 0)),
         reads_served={
             name: int(s.fields.get("reads_served", 0))
             for name, s in status.items()
-            if name != MANAGER
+            if name not in _managers(cluster)
         },
         history=history,
     )

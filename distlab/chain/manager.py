@@ -19,12 +19,14 @@ node's read lease when the node is a member. Every tick it decides:
 Each change is a new epoch, persisted (`ManagerReady.config`) before it is announced to
 every member and to the removed nodes. The chain cannot decide this for itself: two halves
 of a partitioned chain would each drop the other (`distlab.chain.core`'s no-manager mode);
-the manager is the one place that decides. In the course it is one durable process; a
-deployment runs it on a consensus service (on distlab's Raft, its decisions would be the
-commands the Raft log commits, in the same order).
+the manager is the one place that decides. By default it is one durable process (node
+``n0``); with ``managers=3`` `distlab.chain.replicated_manager` runs this same core on the
+leader of a Raft group of manager nodes, and each configuration it installs becomes an entry
+that group commits before anyone hears of it.
 
 What it must never do: read the clock, touch files or sockets (the driver persists).
-Where it fits: beside `distlab.chain.core`; node ``n0`` of a chain cluster runs it.
+Where it fits: beside `distlab.chain.core`; node ``n0`` of a chain cluster runs it (or the
+manager nodes' Raft leader, `distlab.chain.replicated_manager`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,14 @@ What it is: `ChainProcess`, a `distlab.cluster.CoreNode` that runs the same pure
 the simulator, with real time and real sockets. Its role comes from its name: ``n0`` runs
 the configuration manager (`distlab.chain.manager.ConfigManager`), whose configuration is
 written to ``config.snap`` (fsync'ed, checksummed) before it is announced, so a restarted
-manager carries on from the epoch it had; ``n1 ..`` run chain nodes
+manager carries on from the epoch it had -- but while ``n0`` is down nobody can change the
+chain, and reads stop once the leases run out. With ``managers=3`` (or any number above
+one) the manager is replicated instead: ``n0 .. n2`` run it on distlab's Raft
+(`distlab.chain.replicated_manager`: each configuration is committed by a majority of them
+before it is announced, and the Raft leader decides), so it survives the loss of a minority
+of them; a chain node then sends its heartbeats to every manager node and takes a
+configuration from any of them (its core knows them as one manager, ``MANAGERS``). The
+other nodes (``n1 ..``, or ``n3 ..`` with three managers) run chain nodes
 (`distlab.chain.core.ChainNode`), fail-stop as in the paper: a restarted chain node comes
 back empty, under a fresh incarnation, and the manager adds it at the tail with a state
 transfer.
@@ -12,12 +19,14 @@ transfer.
 Client RPCs (``Chain.write``, ``Chain.read``, ``Chain.config``) hand the request to the core
 and wait for its answer (`WriteDone` when the tail has the write, `ReadDone`); a node that
 cannot serve answers ``refused`` with the configuration it knows. `ChainClient` (what
-``cluster.client()`` returns) asks the manager for the configuration, writes at the head,
+``cluster.client()`` returns) asks the manager for the configuration (with replicated
+managers, whichever answers as Raft leader, following ``not_leader`` hints), writes at the head,
 reads at the tail (``protocol="cr"``) or at any member (``"craq"``), retries refusals,
 and records each request in a `distlab.check.History` if given one: a write that timed
 out is indefinite (it may still commit), a read that failed did nothing.
 
-Options: ``protocol`` ("craq" | "cr"), ``manager`` (False: the no-manager teaching switch).
+Options: ``protocol`` ("craq" | "cr"), ``manager`` (False: the no-manager teaching switch),
+``managers`` (default 1: the single durable manager ``n0``; 3: replicated on Raft).
 Ticks are 20 ms. Leases are counted in ticks; the manager waits four times a lease before
 giving up on a node, room for a loaded machine's late ticks (a paused process -- SIGSTOP --
 is beyond what leases without synchronised clocks can cover, as the paper's fail-stop
@@ -45,6 +54,10 @@ from distlab.core import Core, Ready, derive_seed
 __all__ = ["MANAGER", "REAL_TIMING", "ChainClient", "ChainProcess", "ChainRefused", "ChainTimeout"]
 
 MANAGER = "n0"
+#: With replicated managers, the name a chain node's core gives its manager: the process
+#: sends what the core addresses to it to every manager node, and hands the core each
+#: manager node's messages as from it (only committed configurations are ever announced).
+MANAGERS = "managers"
 #: Ticks of 20 ms: heartbeats every 40 ms, leases of 240 ms, a node given up after 1 s.
 REAL_TIMING = ChainTiming(
     heartbeat_ticks=2, lease_ticks=12, failure_timeout_ticks=50, resend_ticks=5
@@ -54,8 +67,23 @@ MAX_VALUE_BYTES = 64 * 1024
 MAX_WAIT_S = 30.0
 
 
+def manager_names(options: dict[str, Any]) -> tuple[str, ...]:
+    """The manager nodes of a chain cluster: ``n0 .. n{managers-1}`` (option ``managers``)."""
+    count = options.get("managers", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"managers must be a positive number of nodes, got {count!r}")
+    return tuple(f"n{i}" for i in range(count))
+
+
+def cluster_managers(cluster: Any) -> tuple[str, ...]:
+    """The manager nodes of a running chain cluster (its ``managers`` option)."""
+    chosen = dict(getattr(cluster, "chosen", {}) or {})
+    options = dict(getattr(cluster, "options", {}) or {})
+    return manager_names({"managers": chosen.get("managers", options.get("managers", 1))})
+
+
 def _chain_nodes(ctx: NodeContext) -> tuple[str, ...]:
-    names = {ctx.name, *ctx.peers} - {MANAGER}
+    names = {ctx.name, *ctx.peers} - set(manager_names(ctx.options))
     return tuple(sorted(names, key=lambda name: int(name[1:]) if name[1:].isdigit() else 0))
 
 
@@ -72,6 +100,8 @@ class ChainProcess(CoreNode):
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.protocol = protocol
         self.with_manager = bool(ctx.options.get("manager", True))
+        self.managers = manager_names(ctx.options)
+        self.replicated_manager = len(self.managers) > 1
         self.config_path = ctx.data_dir / "config.snap"
         self._answers: dict[str, Any] = {}
         self._answered = threading.Condition()
@@ -83,7 +113,7 @@ class ChainProcess(CoreNode):
     def boot(self) -> Core:
         from distlab.storage import read_snapshot
 
-        if self.ctx.name == MANAGER:
+        if self.ctx.name == MANAGER and not self.replicated_manager:
             epoch, members = 0, cast(Members, ())
             raw = read_snapshot(self.config_path)  # a corrupt file raises CorruptLogError
             if raw is not None:
@@ -91,7 +121,9 @@ class ChainProcess(CoreNode):
             return ConfigManager(MANAGER, _chain_nodes(self.ctx), REAL_TIMING, epoch, members)
         return ChainNode(
             self.ctx.name,
-            manager=MANAGER if self.with_manager else None,
+            manager=(MANAGERS if self.replicated_manager else MANAGER)
+            if self.with_manager
+            else None,
             protocol=self.protocol,
             incarnation=int.from_bytes(os.urandom(4), "big") >> 1 or 1,  # this boot's
             timing=REAL_TIMING,
@@ -117,7 +149,17 @@ class ChainProcess(CoreNode):
                 self._answered.notify_all()
 
     def services(self) -> dict[str, object]:
-        return {"Chain": _ChainRPC(self), **super().services()}
+        services = {"Chain": _ChainRPC(self), **super().services()}
+        if self.replicated_manager:
+            services["Core"] = _ManagedCoreRPC(self)
+        return services
+
+    def _send(self, peer: str, message: Any) -> None:
+        if peer == MANAGERS:  # heartbeats reach every manager node; the leader answers
+            for manager in self.managers:
+                super()._send(manager, message)
+        else:
+            super()._send(peer, message)
 
     def status(self) -> dict[str, Any]:
         with self.lock:
@@ -178,6 +220,26 @@ def _decode_config(raw: bytes) -> tuple[int, Members]:
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"config.snap holds a bad epoch {epoch!r}")
     return epoch, parsed
+
+
+class _ManagedCoreRPC:
+    """``Core.step`` on a chain node with replicated managers: a manager node's message
+    reaches the core as from ``MANAGERS``; other peers' as they are."""
+
+    def __init__(self, node: ChainProcess) -> None:
+        self._node = node
+
+    def step(self, sender: str, message: Any) -> None:
+        node = self._node
+        if sender not in node.ctx.peers:
+            node.steps_refused += 1
+            raise ValueError(f"Core.step from {sender!r}, which is not a peer of {node.ctx.name}")
+        decoded = node.codec.decode(message)
+        if type(decoded) not in node.codec.types:
+            node.steps_refused += 1
+            raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
+        source = MANAGERS if sender in node.managers else sender
+        node.run(lambda core: core.receive(source, decoded))
 
 
 class _ChainRPC:
@@ -247,6 +309,7 @@ class ChainClient:
         self.deadline_s = deadline_s
         self.attempt_timeout_s = attempt_timeout_s
         self.members: list[str] = []
+        self.managers = list(cluster_managers(cluster))
         self._rng = random.Random(derive_seed(seed, "chain-client", client_id))
         self._clients: dict[str, tuple[Any, Any]] = {}
 
@@ -280,14 +343,31 @@ class ChainClient:
         return str(answer["value"])
 
     def refresh(self) -> list[str]:
-        """Ask the configuration manager for the chain (head first)."""
-        config = self._rpc(MANAGER).call("Chain.config", timeout=self.attempt_timeout_s)
-        self.members = list(config["members"])
-        return self.members
+        """Ask the configuration manager for the chain (head first). With replicated
+        managers: whichever answers as leader, following "not leader" hints."""
+        last: Any = None
+        for _ in range(2 * len(self.managers)):
+            manager = self.managers[0]
+            try:
+                config = self._rpc(manager).call("Chain.config", timeout=self.attempt_timeout_s)
+            except Exception as error:  # down: ask the next one
+                last = error
+                config = {"not_leader": None}
+            if "members" in config:
+                self.members = list(config["members"])
+                return self.members
+            last = last or config
+            hint = config.get("not_leader")
+            rest = [m for m in self.managers if m != manager] + [manager]
+            if hint in rest and hint != manager:
+                rest.remove(hint)
+                rest.insert(0, hint)
+            self.managers = rest
+        raise ChainRefused(f"no configuration manager answered as leader ({last!r:.120})")
 
     def _target(self, kind: str) -> str:
         if not self.members:
-            self.refresh()
+            self.refresh()  # ChainRefused (definite) if no manager answers: nothing was sent
         if not self.members:
             raise ChainRefused("the chain has not started yet")
         if kind == "write":

@@ -52,7 +52,11 @@ Usage (what a service built on Raft needs to know)::
   dict) or ``status()``; ``self.service`` is the service instance, and options RaftPeer
   does not know are ignored, so a subclass may take its own. In-process helpers:
   ``propose_nowait(command)`` -> a waiter or a not_leader dict, ``wait_for_result(waiter,
-  timeout)``. ``distlab.replicated.observe`` has ``wait_for_one_leader``, ``applied``, ...
+  timeout)``; ``read_nowait(query)`` and ``wait_for_read(waiter, timeout)`` for ReadIndex.
+  ``distlab.replicated.observe`` has ``wait_for_one_leader``, ``applied``, ...
+* ``raft_members=["n0", "n1", "n2"]`` (default: every node) makes only those nodes the Raft
+  group, so other nodes of the same cluster can run something else (the chain's replicated
+  configuration manager, `distlab.chain.replicated_manager`, does this).
 * Persistent state lives in ``<data_dir>/raft/`` (``raft.log`` and ``snapshot``).
 
 What it is: a :class:`~distlab.cluster.NodeProgram` that hosts a pure
@@ -117,7 +121,7 @@ from distlab.replicated.replies import (
 from distlab.replicated.service import load_service
 from distlab.replicated.transport import PeerSender, SenderStatistics, decode_batch
 
-__all__ = ["NOOP", "PeerStatistics", "RaftPeer"]
+__all__ = ["NOOP", "PeerStatistics", "RaftPeer", "raft_peers"]
 
 # ``NOOP`` (re-exported): the blank entry a new leader appends at the start of its term.
 # It is `distlab.raft.NOOP`; the core appends it, and `_apply` keeps it from the service.
@@ -132,6 +136,7 @@ DEFAULTS: dict[str, Any] = {
     "lease_reads": False,
     "max_entries_per_append": 256,
     "peer_rpc_timeout_s": 1.0,
+    "raft_members": None,
 }
 
 
@@ -161,6 +166,23 @@ class _Pending:
     def resolve(self, result: Reply) -> None:
         self.result = result
         self.event.set()
+
+
+def raft_peers(ctx: NodeContext, raft_members: Any = None) -> list[str]:
+    """This node's Raft peers: every other node of the cluster, or, given ``raft_members``
+    (node names, this one among them), only those -- a Raft group inside a larger cluster,
+    e.g. a chain's configuration managers beside the chain nodes they manage."""
+    if raft_members is None:
+        return sorted(ctx.peers)
+    if isinstance(raft_members, str) or not all(isinstance(m, str) for m in raft_members):
+        raise ValueError(f"raft_members must be a list of node names, got {raft_members!r}")
+    members = set(raft_members)
+    if ctx.name not in members:
+        raise ValueError(f"raft_members {sorted(members)} must include this node, {ctx.name}")
+    unknown = members - {ctx.name, *ctx.peers}
+    if unknown:
+        raise ValueError(f"raft_members names nodes the cluster does not have: {sorted(unknown)}")
+    return sorted(members - {ctx.name})
 
 
 def _ticks(ms: float, tick_ms: float) -> int:
@@ -197,7 +219,11 @@ class RaftPeer(NodeProgram):
         # Seeded (replayable), but not the same timeouts in every incarnation of the node.
         rng = random.Random(derive_seed(ctx.seed, "raft", persisted.hard_state.current_term))
         self.node = RaftNode(
-            ctx.name, sorted(ctx.peers), rng=rng, config=config, persisted=persisted
+            ctx.name,
+            raft_peers(ctx, options["raft_members"]),
+            rng=rng,
+            config=config,
+            persisted=persisted,
         )
         self.log.info(
             "raft: recovered term %d, vote %s, %d entries, snapshot at %d",
