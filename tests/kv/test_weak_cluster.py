@@ -102,5 +102,5 @@ def test_service_options_are_checked_before_any_process_starts() -> None:
         Cluster.start(3, service="kv", consistency="eventual")
     with pytest.raises(ClusterError, match="do not pass program"):
         Cluster.start(3, program=Echo, service="kv")
-    with pytest.raises(ClusterError, match="no system named 'k-v'; registered systems: .*kv"):
+    with pytest.raises(ClusterError, match=r"no system named 'k-v'; registered systems: .*kv"):
         Cluster.start(3, service="k-v")
