@@ -41,9 +41,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kazoo import exceptions as kazoo_errors
-from kazoo.protocol.states import EventType, KeeperState, WatchedEvent, ZnodeStat
+from kazoo.protocol.states import EventType, KeeperState, WatchedEvent
 
 from distlab.check.coordination import CoordHistory
+from distlab.coord.kazoo_api import KazooAPI
 from distlab.rpc import Client
 
 __all__ = ["CoordClient"]
@@ -75,11 +76,7 @@ def _error(name: str, message: str) -> Exception:
     return cls(message)
 
 
-def _stat(raw: dict[str, int]) -> ZnodeStat:
-    return ZnodeStat(**raw)
-
-
-class CoordClient:
+class CoordClient(KazooAPI):
     """A session with the coordination service (see the module docstring)."""
 
     def __init__(
@@ -193,69 +190,6 @@ class CoordClient:
         """Resume after `freeze` (the service may have expired the session meanwhile)."""
         self._frozen.clear()
         self._thawed.set()
-
-    # ----- kazoo's API ---------------------------------------------------------------
-
-    def create(
-        self,
-        path: str,
-        value: bytes = b"",
-        acl: Any = None,
-        ephemeral: bool = False,
-        sequence: bool = False,
-        makepath: bool = False,
-    ) -> str:
-        """Create a znode; its path (with the suffix of a sequential one)."""
-        if makepath:
-            parent = path.rsplit("/", 1)[0]
-            if parent:
-                self.ensure_path(parent)
-        command: dict[str, Any] = {"op": "create", "path": path, "data": value}
-        command.update(ephemeral=bool(ephemeral), sequence=bool(sequence))
-        return str(self._write(command, value))
-
-    def ensure_path(self, path: str, acl: Any = None) -> bool:
-        """Create ``path`` and its missing parents (no error if they exist)."""
-        parts = [p for p in path.split("/") if p]
-        for depth in range(1, len(parts) + 1):
-            prefix = "/" + "/".join(parts[:depth])
-            if self.exists(prefix) is None:
-                with contextlib.suppress(kazoo_errors.NodeExistsError):
-                    self.create(prefix)
-        return True
-
-    def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
-        """Delete a znode if its version matches (``-1``: any)."""
-        if recursive:
-            for child in self.get_children(path):
-                self.delete(f"{path.rstrip('/')}/{child}", recursive=True)
-        self._write({"op": "delete", "path": path, "version": version})
-        return True
-
-    def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
-        """Replace a znode's data if its version matches; its new stat."""
-        return _stat(
-            self._write({"op": "set", "path": path, "data": value, "version": version}, value)
-        )
-
-    def sync(self, path: str = "/") -> str:
-        """Bring this client's server up to date with the leader (a write of nothing)."""
-        self._write({"op": "sync", "path": path})
-        return path
-
-    def get(self, path: str, watch: Callable[..., Any] | None = None) -> tuple[bytes, ZnodeStat]:
-        """(data, stat) from this client's server; ``watch`` fires once on its next change."""
-        data, stat = self._read("get", path, watch)
-        return bytes(data), _stat(stat)
-
-    def exists(self, path: str, watch: Callable[..., Any] | None = None) -> ZnodeStat | None:
-        """The stat, or None; ``watch`` fires on creation, change or deletion."""
-        raw = self._read("exists", path, watch)
-        return None if raw is None else _stat(raw)
-
-    def get_children(self, path: str, watch: Callable[..., Any] | None = None) -> list[str]:
-        """The children's names; ``watch`` fires when a child is added or removed."""
-        return list(self._read("get_children", path, watch))
 
     # ----- calls ---------------------------------------------------------------------
 

@@ -22,16 +22,16 @@ What it must never do: read the wall clock or use unseeded randomness.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from kazoo import exceptions as kazoo_errors
-from kazoo.protocol.states import EventType, KeeperState, WatchedEvent, ZnodeStat
+from kazoo.protocol.states import EventType, KeeperState, WatchedEvent
 
 from distlab.check.coordination import CoordHistory
+from distlab.coord.kazoo_api import KazooAPI
 from distlab.coord.server import CoordServer
 from distlab.core import NodeId
 from distlab.raft.core import RaftConfig, RaftNode, Role
@@ -258,7 +258,7 @@ class _SimHandler:
 _numbers = itertools.count(1)
 
 
-class SimCoordClient:
+class SimCoordClient(KazooAPI):
     """A session in the simulator with kazoo's API (like `distlab.coord.CoordClient`)."""
 
     def __init__(
@@ -467,61 +467,6 @@ class SimCoordClient:
     def _read_floor(self) -> int:
         """The oldest state a read may be answered from: the newest this client has seen."""
         return self.last_zxid
-
-    # ----- kazoo's API -----------------------------------------------------------------
-
-    def create(
-        self,
-        path: str,
-        value: bytes = b"",
-        acl: Any = None,
-        ephemeral: bool = False,
-        sequence: bool = False,
-        makepath: bool = False,
-    ) -> str:
-        if makepath and path.rsplit("/", 1)[0]:
-            self.ensure_path(path.rsplit("/", 1)[0])
-        command = {
-            "op": "create",
-            "path": path,
-            "data": value,
-            "ephemeral": ephemeral,
-            "sequence": sequence,
-        }
-        return str(self._write(command, value))
-
-    def ensure_path(self, path: str, acl: Any = None) -> bool:
-        parts = [p for p in path.split("/") if p]
-        for depth in range(1, len(parts) + 1):
-            prefix = "/" + "/".join(parts[:depth])
-            if self.exists(prefix) is None:
-                with contextlib.suppress(kazoo_errors.NodeExistsError):
-                    self.create(prefix)
-        return True
-
-    def delete(self, path: str, version: int = -1, recursive: bool = False) -> bool:
-        self._write({"op": "delete", "path": path, "version": version})
-        return True
-
-    def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
-        return ZnodeStat(
-            **self._write({"op": "set", "path": path, "data": value, "version": version}, value)
-        )
-
-    def sync(self, path: str = "/") -> str:
-        self._write({"op": "sync", "path": path})
-        return path
-
-    def get(self, path: str, watch: Callable[..., Any] | None = None) -> tuple[bytes, ZnodeStat]:
-        data, stat = self._read("get", path, watch)
-        return bytes(data), ZnodeStat(**stat)
-
-    def exists(self, path: str, watch: Callable[..., Any] | None = None) -> ZnodeStat | None:
-        raw = self._read("exists", path, watch)
-        return None if raw is None else ZnodeStat(**raw)
-
-    def get_children(self, path: str, watch: Callable[..., Any] | None = None) -> list[str]:
-        return list(self._read("get_children", path, watch))
 
     def __repr__(self) -> str:
         return f"<SimCoordClient {self.name} session {self.session_id} -> {self.server}>"
