@@ -36,6 +36,7 @@ from distlab.cluster.core_node import CoreNode
 from distlab.cluster.launch import ClusterError
 from distlab.cluster.program import NodeContext
 from distlab.core import Ready, derive_seed
+from distlab.kv.clerk import KVOperations
 from distlab.primary_backup.arbiter import (
     Arbiter,
     ArbiterReady,
@@ -205,7 +206,7 @@ class _ReplicaRPC:
         return {"status": "ok", "output": reply.output, "index": reply.index}
 
 
-class PrimaryBackupClient:
+class PrimaryBackupClient(KVOperations):
     """put / get / append against a primary-backup cluster (module docstring)."""
 
     def __init__(
@@ -228,15 +229,6 @@ class PrimaryBackupClient:
         self._seq = itertools.count(1)
         self._rpc: dict[str, Any] = {}
         self.latencies_s: list[float] = []
-
-    def put(self, key: str, value: str) -> str:
-        return self._operation("put", key, value)
-
-    def append(self, key: str, value: str) -> str:
-        return self._operation("append", key, value)
-
-    def get(self, key: str) -> str:
-        return self._operation("get", key, "")
 
     def _operation(self, op: str, key: str, value: str) -> str:
         seq = next(self._seq)

@@ -40,6 +40,7 @@ import msgpack
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.check.linearizability import CheckResult
 from distlab.core import NodeId, derive_seed
+from distlab.kv.clerk import KVOperations
 from distlab.primary_backup.arbiter import Arbiter, ArbiterReady, ArbiterState
 from distlab.primary_backup.machine import Machine, StateDiff
 from distlab.primary_backup.messages import (
@@ -260,7 +261,7 @@ def _virtual_clock(world: World) -> Callable[[], int]:
     return lambda: world.now * 1_000_000 + next(calls)
 
 
-class SimClient:
+class SimClient(KVOperations):
     """A client in virtual time (module docstring); ``preferred`` is the replica it tries
     first. Each operation keeps its seq across attempts, so a retry is a duplicate the
     replicas recognise."""
@@ -292,15 +293,6 @@ class SimClient:
         self._roam = random.Random(derive_seed(world.seed, "client", client_id)) if roam else None
         #: Called once, right after the next request is accepted (a fault in mid-flight).
         self.after_submit: Callable[[], None] | None = None
-
-    def put(self, key: str, value: str) -> str:
-        return self._operation("put", key, value)
-
-    def append(self, key: str, value: str) -> str:
-        return self._operation("append", key, value)
-
-    def get(self, key: str) -> str:
-        return self._operation("get", key, "")
 
     def _operation(self, op: str, key: str, value: str) -> str:
         seq = next(self._seq)
