@@ -1,0 +1,35 @@
+"""distlab.frangipani: workstations that cache a shared file system and never see stale data.
+
+Chapter 14 (lecture 11). Modules, in reading order: ``service`` (the shared virtual disk and
+the lock server as one deterministic state machine, with crash recovery), ``workstation``
+(a write-back cache under locks, a write-ahead log, the revoke handler), ``simulated`` (the
+seeded simulator, named invariants, mutants and a checked workload), ``node`` and
+``system`` (the service replicated on Raft in real processes, workstations driving it),
+``experiments`` (private files against a shared file: what lock traffic costs).
+"""
+
+from distlab.frangipani.service import ROOT, FrangipaniService, check_path
+from distlab.frangipani.simulated import (
+    FrangipaniSim,
+    ForgetsToReplay,
+    ReplaysOldEntries,
+    SimRun,
+    SkipsTheLog,
+    run_workload,
+)
+from distlab.frangipani.workstation import Completion, Workstation, locks_for
+
+__all__ = [
+    "ROOT",
+    "Completion",
+    "ForgetsToReplay",
+    "FrangipaniService",
+    "FrangipaniSim",
+    "ReplaysOldEntries",
+    "SimRun",
+    "SkipsTheLog",
+    "Workstation",
+    "check_path",
+    "locks_for",
+    "run_workload",
+]
