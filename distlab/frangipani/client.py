@@ -27,10 +27,22 @@ class FrangipaniClient:
         self.cluster = cluster
         self.history = history
         self.timeout_s = timeout_s
+        self._rpc: dict[str, Any] = {}
+
+    def _client(self, node: str) -> Any:
+        """One rpc client per node, kept: a connection per call would exhaust the server."""
+        if node not in self._rpc:
+            self._rpc[node] = self.cluster.client(node)
+        return self._rpc[node]
+
+    def close(self) -> None:
+        for rpc in self._rpc.values():
+            rpc.close()
+        self._rpc.clear()
 
     def run(self, workstation: str, *op: Any) -> Any:
         """Run ``op`` on ``workstation``; its value, or `FileSystemError` / `TimeoutError`."""
-        rpc = self.cluster.client(workstation)
+        rpc = self._client(workstation)
         answer = rpc.call("Workstation.op", list(op), self.timeout_s,
                           timeout=self.timeout_s + 2.0)
         if answer.get("timeout"):
@@ -69,13 +81,13 @@ class FrangipaniClient:
         self.run(workstation, "sync")
 
     def view(self, workstation: str) -> dict[str, Any]:
-        return dict(self.cluster.client(workstation).call("Workstation.view"))
+        return dict(self._client(workstation).call("Workstation.view"))
 
     def disk(self) -> dict[str, Any]:
         """The shared service's state as the first server that answers holds it."""
         for name in self.cluster.names:
             try:
-                state = self.cluster.client(name).call("Replicated.query", None, timeout=2.0)
+                state = self._client(name).call("Replicated.query", None, timeout=2.0)
             except Exception:  # a workstation (no such RPC) or a crashed server
                 continue
             return dict(state)

@@ -114,7 +114,10 @@ class _WorkstationDriver:
         self.ctx = ctx
         self.servers = servers
         self.tick_s = tick_s
-        self.core = Workstation(ctx.name, write_back_on_revoke=write_back_on_revoke)
+        # A holder hears of a revoke only in an answer, so an idle workstation asks often
+        # (every 5 ticks): the price of never calling from the server to a workstation.
+        self.core = Workstation(ctx.name, write_back_on_revoke=write_back_on_revoke,
+                                poll_ticks=2, renew_ticks=5)
         self.changed = threading.Condition()
         self.leader = servers[0]
         self.commands = 0
@@ -264,4 +267,5 @@ class _WorkstationRPC:
             view = self._driver.core.view()
             view["lock_commands"] = self._driver.core.lock_commands
             view["commands"] = self._driver.commands
+            view["write_backs"] = self._driver.core.write_backs
         return view
