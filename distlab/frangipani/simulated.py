@@ -98,7 +98,11 @@ class ServerCore:
     def receive(self, sender: NodeId, message: Any) -> None:
         if isinstance(message, Request):
             self.observe(sender, message.command)
+            before = {ws: set(locks) for ws, locks in self.service.revoking.items()}
             answer = self.service.apply(message.command)
+            for ws, locks in self.service.revoking.items():
+                for name in sorted(set(locks) - before.get(ws, set())):
+                    self.observe(ws, {"op": "revoked", "lock": name, "for": sender})
             self._out.append(Envelope(SERVER, sender, Answer(answer)))
 
     def has_ready(self) -> bool:
@@ -186,14 +190,18 @@ class FrangipaniSim(SimSystem):
 
     def _observe(self, sender: str, command: dict[str, Any]) -> None:
         """Ghost state for the invariants: what each command is about to do."""
-        self.messages += 1
         service = self.service
         op = command.get("op")
-        ws = command.get("ws", sender)
         now = self.world.now if hasattr(self, "world") else 0
+        if op == "revoked":  # the server asks ``sender`` to give a lock back
+            self._event(now, sender, f"revoke {command['lock']} (wanted by {command['for']})")
+            return
+        self.messages += 1
+        ws = command.get("ws", sender)
         if command.get("epoch") != service.epochs.get(ws) and op != "recover":
             return
         if op == "log":
+            self._event(now, ws, f"appends {len(command['entries'])} log entries to the disk")
             for entry in command.get("entries", []):
                 for key, block in entry["blocks"].items():
                     self.logged[(ws, key, block[0])] = (service.epochs[ws], entry["seq"])
@@ -206,11 +214,16 @@ class FrangipaniSim(SimSystem):
                         f"{ws} writes {key} v{block[0]} back before its log entry is on the disk",
                     )
             if command.get("locks"):
-                self.events.append((now, ws, f"releases {', '.join(command['locks'])}"))
+                self._event(now, ws, f"writes back {len(command.get('blocks', {}))} block(s), releases "
+                            f"{', '.join(command['locks'])}")
         elif op == "recover":
-            self.events.append((now, ws, "lease expired: recovered"))
+            self._event(now, ws, "recovered: log replayed, then locks released")
         elif op == "acquire":
-            self.events.append((now, ws, f"asks {command['mode']} {command['lock']}"))
+            self._event(now, ws, f"asks {command['mode']} lock on {command['lock']}")
+
+    def _event(self, now: int, node: str, what: str) -> None:
+        if not self.events or self.events[-1][1:] != (node, what):  # polls repeat themselves
+            self.events.append((now, node, what))
 
     def after_event(self, node_id: NodeId, core: Any) -> None:
         service = self.service
