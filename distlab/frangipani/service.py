@@ -210,13 +210,16 @@ class FrangipaniService:
 
     def recover(self, ws: str) -> None:
         """Take the locks of ``ws``, replay its log, and only then release them."""
+        had_work = bool(self.logs.get(ws)) or any(
+            ws in lock["holders"] for lock in self.locks.values()
+        )
         held = self.take_locks(ws)
         self.replay(self.logs.get(ws, []))
         self.logs[ws] = []
         self.release_locks(held)
         self.epochs[ws] = self.epochs.get(ws, 0) + 1  # its old commands are refused from now
         self.revoking.pop(ws, None)
-        self.recoveries += 1
+        self.recoveries += had_work  # a workstation with no locks and no log costs nothing
 
     def take_locks(self, ws: str) -> list[str]:
         """Hand every lock ``ws`` holds to the recovery service (the holder ``"recovery"``)."""
