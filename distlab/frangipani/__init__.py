@@ -3,11 +3,16 @@
 Chapter 14 (lecture 11). Modules, in reading order: ``service`` (the shared virtual disk and
 the lock server as one deterministic state machine, with crash recovery), ``workstation``
 (a write-back cache under locks, a write-ahead log, the revoke handler), ``simulated`` (the
-seeded simulator, named invariants, mutants and a checked workload), ``node`` and
+seeded simulator, named invariants, mutants and a checked workload), ``lab`` (one simulated
+system to poke at by hand), ``node`` and
 ``system`` (the service replicated on Raft in real processes, workstations driving it),
+``client`` (file operations on chosen workstations, recorded in a history),
 ``experiments`` (private files against a shared file: what lock traffic costs).
 """
 
+from distlab.frangipani.client import FileSystemError, FrangipaniClient
+from distlab.frangipani.experiments import SharingRow, measure_sharing
+from distlab.frangipani.lab import FrangipaniLab
 from distlab.frangipani.service import ROOT, FrangipaniService, check_path
 from distlab.frangipani.simulated import (
     FrangipaniSim,
@@ -22,6 +27,11 @@ from distlab.frangipani.workstation import Completion, Workstation, locks_for
 __all__ = [
     "ROOT",
     "Completion",
+    "FileSystemError",
+    "FrangipaniClient",
+    "FrangipaniLab",
+    "SharingRow",
+    "measure_sharing",
     "ForgetsToReplay",
     "FrangipaniService",
     "FrangipaniSim",
