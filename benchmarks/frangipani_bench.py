@@ -26,13 +26,19 @@ def main() -> int:
     args = parser.parse_args()
     with Cluster.start(5, service="frangipani", seed=1) as cluster:
         rows = measure_sharing(cluster, args.ops)
-    print(f"{'workload':10} {'ops/s':>8} {'lock cmds/op':>13} {'cmds/op':>8} {'write-backs/op':>15}")
+    print(
+        f"{'workload':10} {'ops/s':>8} {'lock cmds/op':>13} {'cmds/op':>8} {'write-backs/op':>15}"
+    )
     for row in rows:
-        print(f"{row.workload:10} {row.ops_per_s:8.1f} {row.lock_commands_per_op:13.2f} "
-              f"{row.commands_per_op:8.2f} {row.write_backs_per_op:15.2f}")
+        print(
+            f"{row.workload:10} {row.ops_per_s:8.1f} {row.lock_commands_per_op:13.2f} "
+            f"{row.commands_per_op:8.2f} {row.write_backs_per_op:15.2f}"
+        )
     private, shared = rows
-    print(f"shared/private: {shared.ops_per_s / private.ops_per_s:.2f}x the throughput, "
-          f"{shared.commands_per_op - private.commands_per_op:+.2f} commands per operation")
+    print(
+        f"shared/private: {shared.ops_per_s / private.ops_per_s:.2f}x the throughput, "
+        f"{shared.commands_per_op - private.commands_per_op:+.2f} commands per operation"
+    )
     print(json.dumps({"rows": [asdict(row) for row in rows]}))
     return 0
 

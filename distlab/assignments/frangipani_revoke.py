@@ -100,8 +100,12 @@ def then_write_back_and_release(workstation_cls: type[Workstation]) -> None:
 def replay_redoes_newer(service_cls: type[FrangipaniService]) -> None:
     service = service_cls()
     service.blocks["/a"] = [1, "old"]
-    service.replay([{"seq": 1, "blocks": {"/a": [2, "mid"], "/n": [1, "new file"]}},
-                    {"seq": 2, "blocks": {"/a": [3, "newest"]}}])
+    service.replay(
+        [
+            {"seq": 1, "blocks": {"/a": [2, "mid"], "/n": [1, "new file"]}},
+            {"seq": 2, "blocks": {"/a": [3, "newest"]}},
+        ]
+    )
     assert service.blocks["/a"] == [3, "newest"], f"/a should be v3 'newest': {service.blocks}"
     assert service.blocks["/n"] == [1, "new file"], "a block not yet on the disk is redone"
 
@@ -118,28 +122,40 @@ def replay_never_goes_back(service_cls: type[FrangipaniService]) -> None:
 def _runs(workstation_cls: type[Workstation], service_cls: type[FrangipaniService]) -> Any:
     def run() -> None:
         for seed in SEEDS:
-            result = run_workload(seed, workstations=3, crashes=2,
-                                  workstation_cls=workstation_cls, service_cls=service_cls)
+            result = run_workload(
+                seed,
+                workstations=3,
+                crashes=2,
+                workstation_cls=workstation_cls,
+                service_cls=service_cls,
+            )
             assert result.verdict == "ok", f"seed {seed}: the checker's verdict is {result.verdict}"
             assert result.synced_lost == 0, f"seed {seed}: a synced write was lost"
 
     return run
 
 
-def check_frangipani_revoke(workstation_cls: type[Workstation],
-                            service_cls: type[FrangipaniService]) -> Verdict:
+def check_frangipani_revoke(
+    workstation_cls: type[Workstation], service_cls: type[FrangipaniService]
+) -> Verdict:
     """Run the assignment's checks against the learner's two classes."""
     seeds = ", ".join(map(str, SEEDS))
     return run_checks(
         f"Frangipani's revoke and replay (simulated runs use seeds {seeds})",
         [
             ("a revoke appends the log first", lambda: log_goes_first(workstation_cls)),
-            ("then writes the revoked dirty blocks back and releases",
-             lambda: then_write_back_and_release(workstation_cls)),
-            ("replay redoes logged blocks newer than the disk",
-             lambda: replay_redoes_newer(service_cls)),
+            (
+                "then writes the revoked dirty blocks back and releases",
+                lambda: then_write_back_and_release(workstation_cls),
+            ),
+            (
+                "replay redoes logged blocks newer than the disk",
+                lambda: replay_redoes_newer(service_cls),
+            ),
             ("replay never overwrites a newer block", lambda: replay_never_goes_back(service_cls)),
-            ("3 workstations, crashes: linearizable, every rule holds",
-             _runs(workstation_cls, service_cls)),
+            (
+                "3 workstations, crashes: linearizable, every rule holds",
+                _runs(workstation_cls, service_cls),
+            ),
         ],
     )

@@ -15,8 +15,8 @@ from distlab.frangipani.experiments import SharingRow, measure_sharing
 from distlab.frangipani.lab import FrangipaniLab
 from distlab.frangipani.service import ROOT, FrangipaniService, check_path
 from distlab.frangipani.simulated import (
-    FrangipaniSim,
     ForgetsToReplay,
+    FrangipaniSim,
     ReplaysOldEntries,
     SimRun,
     SkipsTheLog,
@@ -28,18 +28,18 @@ __all__ = [
     "ROOT",
     "Completion",
     "FileSystemError",
+    "ForgetsToReplay",
     "FrangipaniClient",
     "FrangipaniLab",
-    "SharingRow",
-    "measure_sharing",
-    "ForgetsToReplay",
     "FrangipaniService",
     "FrangipaniSim",
     "ReplaysOldEntries",
+    "SharingRow",
     "SimRun",
     "SkipsTheLog",
     "Workstation",
     "check_path",
     "locks_for",
+    "measure_sharing",
     "run_workload",
 ]

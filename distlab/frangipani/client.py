@@ -22,8 +22,9 @@ class FileSystemError(Exception):
 
 
 class FrangipaniClient:
-    def __init__(self, cluster: Any, history: History | None = None,
-                 timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, cluster: Any, history: History | None = None, timeout_s: float = 15.0
+    ) -> None:
         self.cluster = cluster
         self.history = history
         self.timeout_s = timeout_s
@@ -43,20 +44,23 @@ class FrangipaniClient:
     def run(self, workstation: str, *op: Any) -> Any:
         """Run ``op`` on ``workstation``; its value, or `FileSystemError` / `TimeoutError`."""
         rpc = self._client(workstation)
-        answer = rpc.call("Workstation.op", list(op), self.timeout_s,
-                          timeout=self.timeout_s + 2.0)
+        answer = rpc.call("Workstation.op", list(op), self.timeout_s, timeout=self.timeout_s + 2.0)
         if answer.get("timeout"):
             raise TimeoutError(f"{workstation}: {op[0]} {op[1:]} timed out (may still happen)")
         if not answer["ok"]:
             raise FileSystemError(f"{workstation}: {answer['error']}")
         return answer["value"]
 
-    def _recorded(self, workstation: str, kind: str, path: str, value: str | None,
-                  *op: Any) -> Any:
+    def _recorded(self, workstation: str, kind: Any, path: str, value: str | None, *op: Any) -> Any:
         if self.history is None:
             return self.run(workstation, *op)
-        return self.history.record(workstation, kind, path, value,  # type: ignore[arg-type]
-                                   lambda: self.run(workstation, *op))
+        return self.history.record(
+            workstation,
+            kind,
+            path,
+            value,
+            lambda: self.run(workstation, *op),
+        )
 
     def read(self, workstation: str, path: str) -> str:
         return str(self._recorded(workstation, "get", path, None, "read", path))

@@ -35,12 +35,16 @@ class SharingRow:
 
 def _counters(fs: Any, workstations: list[str]) -> tuple[int, int, int]:
     views = [fs.view(ws) for ws in workstations]
-    return (sum(v["lock_commands"] for v in views), sum(v["commands"] for v in views),
-            sum(v.get("write_backs", 0) for v in views))
+    return (
+        sum(v["lock_commands"] for v in views),
+        sum(v["commands"] for v in views),
+        sum(v.get("write_backs", 0) for v in views),
+    )
 
 
-def measure_sharing(cluster: Any, ops: int = 100, workstations: list[str] | None = None
-                    ) -> list[SharingRow]:
+def measure_sharing(
+    cluster: Any, ops: int = 100, workstations: list[str] | None = None
+) -> list[SharingRow]:
     """Private files against one shared file on ``workstations`` (default: the last two)."""
     if ops < 2:
         raise ValueError(f"ops must be at least 2, got {ops}")
@@ -63,6 +67,7 @@ def measure_sharing(cluster: Any, ops: int = 100, workstations: list[str] | None
         elapsed = time.perf_counter() - start
         after = _counters(fs, pair)
         locks, commands, write_backs = (a - b for a, b in zip(after, before, strict=True))
-        rows.append(SharingRow(workload, ops, ops / elapsed, locks / ops, commands / ops,
-                               write_backs / ops))
+        rows.append(
+            SharingRow(workload, ops, ops / elapsed, locks / ops, commands / ops, write_backs / ops)
+        )
     return rows

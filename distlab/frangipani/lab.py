@@ -26,12 +26,19 @@ __all__ = ["FrangipaniLab"]
 
 
 class FrangipaniLab:
-    def __init__(self, seed: int = 1, *, workstations: int = 2,
-                 write_back_on_revoke: bool = True, lease_ticks: int = 60) -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        *,
+        workstations: int = 2,
+        write_back_on_revoke: bool = True,
+        lease_ticks: int = 60,
+    ) -> None:
         if not 1 <= workstations <= 4:
             raise ValueError(f"workstations is 1..4, got {workstations}")
-        self.system = FrangipaniSim(write_back_on_revoke=write_back_on_revoke,
-                                    lease_ticks=lease_ticks)
+        self.system = FrangipaniSim(
+            write_back_on_revoke=write_back_on_revoke, lease_ticks=lease_ticks
+        )
         self.world = World(self.system, seed, workstations + 1)
         self.workstations = [f"n{i}" for i in range(1, workstations + 1)]
         self._records: list[dict[str, Any]] = []
@@ -58,10 +65,18 @@ class FrangipaniLab:
         core = self._core(ws)
         record = None
         if op and op[0] in ("read", "write", "create"):
-            record = {"client": ws, "kind": "get" if op[0] == "read" else "put",
-                      "key": op[1], "value": None if op[0] == "read" else op[2],
-                      "output": None, "invoke": self._stamp(), "complete": None,
-                      "status": None, "life": self._life[ws], "op_id": None}
+            record = {
+                "client": ws,
+                "kind": "get" if op[0] == "read" else "put",
+                "key": op[1],
+                "value": None if op[0] == "read" else op[2],
+                "output": None,
+                "invoke": self._stamp(),
+                "complete": None,
+                "status": None,
+                "life": self._life[ws],
+                "op_id": None,
+            }
             self._records.append(record)
         op_id = core.submit(tuple(op))
         if record is not None:
@@ -122,13 +137,18 @@ class FrangipaniLab:
         """SIGKILL's twin: the workstation's cache, locks and unlogged log entries are gone."""
         core = self._core(ws)
         logged = core.ws.logged_seq
-        lost_ops = sorted(op_id for seq, ids in core.ws.entry_ops.items() if seq > logged
-                          for op_id in ids)
+        lost_ops = sorted(
+            op_id for seq, ids in core.ws.entry_ops.items() if seq > logged for op_id in ids
+        )
         first = lost_ops[0] if lost_ops else None
         for record in self._records:
-            if (record["client"] == ws and record["life"] == self._life[ws]
-                    and first is not None and record["op_id"] >= first
-                    and record["status"] == "ok"):
+            if (
+                record["client"] == ws
+                and record["life"] == self._life[ws]
+                and first is not None
+                and record["op_id"] >= first
+                and record["status"] == "ok"
+            ):
                 record["status"] = "info"
                 record["output"] = None
                 if record["kind"] == "put":
@@ -152,9 +172,17 @@ class FrangipaniLab:
 
     def history(self) -> History:
         operations = [
-            Operation(id=index, client=r["client"], kind=r["kind"], key=r["key"],
-                      value=r["value"], output=r["output"], invoke=r["invoke"],
-                      complete=r["complete"], status=r["status"] or "info")
+            Operation(
+                id=index,
+                client=r["client"],
+                kind=r["kind"],
+                key=r["key"],
+                value=r["value"],
+                output=r["output"],
+                invoke=r["invoke"],
+                complete=r["complete"],
+                status=r["status"] or "info",
+            )
             for index, r in enumerate(self._records)
         ]
         return History.from_operations(operations)

@@ -85,7 +85,8 @@ class _Server(RaftPeer):
                 renews = dict(service.renews)  # type: ignore[attr-defined]
                 epochs = dict(service.epochs)  # type: ignore[attr-defined]
                 active = {
-                    ws for ws in epochs
+                    ws
+                    for ws in epochs
                     if service.logs.get(ws)  # type: ignore[attr-defined]
                     or any(ws in lk["holders"] for lk in service.locks.values())  # type: ignore[attr-defined]
                 }
@@ -109,15 +110,17 @@ class _Server(RaftPeer):
 class _WorkstationDriver:
     """Drives a Workstation core: its next command goes to the Raft leader, the answer back."""
 
-    def __init__(self, ctx: NodeContext, servers: list[str], tick_s: float,
-                 write_back_on_revoke: bool) -> None:
+    def __init__(
+        self, ctx: NodeContext, servers: list[str], tick_s: float, write_back_on_revoke: bool
+    ) -> None:
         self.ctx = ctx
         self.servers = servers
         self.tick_s = tick_s
         # A holder hears of a revoke only in an answer, so an idle workstation asks often
         # (every 5 ticks): the price of never calling from the server to a workstation.
-        self.core = Workstation(ctx.name, write_back_on_revoke=write_back_on_revoke,
-                                poll_ticks=2, renew_ticks=5)
+        self.core = Workstation(
+            ctx.name, write_back_on_revoke=write_back_on_revoke, poll_ticks=2, renew_ticks=5
+        )
         self.changed = threading.Condition()
         self.leader = servers[0]
         self.commands = 0
@@ -238,8 +241,12 @@ class FrangipaniNode(NodeProgram):
         assert self.driver is not None
         with self.driver.changed:
             view = self.driver.core.view()
-        return {"part": "workstation", "role": "workstation", **view,
-                "lock_commands": self.driver.core.lock_commands}
+        return {
+            "part": "workstation",
+            "role": "workstation",
+            **view,
+            "lock_commands": self.driver.core.lock_commands,
+        }
 
     def close(self) -> None:
         if self.server is not None:

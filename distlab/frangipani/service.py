@@ -38,7 +38,7 @@ from typing import Any
 
 import msgpack
 
-__all__ = ["FrangipaniService", "check_path", "ROOT"]
+__all__ = ["ROOT", "FrangipaniService", "check_path"]
 
 ROOT = "/"
 """The directory's block (and lock): the sorted list of file names."""
@@ -121,8 +121,11 @@ class FrangipaniService:
             "blocks": {key: list(block) for key, block in self.blocks.items()},
             "logs": {ws: len(entries) for ws, entries in self.logs.items()},
             "locks": {
-                name: {"mode": lock["mode"], "holders": list(lock["holders"]),
-                       "queue": [list(waiter) for waiter in lock["queue"]]}
+                name: {
+                    "mode": lock["mode"],
+                    "holders": list(lock["holders"]),
+                    "queue": [list(waiter) for waiter in lock["queue"]],
+                }
                 for name, lock in self.locks.items()
                 if lock["holders"] or lock["queue"]
             },

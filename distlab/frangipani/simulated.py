@@ -44,8 +44,8 @@ from distlab.sim.world import SimSystem, World
 
 __all__ = [
     "Answer",
-    "FrangipaniSim",
     "ForgetsToReplay",
+    "FrangipaniSim",
     "ReplaysOldEntries",
     "Request",
     "SimRun",
@@ -69,8 +69,7 @@ class Answer:
 class ServerCore:
     """Node n0: the shared service and the lease keeper (a recovery service, 恢复服务)."""
 
-    def __init__(self, service: FrangipaniService, lease_ticks: int,
-                 observe: Any) -> None:
+    def __init__(self, service: FrangipaniService, lease_ticks: int, observe: Any) -> None:
         self.service = service
         self.lease_ticks = lease_ticks
         self.observe = observe
@@ -146,7 +145,7 @@ class WorkstationCore:
 
     def take_ready(self) -> Ready:
         out, self._out = self._out, []
-        done = self.ws.completed[self._done:]
+        done = self.ws.completed[self._done :]
         self._done = len(self.ws.completed)
         return Ready(messages=out, outputs=list(done))
 
@@ -154,15 +153,22 @@ class WorkstationCore:
 class FrangipaniSim(SimSystem):
     """See the module docstring. ``service_cls`` / ``workstation_cls``: mutants."""
 
-    def __init__(self, *, write_back_on_revoke: bool = True, lease_ticks: int = 60,
-                 service_cls: type[FrangipaniService] = FrangipaniService,
-                 workstation_cls: type[Workstation] = Workstation) -> None:
+    def __init__(
+        self,
+        *,
+        write_back_on_revoke: bool = True,
+        lease_ticks: int = 60,
+        service_cls: type[FrangipaniService] = FrangipaniService,
+        workstation_cls: type[Workstation] = Workstation,
+    ) -> None:
         self.service = service_cls()
         self.write_back_on_revoke = write_back_on_revoke
         self.lease_ticks = lease_ticks
         self.workstation_cls = workstation_cls
         self.completions: list[tuple[int, NodeId, Any]] = []
-        self.logged: dict[tuple[str, str, int], tuple[int, int]] = {}  # (ws, key, ver) -> epoch, seq
+        self.logged: dict[
+            tuple[str, str, int], tuple[int, int]
+        ] = {}  # (ws, key, ver) -> epoch, seq
         self.uncovered: list[tuple[str, int, str, int]] = []  # ws, epoch, key, version
         self.versions: dict[str, int] = {}
         self.messages = 0
@@ -214,8 +220,12 @@ class FrangipaniSim(SimSystem):
                         f"{ws} writes {key} v{block[0]} back before its log entry is on the disk",
                     )
             if command.get("locks"):
-                self._event(now, ws, f"writes back {len(command.get('blocks', {}))} block(s), releases "
-                            f"{', '.join(command['locks'])}")
+                self._event(
+                    now,
+                    ws,
+                    f"writes back {len(command.get('blocks', {}))} block(s), releases "
+                    f"{', '.join(command['locks'])}",
+                )
         elif op == "recover":
             self._event(now, ws, "recovered: log replayed, then locks released")
         elif op == "acquire":
@@ -253,10 +263,10 @@ class FrangipaniSim(SimSystem):
                 self._violation("Single writer", f"{name} has writers {lock['holders']}")
         for other, other_core in self.world.nodes.items():
             if isinstance(other_core, WorkstationCore):
-                ws = other_core.ws
+                station = other_core.ws
                 # A release in flight has already freed the lock: judge only a settled workstation.
-                if ws.outstanding is None and ws.epoch == service.epochs.get(other):
-                    stray = set(ws.cache) - {
+                if station.outstanding is None and station.epoch == service.epochs.get(other):
+                    stray = set(station.cache) - {
                         k for k, lk in service.locks.items() if other in lk["holders"]
                     }
                     if stray:
@@ -277,8 +287,9 @@ class FrangipaniSim(SimSystem):
 def directory_problem(service: FrangipaniService) -> str | None:
     """What is wrong with the disk's directory (it must list exactly the files), or None."""
     listed = set(service.blocks.get(ROOT, [0, []])[1])
-    existing = {key for key, block in service.blocks.items()
-                if key != ROOT and block[1] is not None}
+    existing = {
+        key for key, block in service.blocks.items() if key != ROOT and block[1] is not None
+    }
     if listed != existing:
         return f"directory lists {sorted(listed)} but the files are {sorted(existing)}"
     return None
@@ -352,14 +363,18 @@ def run_workload(
     if not 1 <= workstations <= 5:
         raise ValueError(f"workstations is 1..5, got {workstations}")
     rng = random.Random(seed)
-    system = FrangipaniSim(write_back_on_revoke=write_back_on_revoke, lease_ticks=60,
-                           service_cls=service_cls, workstation_cls=workstation_cls)
+    system = FrangipaniSim(
+        write_back_on_revoke=write_back_on_revoke,
+        lease_ticks=60,
+        service_cls=service_cls,
+        workstation_cls=workstation_cls,
+    )
     world = World(system, seed, workstations + 1)
     names = [f"n{i}" for i in range(1, workstations + 1)]
     paths = [f"/f{i}" for i in range(files)]
     # Setup: n1 creates the shared files and syncs (not part of the checked history).
     for path in paths:
-        world.operate("n1", lambda core, p=path: core.submit(("create", p, "")))
+        world.operate("n1", lambda core, p=path: core.submit(("create", p, "")))  # type: ignore[misc]
     world.operate("n1", lambda core: core.submit(("sync",)))
     world.run_until(lambda: len(system.completions) >= files + 1, 2000)
     system.completions.clear()
@@ -397,12 +412,18 @@ def run_workload(
                             synced_lost += 1
         # Reads after the first lost write may have seen it (from this workstation's own
         # cache): what the crash took away was never durable, so they are indefinite too.
-        first = min((op_id for seq, ids in core.ws.entry_ops.items() if seq > logged
-                     for op_id in ids), default=None)
+        first = min(
+            (op_id for seq, ids in core.ws.entry_ops.items() if seq > logged for op_id in ids),
+            default=None,
+        )
         if first is not None:
             for (who, incarnation, op_id), record in records.items():
-                if who == name and incarnation == life[name] and op_id > first \
-                        and record["status"] == "ok":
+                if (
+                    who == name
+                    and incarnation == life[name]
+                    and op_id > first
+                    and record["status"] == "ok"
+                ):
                     record["status"] = "info"
         for op_id, _ in core.ws.queue:
             record = records.get((name, life[name], op_id))
@@ -449,17 +470,25 @@ def run_workload(
             if core is None or busy[name] is not None or not plans[name] or now < next_at[name]:
                 continue
             op = plans[name].pop(0)
-            op_id = world.operate(name, lambda c, o=op: c.submit(o))
+            op_id = world.operate(name, lambda c, o=op: c.submit(o))  # type: ignore[misc]
             assert op_id is not None
             busy[name] = op_id
             if op[0] in ("read", "write"):
                 records[(name, life[name], op_id)] = {
-                    "client": name, "kind": "get" if op[0] == "read" else "put",
-                    "key": op[1], "value": op[2] if op[0] == "write" else None,
-                    "output": None, "invoke": stamp(), "complete": None, "status": None,
+                    "client": name,
+                    "kind": "get" if op[0] == "read" else "put",
+                    "key": op[1],
+                    "value": op[2] if op[0] == "write" else None,
+                    "output": None,
+                    "invoke": stamp(),
+                    "complete": None,
+                    "status": None,
                 }
-        if all(not plans[n] and busy[n] is None for n in names) and not restart_at \
-                and not crash_plan:
+        if (
+            all(not plans[n] and busy[n] is None for n in names)
+            and not restart_at
+            and not crash_plan
+        ):
             break
         world.run_for(1)
 
@@ -478,19 +507,34 @@ def run_workload(
 
     operations = []
     for index, record in enumerate(records.values()):
-        status = record["status"] or "info"
+        status: Any = record["status"] or "info"
         output = record["output"] if status == "ok" else None
-        operations.append(Operation(
-            id=index, client=record["client"], kind=record["kind"], key=record["key"],
-            value=record["value"], output=output, invoke=record["invoke"],
-            complete=record["complete"], status=status,
-        ))
+        operations.append(
+            Operation(
+                id=index,
+                client=record["client"],
+                kind=record["kind"],
+                key=record["key"],
+                value=record["value"],
+                output=output,
+                invoke=record["invoke"],
+                complete=record["complete"],
+                status=status,
+            )
+        )
     history = History.from_operations(operations)
     verdict = check_linearizable(history).verdict
     return SimRun(
-        seed=seed, history=history, verdict=verdict, completed=len(system.completions),
-        lost=lost, synced_lost=synced_lost, messages=system.messages,
-        recoveries=system.service.recoveries, errors=errors, broken=system.broken,
+        seed=seed,
+        history=history,
+        verdict=verdict,
+        completed=len(system.completions),
+        lost=lost,
+        synced_lost=synced_lost,
+        messages=system.messages,
+        recoveries=system.service.recoveries,
+        errors=errors,
+        broken=system.broken,
         world=world,
     )
 

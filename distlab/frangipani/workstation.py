@@ -252,7 +252,7 @@ class Workstation:
         elif kind == "create":
             if op[1] in names:
                 return self._finish(op_id, op, False, error=f"file exists {op[1]}")
-            changes[ROOT] = sorted(names + [op[1]])
+            changes[ROOT] = sorted([*names, op[1]])
             changes[op[1]] = op[2]
         elif kind == "delete":
             if op[1] not in names:
@@ -269,17 +269,18 @@ class Workstation:
             changes[target] = self._value(source)
             changes[source] = None
         entry_blocks = {key: [self.cache[key][0] + 1, value] for key, value in changes.items()}
-        entry = {"seq": self.next_seq, "blocks": entry_blocks}
+        seq = self.next_seq
         self.next_seq += 1
-        self.unflushed.append(entry)
-        self.entry_ops[entry["seq"]] = [op_id]
+        self.unflushed.append({"seq": seq, "blocks": entry_blocks})
+        self.entry_ops[seq] = [op_id]
         for key, block in entry_blocks.items():
             self.cache[key] = list(block)
             self.dirty.add(key)
         self._finish(op_id, op, True)
 
-    def _finish(self, op_id: int, op: tuple[Any, ...], ok: bool, value: Any = None,
-                error: str | None = None) -> None:
+    def _finish(
+        self, op_id: int, op: tuple[Any, ...], ok: bool, value: Any = None, error: str | None = None
+    ) -> None:
         self.queue.pop(0)
         self.completed.append(Completion(op_id, op, ok, value, error))
 
@@ -288,8 +289,10 @@ class Workstation:
         return {
             "epoch": self.epoch,
             "locks": dict(sorted(self.held.items())),
-            "cache": {key: {"value": block[1], "version": block[0],
-                            "dirty": key in self.dirty} for key, block in sorted(self.cache.items())},
+            "cache": {
+                key: {"value": block[1], "version": block[0], "dirty": key in self.dirty}
+                for key, block in sorted(self.cache.items())
+            },
             "unflushed": len(self.unflushed),
             "queued": len(self.queue),
         }

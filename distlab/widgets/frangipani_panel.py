@@ -35,8 +35,9 @@ class FrangipaniPanel(widgets.VBox):
         self.seed = seed
         self.write_back = widgets.Checkbox(value=True, description="write back on revoke")
         self.write_back.observe(lambda _change: self.reset(), names="value")
-        self.workstation = widgets.Dropdown(options=["n1", "n2"], value="n1",
-                                            description="workstation")
+        self.workstation = widgets.Dropdown(
+            options=["n1", "n2"], value="n1", description="workstation"
+        )
         self.path = widgets.Text(value="/a", description="file")
         self.value = widgets.Text(value="v1", description="value")
         self.write_button = widgets.Button(description="Write")
@@ -60,17 +61,28 @@ class FrangipaniPanel(widgets.VBox):
         self.events = widgets.HTML()
         self.answer = widgets.HTML()
         self.verdict = widgets.HTML()
-        super().__init__([
-            self.write_back,
-            widgets.HBox(list(self.cards.values()) + [self.lock_table]),
-            widgets.HBox([self.workstation, self.path, self.value]),
-            widgets.HBox([self.write_button, self.read_button, self.sync_button,
-                          self.crash_button, self.restart_button, self.cut_button,
-                          self.heal_button, self.run_button]),
-            self.answer,
-            self.verdict,
-            self.events,
-        ])
+        super().__init__(
+            [
+                self.write_back,
+                widgets.HBox([*self.cards.values(), self.lock_table]),
+                widgets.HBox([self.workstation, self.path, self.value]),
+                widgets.HBox(
+                    [
+                        self.write_button,
+                        self.read_button,
+                        self.sync_button,
+                        self.crash_button,
+                        self.restart_button,
+                        self.cut_button,
+                        self.heal_button,
+                        self.run_button,
+                    ]
+                ),
+                self.answer,
+                self.verdict,
+                self.events,
+            ]
+        )
         self.add_class("distlab-frangipani-panel")  # for the browser test's locators
         self.verdict.add_class("distlab-frangipani-verdict")
         self.reset()
@@ -90,8 +102,9 @@ class FrangipaniPanel(widgets.VBox):
 
     def _write(self) -> None:
         self.lab.write(self._ws(), self.path.value, self.value.value)
-        self.answer.value = html.escape(f"{self._ws()} wrote {self.value.value!r} "
-                                        f"to {self.path.value} (cached, dirty)")
+        self.answer.value = html.escape(
+            f"{self._ws()} wrote {self.value.value!r} to {self.path.value} (cached, dirty)"
+        )
 
     def _read(self) -> None:
         value = self.lab.read(self._ws(), self.path.value)
@@ -127,13 +140,16 @@ class FrangipaniPanel(widgets.VBox):
 
 def _card(name: str, card: dict[str, Any]) -> str:
     if not card["alive"]:
-        return (f"<div style='border:2px solid #c0392b;padding:6px;margin:4px;width:220px'>"
-                f"<b>{name}</b> crashed</div>")
+        return (
+            f"<div style='border:2px solid #c0392b;padding:6px;margin:4px;width:220px'>"
+            f"<b>{name}</b> crashed</div>"
+        )
     rows = []
     for key, block in card["cache"].items():
         state = "<span style='color:#c0392b'>dirty</span>" if block["dirty"] else "clean"
-        rows.append(f"{html.escape(key)} = {html.escape(repr(block['value']))} "
-                    f"v{block['version']} {state}")
+        rows.append(
+            f"{html.escape(key)} = {html.escape(repr(block['value']))} v{block['version']} {state}"
+        )
     locks = ", ".join(f"{html.escape(k)}:{m}" for k, m in card["locks"].items()) or "none"
     return (
         f"<div style='border:2px solid #2b7bb9;padding:6px;margin:4px;width:220px'>"
@@ -150,11 +166,17 @@ def _locks(server: dict[str, Any]) -> str:
         f"<td>{', '.join(f'{w}:{m}' for w, m in lock['queue'])}</td></tr>"
         for name, lock in sorted(server["locks"].items())
     ]
-    revoking = ", ".join(f"{ws} must give back {', '.join(locks)}"
-                         for ws, locks in sorted(server["revoking"].items())) or "none"
+    revoking = (
+        ", ".join(
+            f"{ws} must give back {', '.join(locks)}"
+            for ws, locks in sorted(server["revoking"].items())
+        )
+        or "none"
+    )
     return (
         "<div style='padding:6px;margin:4px'><b>lock server</b>"
         "<table><tr><th>lock</th><th>mode</th><th>holders</th><th>queue</th></tr>"
-        + "".join(rows) + f"</table>revoking: {html.escape(revoking)}<br>"
+        + "".join(rows)
+        + f"</table>revoking: {html.escape(revoking)}<br>"
         f"recoveries: {server['recoveries']}</div>"
     )

@@ -58,8 +58,10 @@ def test_broken_revoke_handlers_are_caught() -> None:
 
 def test_broken_replays_are_caught() -> None:
     verdict = check_frangipani_revoke(Library, NoVersionCheck)
-    assert verdict.failed == ["replay never overwrites a newer block",
-                              "3 workstations, crashes: linearizable, every rule holds"]
+    assert verdict.failed == [
+        "replay never overwrites a newer block",
+        "3 workstations, crashes: linearizable, every rule holds",
+    ]
     assert "Versions never go back" in verdict.text()
     verdict = check_frangipani_revoke(Library, NoReplay)
     assert "replay redoes logged blocks newer than the disk" in verdict.failed

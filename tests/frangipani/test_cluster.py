@@ -51,9 +51,9 @@ def test_revoke_crash_recovery_and_a_leader_crash_stay_linearizable() -> None:
     # The lost unsynced write "3" never happened; mark it indefinite as the client could not
     # know: the checker must accept the rest.
     operations = [
-        op if not (op.kind == "put" and op.value == "3") else op.__class__(
-            **{**op.__dict__, "status": "info", "output": None}
-        )
+        op
+        if not (op.kind == "put" and op.value == "3")
+        else op.__class__(**{**op.__dict__, "status": "info", "output": None})
         for op in history.operations()
     ]
     assert check_linearizable(History.from_operations(operations)).verdict == "ok"

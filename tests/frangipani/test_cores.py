@@ -37,8 +37,9 @@ def test_recovery_replays_only_newer_entries_then_releases() -> None:
     new = {"seq": 2, "blocks": {"/f": [2, "new"]}}
     service.apply({"op": "log", "ws": "a", "epoch": a, "entries": [old, new]})
     # b asks for the lock a holds: queued, a is asked to give it back -- and then a dies.
-    assert not service.apply({"op": "acquire", "lock": "/f", "mode": "w", "ws": "b",
-                              "epoch": b})["granted"]
+    assert not service.apply({"op": "acquire", "lock": "/f", "mode": "w", "ws": "b", "epoch": b})[
+        "granted"
+    ]
     service.blocks["/f"] = [3, "newer"]  # pretend a later version reached the disk
     assert service.apply({"op": "recover", "ws": "a", "epoch": a})["recovered"]
     assert service.blocks["/f"] == [3, "newer"]  # an older log never overwrites newer data
@@ -63,13 +64,24 @@ def test_bad_commands_get_clear_errors_and_change_nothing() -> None:
     a = hello(service, "a")
     before = service.snapshot()
     assert "unknown command" in service.apply({"op": "format", "ws": "a", "epoch": a})["error"]
-    assert "bad path" in service.apply(
-        {"op": "acquire", "lock": "../etc", "mode": "w", "ws": "a", "epoch": a})["error"]
-    assert "mode" in service.apply(
-        {"op": "acquire", "lock": "/f", "mode": "x", "ws": "a", "epoch": a})["error"]
-    assert "without holding" in service.apply(
-        {"op": "release", "ws": "a", "epoch": a, "blocks": {"/f": [9, "x"]}, "locks": []}
-    )["error"]
+    assert (
+        "bad path"
+        in service.apply({"op": "acquire", "lock": "../etc", "mode": "w", "ws": "a", "epoch": a})[
+            "error"
+        ]
+    )
+    assert (
+        "mode"
+        in service.apply({"op": "acquire", "lock": "/f", "mode": "x", "ws": "a", "epoch": a})[
+            "error"
+        ]
+    )
+    assert (
+        "without holding"
+        in service.apply(
+            {"op": "release", "ws": "a", "epoch": a, "blocks": {"/f": [9, "x"]}, "locks": []}
+        )["error"]
+    )
     assert "a map" in service.apply(["not", "a", "map"])["error"]
     assert service.snapshot() != b"" and service.blocks == FrangipaniService().blocks
     restored = FrangipaniService()
@@ -79,12 +91,10 @@ def test_bad_commands_get_clear_errors_and_change_nothing() -> None:
 
 def drive(ws: Workstation, service: FrangipaniService) -> int:
     """Run the workstation against the service until it has nothing to send; commands sent."""
-    sent = 0
-    for _ in range(200):
+    for sent in range(200):
         command = ws.next_command()
         if command is None:
             return sent
-        sent += 1
         ws.on_answer(service.apply(command))
     raise AssertionError("the workstation never settles")
 

@@ -35,8 +35,9 @@ def test_one_seed_is_one_run() -> None:
 
 
 def test_no_write_back_on_revoke_gives_stale_reads_the_checker_reports() -> None:
-    verdicts = {run_workload(seed, write_back_on_revoke=False, crashes=0).verdict
-                for seed in range(5)}
+    verdicts = {
+        run_workload(seed, write_back_on_revoke=False, crashes=0).verdict for seed in range(5)
+    }
     assert verdicts == {"violation"}
 
 
