@@ -141,7 +141,8 @@ class FrangipaniPanel(widgets.VBox):
 def _card(name: str, card: dict[str, Any]) -> str:
     if not card["alive"]:
         return (
-            f"<div style='border:2px solid #c0392b;padding:6px;margin:4px;width:220px'>"
+            f"<div class='distlab-fr-card' data-node='{name}' data-alive='false' "
+            f"style='border:2px solid #c0392b;padding:6px;margin:4px;width:220px'>"
             f"<b>{name}</b> crashed</div>"
         )
     rows = []
@@ -152,7 +153,9 @@ def _card(name: str, card: dict[str, Any]) -> str:
         )
     locks = ", ".join(f"{html.escape(k)}:{m}" for k, m in card["locks"].items()) or "none"
     return (
-        f"<div style='border:2px solid #2b7bb9;padding:6px;margin:4px;width:220px'>"
+        f"<div class='distlab-fr-card' data-node='{name}' data-alive='true' "
+        f"data-dirty='{str(any(b['dirty'] for b in card['cache'].values())).lower()}' "
+        f"style='border:2px solid #2b7bb9;padding:6px;margin:4px;width:220px'>"
         f"<b>{name}</b> (epoch {card['epoch']})<br>locks: {locks}<br>cache:<br>"
         + ("<br>".join(rows) or "empty")
         + f"<br>log entries not on disk: {card['unflushed']}</div>"
