@@ -120,14 +120,25 @@ class WorkstationCore:
         self.ws = workstation
         self._out: list[Envelope] = []
         self._done = 0
+        self._waited = 0
+
+    RESEND_TICKS = 30
+    """A request unanswered this long was lost (a cut-off network): send it again. Far above
+    any delivery delay, so a request that was merely slow is never applied twice."""
 
     def _pump(self) -> None:
         command = self.ws.next_command()
         if command is not None:
+            self._waited = 0
             self._out.append(Envelope(self.node_id, SERVER, Request(command)))
 
     def tick(self) -> None:
         self.ws.tick()
+        if self.ws.outstanding is not None:
+            self._waited += 1
+            if self._waited >= self.RESEND_TICKS:
+                self._waited = 0
+                self._out.append(Envelope(self.node_id, SERVER, Request(self.ws.outstanding)))
         self._pump()
 
     def receive(self, sender: NodeId, message: Any) -> None:
@@ -188,7 +199,12 @@ class FrangipaniSim(SimSystem):
         if node_id == SERVER:  # the shared service is durable (replicated on Raft for real)
             return ServerCore(self.service, self.lease_ticks, self._observe)
         return WorkstationCore(
-            node_id, self.workstation_cls(node_id, write_back_on_revoke=self.write_back_on_revoke)
+            node_id,
+            self.workstation_cls(
+                node_id,
+                write_back_on_revoke=self.write_back_on_revoke,
+                lease_ticks=self.lease_ticks - 10,  # a margin below the server's lease
+            ),
         )
 
     def output(self, node_id: NodeId, core: Any, item: Any) -> None:

@@ -16,6 +16,10 @@ hands the answer to `on_answer()`; at most one command is ever in flight.
 - **Revoke** (撤销): an answer may list locks another workstation wants. The handler
   `_handle_revoke` first appends the log to the disk (log first, 预写式日志), then writes the
   dirty blocks under those locks back (回写 write-back) and releases them, in one command.
+- **Lease** (租约): the workstation uses its cache only while its own clock says its lease
+  still runs (``lease_ticks``, shorter than the server's lease, from the moment it sent the
+  command the server last answered); otherwise it renews first. A workstation cut off from
+  the server therefore stops serving cached data before the recovery service takes its locks.
 - The teaching switch ``write_back_on_revoke=False`` releases without writing back: the next
   holder reads the old block from the disk -- a stale read the checker reports.
 
@@ -87,6 +91,7 @@ class Workstation:
     write_back_on_revoke: bool = True
     poll_ticks: int = 3
     renew_ticks: int = 20
+    lease_ticks: int = 50
     epoch: int | None = None
     held: dict[str, str] = field(default_factory=dict)  # lock -> "r" | "w"
     cache: dict[str, list[Any]] = field(default_factory=dict)  # key -> [version, value]
@@ -105,6 +110,9 @@ class Workstation:
     lock_commands: int = 0
     write_backs: int = 0
     expired: int = 0
+    clock: int = 0  # ticks seen (the workstation's own clock, for its lease)
+    sent_at: int = 0
+    lease_until: int = -1  # use cached blocks only before this tick (租约 lease)
 
     # ----- inputs ----------------------------------------------------------------------
 
@@ -117,6 +125,7 @@ class Workstation:
         return op_id
 
     def tick(self) -> None:
+        self.clock += 1
         if self.wait > 0:
             self.wait -= 1
         self.idle += 1
@@ -130,6 +139,7 @@ class Workstation:
         if command is not None:
             command.update(ws=self.name, epoch=self.epoch)
             self.outstanding = command
+            self.sent_at = self.clock
             self.idle = 0
         return command
 
@@ -140,6 +150,9 @@ class Workstation:
         if answer.get("error") == "expired" and command["op"] != "hello":
             self.lose_lease()
             return
+        # The server heard us no earlier than we sent: our lease runs at least until then +
+        # lease_ticks on its clock. lease_ticks is shorter than the server's lease (a margin).
+        self.lease_until = self.sent_at + self.lease_ticks
         self.revokes = [name for name in answer.get("revoke", []) if name in self.held]
         op = command["op"]
         if op == "hello":
@@ -195,6 +208,10 @@ class Workstation:
                         return None
                     self.lock_commands += 1
                     return {"op": "acquire", "lock": name, "mode": mode}
+            if self.clock >= self.lease_until:
+                # Our lease may have run out on the server (cut off?): the recovery service
+                # may have taken our locks, so a cache hit now could be stale. Renew first.
+                return {"op": "renew"}
             self._execute(op_id, op)
         if self.idle >= self.renew_ticks:
             return {"op": "renew"}

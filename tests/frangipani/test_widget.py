@@ -37,3 +37,24 @@ def test_without_write_back_the_checker_reports_a_stale_read() -> None:
     panel.read_button.click()
     assert "&#x27;v0&#x27;" in panel.answer.value  # stale: v1 was never written back
     assert "linearizable: False" in panel.verdict.value
+
+
+def test_a_cut_off_workstation_stops_trusting_its_cache_before_its_locks_move() -> None:
+    from distlab.frangipani import FrangipaniLab
+
+    lab = FrangipaniLab(seed=2)
+    lab.create("n1", "/a", "v0")
+    lab.sync("n1")
+    assert lab.read("n1", "/a") == "v0"  # n1 holds /a, cached
+    lab.isolate("n1")
+    lab.write("n2", "/a", "v1")  # waits for n1's lease to run out: recovery, then the lock
+    assert lab.server()["recoveries"] == 1
+    try:
+        lab.do("n1", "read", "/a", max_ticks=200)
+    except TimeoutError:
+        pass  # cut off, lease gone: no answer rather than a stale one
+    else:
+        raise AssertionError("a cut-off workstation answered from its cache after its lease")
+    lab.heal()
+    assert lab.read("n1", "/a") == "v1"  # refused as expired, it started over and read anew
+    assert lab.verdict() == "ok"
