@@ -10,6 +10,7 @@ from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.coord_panel import CoordPanel
 from distlab.widgets.election_slider import ElectionSlider
 from distlab.widgets.engine_panel import EnginePanel
+from distlab.widgets.frangipani_panel import FrangipaniPanel
 from distlab.widgets.gfs_panel import GFSPanel
 from distlab.widgets.history_explorer import HistoryExplorer
 from distlab.widgets.mapreduce_progress import MapReduceProgress
@@ -25,6 +26,7 @@ __all__ = [
     "CounterRace",
     "ElectionSlider",
     "EnginePanel",
+    "FrangipaniPanel",
     "GFSPanel",
     "HistoryExplorer",
     "MapReduceProgress",
