@@ -18,7 +18,7 @@ virtual time, or a short pause of real time).
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 from collections.abc import Generator
 from typing import Any, Protocol
 
@@ -31,7 +31,8 @@ INITIAL_BALANCE = 100
 
 def shard_for(key: str, shards: list[str] | tuple[str, ...]) -> str:
     """The shard map: a stable hash of the key picks the shard (a client needs no lookup)."""
-    return shards[zlib.crc32(key.encode()) % len(shards)]
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return shards[int.from_bytes(digest, "big") % len(shards)]
 
 
 def account(i: int) -> str:
