@@ -56,6 +56,7 @@ class PostgresBank:
         self._lock = threading.Lock()  # guards the core and its drain
         self.coordinator = self._boot()
         self._sessions: dict[int, dict[str, Any]] = {}
+        self.resolved: list[str] = []  # prepared transactions resolved, in order
         for name in self.shards:
             with pair.connect(name, autocommit=True) as conn:
                 conn.execute("DROP TABLE IF EXISTS accounts")
@@ -110,6 +111,8 @@ class PostgresBank:
                 with self.pair.connect(shard, autocommit=True) as conn:
                     if gid in self._gids(conn):
                         conn.execute(f"{verb} PREPARED '{gid}'")
+                        outcome = "committed" if message.commit else "aborted"
+                        self.resolved.append(f"{shard}: {gid} {outcome}")
                 return Ack(message.txid)
             except Exception:  # noqa: BLE001 - a participant down: the decision is resent
                 return None
@@ -180,19 +183,17 @@ class PostgresBank:
         """Restart the coordinator from its log; every ``distlab-*`` still prepared at a
         participant is asked about (``Inquire``), and the answer applied. Returns what was
         resolved, e.g. ``["pg0: distlab-3 aborted"]``."""
-        resolved = []
         with self._lock:
+            self.resolved = []
             self.coordinator = self._boot()
             self._down = False
-            self._drain()
+            self._drain()  # decided transactions: the decision is sent again
             for shard in self.shards:
                 for gid in self.pair.prepared(shard):
                     if gid.startswith(GID_PREFIX):
-                        txid = int(gid[len(GID_PREFIX):])
-                        self.coordinator.receive(shard, Inquire(txid))
+                        self.coordinator.receive(shard, Inquire(int(gid[len(GID_PREFIX) :])))
                         self._drain()
-                        resolved.append(f"{shard}: {gid} {self.coordinator.outcome(txid)}")
-        return resolved
+            return sorted(self.resolved)
 
     def balances(self) -> dict[str, tuple[int, int | None]]:
         found = {}
