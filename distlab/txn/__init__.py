@@ -26,12 +26,22 @@ from distlab.txn.simulated import (
     BankRun,
     BlockedRun,
     SimBackend,
+    TxnLab,
     TxnSimSystem,
     blocked_by_coordinator,
     run_bank,
 )
 
 __all__ = [
+    "BlockedOnPostgres",
+    "PostgresBank",
+    "PostgresBankRun",
+    "RealBackend",
+    "RealBankRun",
+    "TxnProcess",
+    "blocked_experiment",
+    "run_bank_postgres",
+    "run_bank_real",
     "INITIAL_BALANCE",
     "BankRun",
     "BlockedRun",
@@ -41,6 +51,7 @@ __all__ = [
     "SimBackend",
     "TransactionAborted",
     "TransactionClosed",
+    "TxnLab",
     "TxnSimSystem",
     "UnknownTransaction",
     "account",
@@ -49,3 +60,25 @@ __all__ = [
     "shard_for",
     "transfer",
 ]
+
+# The process and PostgreSQL faces load on first use: a node process imports
+# `distlab.txn.node` first (spawn), and an eager import here would be circular.
+_LAZY = {
+    "RealBackend": "node",
+    "RealBankRun": "node",
+    "TxnProcess": "node",
+    "run_bank_real": "node",
+    "BlockedOnPostgres": "postgres",
+    "PostgresBank": "postgres",
+    "PostgresBankRun": "postgres",
+    "blocked_experiment": "postgres",
+    "run_bank_postgres": "postgres",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"distlab.txn.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'distlab.txn' has no attribute {name!r}")

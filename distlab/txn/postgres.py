@@ -40,7 +40,7 @@ from distlab.txn.bank import INITIAL_BALANCE, account, shard_for
 from distlab.txn.coordinator import Coordinator
 from distlab.txn.messages import Ack, Decision, Inquire, Prepare, Vote
 
-__all__ = ["BlockedOnPostgres", "PostgresBank", "PostgresBankRun"]
+__all__ = ["BlockedOnPostgres", "PostgresBank", "PostgresBankRun", "blocked_experiment", "run_bank_postgres"]
 
 GID_PREFIX = "distlab-"
 

@@ -32,7 +32,15 @@ from distlab.txn.bank import INITIAL_BALANCE, account, balance_of, transfer
 from distlab.txn.coordinator import Coordinator, CoordinatorReady
 from distlab.txn.shard import COORDINATOR, ShardCore, ShardReady
 
-__all__ = ["BankRun", "BlockedRun", "SimBackend", "TxnSimSystem", "blocked_by_coordinator", "run_bank"]
+__all__ = [
+    "BankRun",
+    "BlockedRun",
+    "SimBackend",
+    "TxnLab",
+    "TxnSimSystem",
+    "blocked_by_coordinator",
+    "run_bank",
+]
 
 
 class TxnSimSystem(SimSystem):
@@ -339,3 +347,78 @@ def _shard(key: str, backend: SimBackend) -> str:
     from distlab.txn.bank import shard_for
 
     return shard_for(key, backend.shards)
+
+
+class TxnLab:
+    """A live simulated system for the notebook and the panel: clients keep transferring
+    money while you crash nodes; every call advances virtual time (see `TxnPanel`)."""
+
+    def __init__(self, seed: int = 0, *, shards: int = 2, accounts: int = 4, clients: int = 3) -> None:
+        self.rng = random.Random(seed)
+        self.system = TxnSimSystem()
+        self.world = World(self.system, seed=seed, nodes=shards + 1)
+        self.backend = SimBackend(self.world)
+        self.accounts = accounts
+        self.clients = clients
+        self.history: list[Txn] = []
+        self._running: list[Any] = []
+        self._held: int | None = None
+
+    def run(self, ticks: int = 100) -> None:
+        """Let ``ticks`` of virtual time pass with the clients transferring."""
+        for _ in range(ticks):
+            while len(self._running) < self.clients:
+                src, dst = self.rng.sample(range(self.accounts), 2)
+                job = (account(src), account(dst), self.rng.randint(1, 20))
+                self._running.append(_retrying(self.backend, job, self.history))
+            for generator in list(self._running):
+                try:
+                    next(generator)
+                except StopIteration:
+                    self._running.remove(generator)
+            self.world.run_for(1)
+
+    def crash(self, node: str) -> None:
+        self.world.crash(node)
+
+    def restart(self, node: str) -> None:
+        self.world.restart(node)
+        self.world.heal()
+
+    def prepare_and_kill_coordinator(self) -> int:
+        """Block the votes, let the clients run until some transaction is prepared on a
+        shard, then crash the coordinator: that shard is blocked. Returns the txid."""
+        for shard in self.backend.shards:
+            self.world.block(shard, COORDINATOR)
+        for _ in range(2000):
+            self.run(1)
+            prepared = [t for s in self.backend.shards for t in self.world.nodes[s].prepared()]
+            if prepared:
+                self.world.crash(COORDINATOR)
+                return prepared[0]
+        raise RuntimeError("no transaction prepared")  # pragma: no cover - seeded: it does
+
+    def cards(self) -> dict[str, dict[str, Any]]:
+        """What each node shows: a shard's data, locks and prepared transactions; the
+        coordinator's log tail. A crashed node shows ``{"down": True}`` and its disk."""
+        cards: dict[str, dict[str, Any]] = {}
+        for name in self.world.names:
+            core = self.world.nodes[name]
+            if name == COORDINATOR:
+                card: dict[str, Any] = {"role": "coordinator", "log": self.system.coordinator_log[-6:]}
+            else:
+                disk = self.system.shard_disk.get(name, {"data": {}, "prepared": {}})
+                card = {"role": "shard", "data": {k: balance_of(v)[0] for k, v in sorted(disk["data"].items())}}
+            if core is None:
+                card["down"] = True
+            else:
+                card.update(core.fields())
+            cards[name] = card
+        return cards
+
+    def total(self) -> int:
+        data = self.system.data()
+        return sum(balance_of(data.get(account(i)))[0] for i in range(self.accounts))
+
+    def check(self) -> SerializabilityResult:
+        return check_serializable(self.history)

@@ -17,11 +17,13 @@ from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
 from distlab.widgets.rpc_semantics import RpcSemanticsPanel
 from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
+from distlab.widgets.txn_panel import TxnPanel
 
 __all__ = [
     "ChainView",
     "ClusterPanel",
     "CoordPanel",
+    "TxnPanel",
     "CounterRace",
     "ElectionSlider",
     "EnginePanel",
