@@ -9,10 +9,10 @@ Modules, each a chapter: history (recording, JSON Lines), models (the sequential
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
 checker), staleness (weak-consistency measures), coordination (ZooKeeper's guarantees: linearizable
 writes, FIFO client order, fenced locks), generate (seeded simulated histories),
-serializability (transactional histories: a dependency graph and
-Elle's anomaly classes G0-G2), nemesis (a seeded fault schedule), outcome (acknowledged writes lost, the one RunSummary
-and the verdict of a finished run), workload (the one threaded runner: seeded clients, the
-nemesis beside them, one History, the verdict). Nothing here starts a process or opens a
+serializability (transactional histories: a dependency graph and Elle's anomaly
+classes G0-G2), nemesis (a seeded fault schedule), outcome (acknowledged writes lost,
+the one RunSummary and the verdict of a finished run), workload (the one threaded
+runner: seeded clients, the nemesis beside them, one History, the verdict). Nothing here starts a process or opens a
 socket itself; the nemesis and the workload act on the world only through the
 ClusterControl and the clients they are handed.
 """
@@ -56,10 +56,6 @@ from distlab.check.staleness import (
 
 __all__ = [
     "Anomaly",
-    "SerializabilityResult",
-    "Txn",
-    "brute_force_serializable",
-    "check_serializable",
     "CheckResult",
     "CoordHistory",
     "CoordOp",
@@ -78,12 +74,16 @@ __all__ = [
     "PendingCall",
     "ReplicaSnapshot",
     "RunSummary",
+    "SerializabilityResult",
     "StaleRead",
     "StalenessReport",
+    "Txn",
     "brute_force_linearizable",
+    "brute_force_serializable",
     "check_coordination",
     "check_fenced_writes",
     "check_linearizable",
+    "check_serializable",
     "convergence_time",
     "inject_stale_reads",
     "judge_run",

@@ -219,20 +219,32 @@ def check_serializable(txns: Iterable[Txn]) -> SerializabilityResult:
                 source = writer.get((op[1], value))
                 if source is None:
                     anomalies.append(
-                        Anomaly("G1a", (txn.id,), f"T{txn.id} read {op[1]}={value!r}, "
-                                "which no transaction wrote (garbage)")
+                        Anomaly(
+                            "G1a",
+                            (txn.id,),
+                            f"T{txn.id} read {op[1]}={value!r}, "
+                            "which no transaction wrote (garbage)",
+                        )
                     )
                 elif source.status == "fail":
                     anomalies.append(
-                        Anomaly("G1a", (txn.id, source.id), f"T{txn.id} read {op[1]}="
-                                f"{value!r}, written by T{source.id}, which aborted")
+                        Anomaly(
+                            "G1a",
+                            (txn.id, source.id),
+                            f"T{txn.id} read {op[1]}="
+                            f"{value!r}, written by T{source.id}, which aborted",
+                        )
                     )
             if not is_append and op[2] is not None:
                 source = writer.get((op[1], op[2]))
                 if source is not None and source is not txn and not final_write[(op[1], op[2])]:
                     anomalies.append(
-                        Anomaly("G1b", (txn.id, source.id), f"T{txn.id} read {op[1]}="
-                                f"{op[2]!r}, an intermediate value T{source.id} overwrote")
+                        Anomaly(
+                            "G1b",
+                            (txn.id, source.id),
+                            f"T{txn.id} read {op[1]}="
+                            f"{op[2]!r}, an intermediate value T{source.id} overwrote",
+                        )
                     )
 
     # Version orders, then ww / wr / rw edges.
@@ -274,7 +286,9 @@ def check_serializable(txns: Iterable[Txn]) -> SerializabilityResult:
     return SerializabilityResult(verdict, anomalies, unknown, graph.count, len(committed))
 
 
-def _append_successors(history: list[Txn], anomalies: list[Anomaly]) -> dict[Any, dict[Any, list[Any]]]:
+def _append_successors(
+    history: list[Txn], anomalies: list[Anomaly]
+) -> dict[Any, dict[Any, list[Any]]]:
     """Each key's version order is its longest read (checked against every other read); the
     version after value v is the next element (after None, the empty list: the first)."""
     longest: dict[Hashable, list[Any]] = {}
@@ -289,8 +303,14 @@ def _append_successors(history: list[Txn], anomalies: list[Anomaly]) -> dict[Any
                     known, values = values, known
                     longest[op[1]] = known
                 if known[: len(values)] != values:
-                    anomalies.append(Anomaly("G1c", (txn.id,), f"reads of {op[1]} disagree on "
-                                             f"its order: {values} is no prefix of {known}"))
+                    anomalies.append(
+                        Anomaly(
+                            "G1c",
+                            (txn.id,),
+                            f"reads of {op[1]} disagree on "
+                            f"its order: {values} is no prefix of {known}",
+                        )
+                    )
     return {
         key: {before: [after] for before, after in zip([None, *order], order, strict=False)}
         for key, order in longest.items()

@@ -19,6 +19,7 @@ What it must never do: listen beyond loopback, or leave a server running after `
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -109,8 +110,12 @@ class PostgresPair:
         import psycopg
 
         return psycopg.connect(
-            host="127.0.0.1", port=self.ports[name], user="postgres", dbname="postgres",
-            connect_timeout=10, **options,
+            host="127.0.0.1",
+            port=self.ports[name],
+            user="postgres",
+            dbname="postgres",
+            connect_timeout=10,
+            **options,
         )
 
     def crash(self, name: str) -> None:
@@ -131,10 +136,8 @@ class PostgresPair:
     def close(self) -> None:
         for name in self.names:
             if self.up.get(name):
-                try:
+                with contextlib.suppress(ServerError):
                     self._pg_ctl(name, "stop")
-                except ServerError:
-                    pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PostgresPair:

@@ -18,6 +18,7 @@ virtual time, or a short pause of real time).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Generator
 from typing import Any, Protocol
@@ -53,7 +54,9 @@ class Backend(Protocol):
 
     def begin(self) -> int | None: ...
     def read(self, shard: str, txid: int, key: str, fresh: bool) -> tuple[str, Any]: ...
-    def write(self, shard: str, txid: int, key: str, value: Any, fresh: bool) -> tuple[str, Any]: ...
+    def write(
+        self, shard: str, txid: int, key: str, value: Any, fresh: bool
+    ) -> tuple[str, Any]: ...
     def abort(self, txid: int, participants: list[str]) -> None: ...
     def commit(self, txid: int, participants: list[str]) -> None: ...
     def outcome(self, txid: int) -> str | None: ...
@@ -75,10 +78,8 @@ def transfer(
     waits = 0
 
     def give_up() -> Txn:
-        try:
+        with contextlib.suppress(Exception):
             backend.abort(txid, touched)
-        except Exception:  # noqa: BLE001 - the coordinator presumes abort anyway
-            pass
         return Txn(txid, tuple(ops), "fail")
 
     steps = [("r", src), ("r", dst), ("w", src), ("w", dst)]

@@ -73,7 +73,9 @@ class Coordinator:
         self._outbox: list[Envelope] = []
 
     @classmethod
-    def from_log(cls, records: list[list[Any]], node_id: NodeId = "n0", **options: Any) -> Coordinator:
+    def from_log(
+        cls, records: list[list[Any]], node_id: NodeId = "n0", **options: Any
+    ) -> Coordinator:
         """A coordinator restarted from its log (see "Recovery" above)."""
         core = cls(node_id, **options)
         for record in records:

@@ -59,7 +59,9 @@ class TxnProcess(CoreNode):
             self.log_file = DurableLog(self.ctx.data_dir / "decisions.log")
             records = [json.loads(r) for r in self.log_file.records()]
             # 5 s to collect votes (room for a loaded machine); decisions resent every 200 ms
-            return Coordinator.from_log(records, self.ctx.name, prepare_timeout=250, resend_ticks=10)
+            return Coordinator.from_log(
+                records, self.ctx.name, prepare_timeout=250, resend_ticks=10
+            )
         raw = read_snapshot(self.ctx.data_dir / "shard.snap")
         state = json.loads(raw) if raw else None
         return ShardCore(self.ctx.name, state, early_release=self.early_release)
@@ -251,7 +253,9 @@ def run_bank_real(
         for _ in range(transfers_per_client):
             src, dst = rng.sample(range(accounts), 2)
             for attempt in range(20):
-                result = _drive(transfer(backend, account(src), account(dst), rng.randint(1, 20)), pause_s)
+                result = _drive(
+                    transfer(backend, account(src), account(dst), rng.randint(1, 20)), pause_s
+                )
                 if result is not None:
                     with lock:
                         history.append(result)
@@ -302,4 +306,6 @@ def _drive(generator: Any, pause_s: float) -> Txn | None:
 def _quiet(cluster: Any) -> bool:
     """No shard holds a prepared transaction any more."""
     status = cluster.status()
-    return all(not view.fields.get("prepared") for name, view in status.items() if name != COORDINATOR)
+    return all(
+        not view.fields.get("prepared") for name, view in status.items() if name != COORDINATOR
+    )

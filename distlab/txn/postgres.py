@@ -8,7 +8,7 @@ translates the core's messages into SQL:
 
 | core says | driver does (psycopg 3) |
 | --- | --- |
-| ``Prepare(t)`` to pg0 | ``PREPARE TRANSACTION 'distlab-t'`` on t's session: yes, or no if it fails |
+| ``Prepare(t)`` to pg0 | ``PREPARE TRANSACTION 'distlab-t'`` on t's session (fails: no) |
 | ``Decision(t, commit)`` | ``COMMIT PREPARED`` / ``ROLLBACK PREPARED 'distlab-t'`` (any session) |
 | an unresolved ``distlab-t`` found at recovery | ``Inquire(t)``: what the participant would ask |
 
@@ -40,7 +40,13 @@ from distlab.txn.bank import INITIAL_BALANCE, account, shard_for
 from distlab.txn.coordinator import Coordinator
 from distlab.txn.messages import Ack, Decision, Inquire, Prepare, Vote
 
-__all__ = ["BlockedOnPostgres", "PostgresBank", "PostgresBankRun", "blocked_experiment", "run_bank_postgres"]
+__all__ = [
+    "BlockedOnPostgres",
+    "PostgresBank",
+    "PostgresBankRun",
+    "blocked_experiment",
+    "run_bank_postgres",
+]
 
 GID_PREFIX = "distlab-"
 
@@ -64,7 +70,8 @@ class PostgresBank:
                 for i in range(accounts):
                     if shard_for(account(i), self.shards) == name:
                         conn.execute(
-                            "INSERT INTO accounts VALUES (%s, %s, NULL)", (account(i), INITIAL_BALANCE)
+                            "INSERT INTO accounts VALUES (%s, %s, NULL)",
+                            (account(i), INITIAL_BALANCE),
                         )
 
     def _boot(self) -> Coordinator:
@@ -96,11 +103,15 @@ class PostgresBank:
             try:
                 session.execute(f"PREPARE TRANSACTION '{gid}'")
                 return Vote(message.txid, True)
-            except Exception:  # noqa: BLE001 - any failure to prepare is a no vote
+            except Exception:
                 return Vote(message.txid, False)
         if isinstance(message, Decision):
             session = self._sessions.get(message.txid, {}).pop(shard, None)
-            if session is not None and session.info.transaction_status != 0 and not self._is_prepared(shard, gid):
+            if (
+                session is not None
+                and session.info.transaction_status != 0
+                and not self._is_prepared(shard, gid)
+            ):
                 session.rollback()  # never prepared here: just roll back the open transaction
                 session.close()
                 return Ack(message.txid)
@@ -114,7 +125,7 @@ class PostgresBank:
                         outcome = "committed" if message.commit else "aborted"
                         self.resolved.append(f"{shard}: {gid} {outcome}")
                 return Ack(message.txid)
-            except Exception:  # noqa: BLE001 - a participant down: the decision is resent
+            except Exception:
                 return None
         return None
 
@@ -153,13 +164,13 @@ class PostgresBank:
                     (balance + delta, txid, key),
                 )
                 ops.append(("w", key, txid))
-        except Exception:  # noqa: BLE001 - lock timeout, deadlock detected: abort
+        except Exception:
             with self._lock:
                 self.coordinator.abort(txid, list(sessions))
                 self._drain()
             return Txn(txid, tuple(ops), "fail")
         if stop_after_prepare:
-            for shard, session in sessions.items():
+            for session in sessions.values():
                 session.execute(f"PREPARE TRANSACTION '{GID_PREFIX}{txid}'")
                 session.close()
             self.crash_coordinator()
@@ -199,7 +210,9 @@ class PostgresBank:
         found = {}
         for shard in self.shards:
             with self.pair.connect(shard, autocommit=True) as conn:
-                for key, balance, writer in conn.execute("SELECT id, balance, writer FROM accounts"):
+                for key, balance, writer in conn.execute(
+                    "SELECT id, balance, writer FROM accounts"
+                ):
                     found[key] = (balance, writer)
         return dict(sorted(found.items()))
 
@@ -275,7 +288,11 @@ def blocked_experiment(bank: PostgresBank, lock_timeout_ms: int = 1000) -> Block
     """Prepare a transfer on both servers, kill the coordinator, let another transaction
     try the locked row (it waits until ``lock_timeout``), then recover the coordinator."""
     src = account(0)
-    dst = next(account(i) for i in range(1, bank.accounts) if shard_for(account(i), bank.shards) != shard_for(src, bank.shards))
+    dst = next(
+        account(i)
+        for i in range(1, bank.accounts)
+        if shard_for(account(i), bank.shards) != shard_for(src, bank.shards)
+    )
     txn = bank.transfer(src, dst, 10, stop_after_prepare=True)
     prepared = {shard: bank.pair.prepared(shard) for shard in bank.shards}
     shard = shard_for(src, bank.shards)
@@ -285,7 +302,7 @@ def blocked_experiment(bank: PostgresBank, lock_timeout_ms: int = 1000) -> Block
         other.execute(f"SET lock_timeout = '{int(lock_timeout_ms)}ms'")
         try:
             other.execute("UPDATE accounts SET balance = balance WHERE id = %s", (src,))
-        except Exception as failure:  # noqa: BLE001 - the point: it cannot get the lock
+        except Exception as failure:
             error = type(failure).__name__
         other.rollback()
     stalled = time.monotonic() - started

@@ -56,7 +56,9 @@ class TxnSimSystem(SimSystem):
     def boot(self, node_id: NodeId, peers: tuple[NodeId, ...], rng: random.Random) -> Any:
         if node_id == COORDINATOR:
             return Coordinator.from_log(list(self.coordinator_log), node_id, prepare_timeout=60)
-        return self.shard_class(node_id, self.shard_disk.get(node_id), early_release=self.early_release)
+        return self.shard_class(
+            node_id, self.shard_disk.get(node_id), early_release=self.early_release
+        )
 
     def persist(self, node_id: NodeId, core: Any, ready: Any) -> None:
         if isinstance(ready, CoordinatorReady):
@@ -291,7 +293,9 @@ def blocked_by_coordinator(seed: int = 0, down_ticks: int = 200) -> BlockedRun:
     src, dst = account(0), account(1)
     shards = {backend.shards.index(s) for s in (_shard(src, backend), _shard(dst, backend))}
     if len(shards) != 2:  # pick two accounts on different shards
-        dst = next(account(i) for i in range(2, 50) if _shard(account(i), backend) != _shard(src, backend))
+        dst = next(
+            account(i) for i in range(2, 50) if _shard(account(i), backend) != _shard(src, backend)
+        )
     older = backend.begin()  # another transaction, older: under wait-die it waits
     assert older is not None
     first = transfer(backend, src, dst, 10)
@@ -353,7 +357,9 @@ class TxnLab:
     """A live simulated system for the notebook and the panel: clients keep transferring
     money while you crash nodes; every call advances virtual time (see `TxnPanel`)."""
 
-    def __init__(self, seed: int = 0, *, shards: int = 2, accounts: int = 4, clients: int = 3) -> None:
+    def __init__(
+        self, seed: int = 0, *, shards: int = 2, accounts: int = 4, clients: int = 3
+    ) -> None:
         self.rng = random.Random(seed)
         self.system = TxnSimSystem()
         self.world = World(self.system, seed=seed, nodes=shards + 1)
@@ -405,10 +411,16 @@ class TxnLab:
         for name in self.world.names:
             core = self.world.nodes[name]
             if name == COORDINATOR:
-                card: dict[str, Any] = {"role": "coordinator", "log": self.system.coordinator_log[-6:]}
+                card: dict[str, Any] = {
+                    "role": "coordinator",
+                    "log": self.system.coordinator_log[-6:],
+                }
             else:
                 disk = self.system.shard_disk.get(name, {"data": {}, "prepared": {}})
-                card = {"role": "shard", "data": {k: balance_of(v)[0] for k, v in sorted(disk["data"].items())}}
+                card = {
+                    "role": "shard",
+                    "data": {k: balance_of(v)[0] for k, v in sorted(disk["data"].items())},
+                }
             if core is None:
                 card["down"] = True
             else:
@@ -417,7 +429,13 @@ class TxnLab:
         return cards
 
     def total(self) -> int:
+        """The money: committed balances, with the writes of transactions decided commit
+        but still prepared at some shard counted as done (their decision is on its way)."""
         data = self.system.data()
+        for state in self.system.shard_disk.values():
+            for txid, writes in state.get("prepared", {}).items():
+                if self.system.decisions.get(int(txid)) is True:
+                    data.update(writes)
         return sum(balance_of(data.get(account(i)))[0] for i in range(self.accounts))
 
     def check(self) -> SerializabilityResult:

@@ -23,7 +23,6 @@ __all__ = [
     "ChainView",
     "ClusterPanel",
     "CoordPanel",
-    "TxnPanel",
     "CounterRace",
     "ElectionSlider",
     "EnginePanel",
@@ -33,5 +32,6 @@ __all__ = [
     "PrimaryBackupPanel",
     "RpcSemanticsPanel",
     "StrongVsWeak",
+    "TxnPanel",
     "plot_run",
 ]

@@ -43,7 +43,9 @@ class TxnPanel(widgets.VBox):
         self.block_button.layout.width = "auto"
         self.block_button.on_click(lambda _: self.prepare_and_kill())
         buttons = widgets.HBox([self.run_button, self.block_button])
-        crash_row = widgets.HBox(list(self.crash_buttons.values()) + list(self.restart_buttons.values()))
+        crash_row = widgets.HBox(
+            list(self.crash_buttons.values()) + list(self.restart_buttons.values())
+        )
         super().__init__([buttons, crash_row, self.cards_view, self.verdict])
         self.refresh()
 
@@ -97,5 +99,9 @@ class TxnPanel(widgets.VBox):
         )
 
     def refresh(self) -> None:
-        self.cards_view.value = "<pre class='distlab-txn-cards'>" + html.escape(self.card_text()) + "</pre>"
-        self.verdict.value = "<b class='distlab-txn-verdict'>" + html.escape(self.verdict_text()) + "</b>"
+        self.cards_view.value = (
+            "<pre class='distlab-txn-cards'>" + html.escape(self.card_text()) + "</pre>"
+        )
+        self.verdict.value = (
+            "<b class='distlab-txn-verdict'>" + html.escape(self.verdict_text()) + "</b>"
+        )

@@ -83,7 +83,9 @@ def _random_append_history(rng: random.Random) -> list[Txn]:
     for txid in range(1, rng.randint(2, 5) + 1):
         plan = []
         for _ in range(rng.randint(1, 3)):
-            plan.append(("r", rng.choice(keys)) if rng.random() < 0.5 else ("append", rng.choice(keys)))
+            plan.append(
+                ("r", rng.choice(keys)) if rng.random() < 0.5 else ("append", rng.choice(keys))
+            )
         plans.append((txid, plan, []))
     value = 0
     while any(plan for _, plan, _ in plans):

@@ -16,7 +16,11 @@ pytestmark = pytest.mark.cluster
 
 def _two_shard_accounts(shards: tuple[str, ...]) -> tuple[str, str]:
     first = account(0)
-    other = next(account(i) for i in range(1, 50) if shard_for(account(i), shards) != shard_for(first, shards))
+    other = next(
+        account(i)
+        for i in range(1, 50)
+        if shard_for(account(i), shards) != shard_for(first, shards)
+    )
     return first, other
 
 
@@ -26,7 +30,9 @@ def _fields(cluster: Cluster, name: str) -> dict:
 
 def test_bank_under_kills_of_coordinator_and_shards() -> None:
     with Cluster.start(3, service="txn", seed=11) as cluster:
-        run = run_bank_real(cluster, seed=11, clients=3, transfers_per_client=8, kill=("n0", "n1", "n2"))
+        run = run_bank_real(
+            cluster, seed=11, clients=3, transfers_per_client=8, kill=("n0", "n1", "n2")
+        )
         assert run.crashed == ["n0", "n1", "n2"]
         assert run.total_after == run.total_before, "money is constant"
         assert run.check.verdict == "serializable", run.check.explain()
@@ -57,7 +63,7 @@ def test_coordinator_killed_after_prepare_blocks_participants_until_it_recovers(
         backend = RealBackend(cluster)
         older = backend.begin()  # begun first: under wait-die it waits for the younger one
         assert older is not None
-        txid, src, dst = _prepare_then(cluster, backend, slow=list(backend.shards))
+        txid, src, _dst = _prepare_then(cluster, backend, slow=list(backend.shards))
         cluster.crash("n0")  # the votes are still on their way: nothing decided, nothing logged
         cluster.heal()
         src_shard = shard_for(src, backend.shards)

@@ -43,7 +43,9 @@ def test_bank_on_postgres_keeps_money_and_is_serializable(pair: PostgresPair) ->
         bank.close()
 
 
-def test_coordinator_killed_after_prepare_leaves_rows_locked_until_recovery(pair: PostgresPair) -> None:
+def test_coordinator_killed_after_prepare_leaves_rows_locked_until_recovery(
+    pair: PostgresPair,
+) -> None:
     bank = PostgresBank(pair, accounts=4)
     try:
         run = blocked_experiment(bank, lock_timeout_ms=500)
@@ -63,7 +65,11 @@ def test_a_prepared_participant_survives_its_own_crash_and_applies_the_commit(
     bank = PostgresBank(pair, accounts=4)
     try:
         src = account(0)
-        dst = next(account(i) for i in range(1, 4) if shard_for(account(i), pair.names) != shard_for(src, pair.names))
+        dst = next(
+            account(i)
+            for i in range(1, 4)
+            if shard_for(account(i), pair.names) != shard_for(src, pair.names)
+        )
         txn = bank.transfer(src, dst, 10, stop_after_prepare=True)
         gid = f"distlab-{txn.id}"
         victim = shard_for(src, pair.names)
@@ -75,7 +81,10 @@ def test_a_prepared_participant_survives_its_own_crash_and_applies_the_commit(
         log.append(f'["decide", {txn.id}, true, ["pg0", "pg1"]]'.encode())
         log.sync()
         log.close()
-        assert sorted(bank.recover_coordinator()) == [f"pg0: {gid} committed", f"pg1: {gid} committed"]
+        assert sorted(bank.recover_coordinator()) == [
+            f"pg0: {gid} committed",
+            f"pg1: {gid} committed",
+        ]
         balances = bank.balances()
         assert balances[src] == (90, txn.id) and balances[dst] == (110, txn.id)
     finally:
