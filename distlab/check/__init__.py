@@ -13,8 +13,8 @@ serializability (transactional histories: a dependency graph and Elle's anomaly
 classes G0-G2), nemesis (a seeded fault schedule), outcome (acknowledged writes lost,
 the one RunSummary and the verdict of a finished run), workload (the one threaded
 runner: seeded clients, the nemesis beside them, one History, the verdict). Nothing here
-starts a process or opens a socket itself; the nemesis and the workload act on the world only through the
-ClusterControl and the clients they are handed.
+starts a process or opens a socket itself; the nemesis and the workload act on the world
+only through the ClusterControl and the clients they are handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
