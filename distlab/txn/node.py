@@ -8,8 +8,9 @@ SIGKILLed coordinator restarts from it. Nodes ``n1 ..`` are shards
 with `write_snapshot` (fsync'ed) before a vote leaves, so a SIGKILLed participant restarts
 still prepared, still holding its locks, and asks the coordinator.
 
-RPCs: ``Txn.begin / commit / abort / outcome`` at ``n0``; ``Shard.read / write / abort /
-data`` at a shard. `RealBackend` is `distlab.txn.bank.Backend` over them (what
+RPCs: ``Txn.shard_map / begin / commit / abort / outcome`` at ``n0`` (the shard map is
+the list of shards; `distlab.txn.bank.shard_for` hashes a key onto it);
+``Shard.read / write / abort / data`` at a shard. `RealBackend` is `distlab.txn.bank.Backend` over them (what
 ``cluster.client()`` returns), so `run_bank_real` runs the simulator's bank transfers in
 threads against real processes: a call to a killed node is a `ConnectionError`; a commit
 whose answer was lost is *indefinite* (``info`` in the history).
@@ -118,6 +119,10 @@ class _CoordinatorRPC:
     def begin(self) -> int:
         return self._node.run(lambda core: core.begin())
 
+    def shard_map(self) -> list[str]:
+        """The shards, in order: a key lives on ``shard_for(key, shards)``."""
+        return sorted(self._node.ctx.peers, key=lambda name: int(name[1:]))
+
     def commit(self, txid: int, participants: list[str]) -> None:
         txid, shards = _txid(txid), _shards(participants)
         unknown = set(shards) - set(self._node.ctx.peers)
@@ -160,10 +165,10 @@ class RealBackend:
 
     def __init__(self, cluster: Any, timeout_s: float = 3.0) -> None:
         self.cluster = cluster
-        self.shards = tuple(n for n in cluster.names if n != COORDINATOR)
         self.timeout_s = timeout_s
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.shards = tuple(self._call(COORDINATOR, "Txn.shard_map"))  # read once: static
 
     def _call(self, node: str, method: str, *args: Any) -> Any:
         clients = self._local.__dict__.setdefault("clients", {})

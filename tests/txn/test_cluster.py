@@ -39,7 +39,9 @@ def test_bank_under_kills_of_coordinator_and_shards() -> None:
         assert run.committed >= 5, "the run must not be vacuous"
 
 
-def _prepare_then(cluster: Cluster, backend: RealBackend, slow: list[str]) -> tuple[int, str, str]:
+def _prepare_then(
+    cluster: Cluster, backend: RealBackend, slow: list[str], delay_ms: float
+) -> tuple[int, str, str]:
     """Run a transfer's reads and writes, slow ``slow``'s messages, ask to commit, and
     return once both shards are prepared."""
     src, dst = _two_shard_accounts(backend.shards)
@@ -50,7 +52,7 @@ def _prepare_then(cluster: Cluster, backend: RealBackend, slow: list[str]) -> tu
         assert backend.read(shard, txid, key, True)[0] == "ok"
         assert backend.write(shard, txid, key, value, False)[0] == "ok"
     for name in slow:
-        cluster.slow(name, 1500)
+        cluster.slow(name, delay_ms)
     backend.commit(txid, list(backend.shards))
     assert cluster.wait_for(
         lambda: all(_fields(cluster, s)["prepared"] == [txid] for s in backend.shards), timeout_s=20
@@ -63,7 +65,7 @@ def test_coordinator_killed_after_prepare_blocks_participants_until_it_recovers(
         backend = RealBackend(cluster)
         older = backend.begin()  # begun first: under wait-die it waits for the younger one
         assert older is not None
-        txid, src, _dst = _prepare_then(cluster, backend, slow=list(backend.shards))
+        txid, src, _dst = _prepare_then(cluster, backend, slow=list(backend.shards), delay_ms=3000)
         cluster.crash("n0")  # the votes are still on their way: nothing decided, nothing logged
         cluster.heal()
         src_shard = shard_for(src, backend.shards)
@@ -88,7 +90,9 @@ def test_coordinator_killed_after_prepare_blocks_participants_until_it_recovers(
 def test_participant_killed_after_voting_yes_recovers_and_applies_the_commit() -> None:
     with Cluster.start(3, service="txn", seed=13) as cluster:
         backend = RealBackend(cluster)
-        txid, src, dst = _prepare_then(cluster, backend, slow=["n0"])  # decisions travel slowly
+        txid, src, dst = _prepare_then(
+            cluster, backend, slow=["n0"], delay_ms=1500
+        )  # decisions travel slowly
         victim = shard_for(src, backend.shards)
         cluster.crash(victim)
         cluster.restart(victim)
