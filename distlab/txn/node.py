@@ -12,8 +12,9 @@ RPCs: ``Txn.shard_map / begin / commit / abort / outcome`` at ``n0`` (the shard 
 the list of shards; `distlab.txn.bank.shard_for` hashes a key onto it);
 ``Shard.read / write / abort / data`` at a shard. `RealBackend` is
 `distlab.txn.bank.Backend` over them (what ``cluster.client()`` returns), so
-`run_bank_real` runs the simulator's bank transfers in threads against real processes: a call to a killed node is a `ConnectionError`; a commit
-whose answer was lost is *indefinite* (``info`` in the history).
+`run_bank_real` runs the simulator's bank transfers in threads against real processes: a
+call to a killed node is a `ConnectionError`; a commit whose answer was lost is
+*indefinite* (``info`` in the history).
 Options: ``early_release`` (the teaching switch of `distlab.txn.locks`). Ticks are 20 ms.
 What it must never do: print, or send a vote or a decision before it is on disk.
 """
