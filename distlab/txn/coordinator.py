@@ -15,8 +15,11 @@ unacknowledged transactions are told again. A transaction begun but never decide
 **presumed aborted**: nobody can have committed it, because commit is only ever sent after
 it is logged. A participant's ``Inquire`` about it gets ``Decision(abort)``.
 
-The log records: ``["begin", txid]``, ``["decide", txid, commit, [participants]]``,
-``["end", txid]``.
+The log records: ``["txids", upto]`` (ids up to ``upto`` may be in use: a restarted
+coordinator starts above it, so an id is never handed out twice, at the cost of one log
+write per `TXID_BATCH` transactions instead of one per transaction),
+``["decide", txid, commit, [participants]]`` and ``["end", txid]`` (the end needs no fsync
+of its own: losing it only makes a restarted coordinator send a decision again).
 What it must never do: tell a participant a decision before it is on disk, or decide commit
 without a yes from every participant.
 Where it fits: `distlab.txn.simulated` drives it in a World, `distlab.txn.node` in a process,
@@ -32,7 +35,10 @@ from distlab.core import Envelope, NodeId, Ready
 from distlab.txn.errors import TransactionClosed, UnknownTransaction
 from distlab.txn.messages import Ack, Decision, Inquire, Prepare, Vote
 
-__all__ = ["Coordinator", "CoordinatorReady"]
+__all__ = ["TXID_BATCH", "Coordinator", "CoordinatorReady"]
+
+#: How many transaction ids one ``txids`` log record reserves.
+TXID_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class Coordinator:
         self.resend_ticks = resend_ticks
         self.txns: dict[int, _Txn] = {}
         self.next_txid = 1
+        self._reserved = 0  # ids up to this are reserved in the log
         self.now = 0
         self.commits = 0
         self.aborts = 0
@@ -81,14 +88,18 @@ class Coordinator:
         for record in records:
             kind, txid = record[0], int(record[1])
             core.next_txid = max(core.next_txid, txid + 1)
-            if kind == "begin":
-                core.txns[txid] = _Txn("aborted")  # presumed abort unless a decision follows
+            if kind == "txids":
+                core._reserved = max(core._reserved, txid)
+            elif kind == "begin":  # an older log's record: presumed abort unless decided
+                core.txns[txid] = _Txn("aborted")
             elif kind == "decide":
                 outcome = "committed" if record[2] else "aborted"
                 participants = tuple(record[3])
                 core.txns[txid] = _Txn(outcome, participants, unacked=set(participants))
             elif kind == "end" and txid in core.txns:
                 core.txns[txid].unacked.clear()
+        core.next_txid = max(core.next_txid, core._reserved + 1)
+        core._reserved = 0 if core.next_txid == 1 else core.next_txid - 1
         for txid, txn in sorted(core.txns.items()):
             for shard in sorted(txn.unacked):
                 core._send(shard, Decision(txid, txn.state == "committed"))
@@ -97,10 +108,12 @@ class Coordinator:
     # -- the client's side --------------------------------------------------------------
 
     def begin(self) -> int:
+        if self.next_txid > self._reserved:  # reserve the next batch of ids, durably
+            self._reserved = self.next_txid + TXID_BATCH - 1
+            self._records.append(["txids", self._reserved])
         txid = self.next_txid
         self.next_txid += 1
         self.txns[txid] = _Txn("active", since=self.now)
-        self._records.append(["begin", txid])
         return txid
 
     def commit(self, txid: int, participants: list[str] | tuple[str, ...]) -> None:
@@ -120,15 +133,17 @@ class Coordinator:
         self._decide(txid, False)
 
     def outcome(self, txid: int) -> str:
-        """``"active"``, ``"preparing"``, ``"committed"`` or ``"aborted"``."""
-        if not isinstance(txid, int) or txid not in self.txns:
+        """``"active"``, ``"preparing"``, ``"committed"`` or ``"aborted"`` (an id handed
+        out before a restart and never decided: aborted, presumed)."""
+        if not isinstance(txid, int) or isinstance(txid, bool) or not 0 < txid < self.next_txid:
             raise UnknownTransaction(txid)
-        return self.txns[txid].state
+        txn = self.txns.get(txid)
+        return "aborted" if txn is None else txn.state
 
     def _active(self, txid: int) -> _Txn:
-        if not isinstance(txid, int) or txid not in self.txns:
+        if not isinstance(txid, int) or isinstance(txid, bool) or not 0 < txid < self.next_txid:
             raise UnknownTransaction(txid)
-        txn = self.txns[txid]
+        txn = self.txns.setdefault(txid, _Txn("aborted"))  # lost in a restart: presumed abort
         if txn.state != "active":
             raise TransactionClosed(f"transaction {txid} is already {txn.state}")
         return txn

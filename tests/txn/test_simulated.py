@@ -168,3 +168,19 @@ def test_mutant_voting_before_logging_loses_money_under_crashes() -> None:
         if run.total_after != run.total_before or run.lost_commits:
             broken.append(seed)
     assert broken, "crashes after a yes vote must show the lost prepared record"
+
+
+def test_ids_are_reserved_in_batches_and_never_reused_after_a_restart() -> None:
+    coordinator = Coordinator()
+    first = coordinator.begin()
+    records = coordinator.take_ready().records
+    assert records == [["txids", 1000]]  # one durable write for a thousand ids
+    coordinator.begin()
+    assert not coordinator.has_ready()
+    restarted = Coordinator.from_log(records)
+    assert restarted.begin() == 1001  # above everything handed out before the crash
+    assert restarted.outcome(first) == "aborted"  # never decided: presumed abort
+    with pytest.raises(TransactionClosed, match="aborted"):
+        restarted.commit(first, ["n1"])
+    with pytest.raises(UnknownTransaction):
+        restarted.outcome(5000)
