@@ -14,7 +14,7 @@ from distlab.storage import DurableLog
 from distlab.txn.bank import account, shard_for
 from distlab.txn.postgres import PostgresBank, blocked_experiment, run_bank_postgres
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.engines, pytest.mark.cluster]
 
 try:
     check_postgres()
