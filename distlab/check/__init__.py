@@ -9,11 +9,12 @@ Modules, each a chapter: history (recording, JSON Lines), models (the sequential
 linearizability (the WGL search), explain (violations in words), brute_force (the checker's
 checker), staleness (weak-consistency measures), coordination (ZooKeeper's guarantees: linearizable
 writes, FIFO client order, fenced locks), generate (seeded simulated histories),
-nemesis (a seeded fault schedule), outcome (acknowledged writes lost, the one RunSummary
-and the verdict of a finished run), workload (the one threaded runner: seeded clients, the
-nemesis beside them, one History, the verdict). Nothing here starts a process or opens a
-socket itself; the nemesis and the workload act on the world only through the
-ClusterControl and the clients they are handed.
+serializability (transactional histories: a dependency graph and Elle's anomaly
+classes G0-G2), nemesis (a seeded fault schedule), outcome (acknowledged writes lost,
+the one RunSummary and the verdict of a finished run), workload (the one threaded
+runner: seeded clients, the nemesis beside them, one History, the verdict). Nothing here
+starts a process or opens a socket itself; the nemesis and the workload act on the world
+only through the ClusterControl and the clients they are handed.
 """
 
 from distlab.check.brute_force import brute_force_linearizable
@@ -38,6 +39,13 @@ from distlab.check.outcome import (
     lost_acknowledged_writes,
     run_numbers,
 )
+from distlab.check.serializability import (
+    Anomaly,
+    SerializabilityResult,
+    Txn,
+    brute_force_serializable,
+    check_serializable,
+)
 from distlab.check.staleness import (
     ReplicaSnapshot,
     StalenessReport,
@@ -47,6 +55,7 @@ from distlab.check.staleness import (
 )
 
 __all__ = [
+    "Anomaly",
     "CheckResult",
     "CoordHistory",
     "CoordOp",
@@ -65,12 +74,16 @@ __all__ = [
     "PendingCall",
     "ReplicaSnapshot",
     "RunSummary",
+    "SerializabilityResult",
     "StaleRead",
     "StalenessReport",
+    "Txn",
     "brute_force_linearizable",
+    "brute_force_serializable",
     "check_coordination",
     "check_fenced_writes",
     "check_linearizable",
+    "check_serializable",
     "convergence_time",
     "inject_stale_reads",
     "judge_run",

@@ -13,7 +13,8 @@ binaries as child processes: kill -9, SIGSTOP), proxy (loopback link proxies: pa
 without root), etcd (3-member cluster + HTTP/JSON client), redis (primary + 2 replicas +
 redis-py client, failover by hand), faults (the seeded engine nemesis), workload
 (concurrent recorded clients, lost writes, the summary table), experiments (the etcd and
-Redis scenarios), zookeeper (a ZooKeeper ensemble for chapter 11, through kazoo). Needs the
+Redis scenarios), zookeeper (a ZooKeeper ensemble for chapter 11, through kazoo),
+postgres (two PostgreSQL servers as 2PC participants for chapter 15, through psycopg). Needs the
 ``etcd`` and ``redis-server`` binaries (Debian packages
 etcd-server and redis-server); without them, starting an engine raises ServerError.
 """
@@ -34,6 +35,7 @@ from distlab.engines.experiments import (
     redis_experiment,
 )
 from distlab.engines.faults import EngineNemesis, Fault, NemesisEvent
+from distlab.engines.postgres import PostgresPair, check_postgres
 from distlab.engines.processes import (
     ServerError,
     ServerProcess,
@@ -70,6 +72,7 @@ __all__ = [
     "LinkProxy",
     "MemberStatus",
     "NemesisEvent",
+    "PostgresPair",
     "ProxyStatistics",
     "RedisClient",
     "RedisReplicaSet",
@@ -77,6 +80,7 @@ __all__ = [
     "ServerProcess",
     "ZooKeeperEnsemble",
     "check_engines",
+    "check_postgres",
     "check_zookeeper",
     "etcd_experiment",
     "etcd_peer_identity",

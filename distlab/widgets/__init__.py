@@ -18,6 +18,7 @@ from distlab.widgets.primary_backup import PrimaryBackupPanel
 from distlab.widgets.races import CounterRace
 from distlab.widgets.rpc_semantics import RpcSemanticsPanel
 from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
+from distlab.widgets.txn_panel import TxnPanel
 
 __all__ = [
     "ChainView",
@@ -33,5 +34,6 @@ __all__ = [
     "PrimaryBackupPanel",
     "RpcSemanticsPanel",
     "StrongVsWeak",
+    "TxnPanel",
     "plot_run",
 ]
