@@ -1,0 +1,71 @@
+"""distlab.aurora: Amazon Aurora's quorum storage across availability zones (lecture 10).
+
+The log is the database (日志即数据库): a single writer ships only redo log records (重做日志)
+to six storage nodes (存储节点), two in each of three availability zones (可用区); a
+transaction commits on a write quorum (仲裁 quorum) of four, a recovery reads a read quorum
+of three. Page shipping, the mirrored baseline, runs in the same code for comparison.
+
+- `distlab.aurora.core`: the pure cores (`Writer`, `StorageNode`);
+- `distlab.aurora.simulated`: the seeded simulator, its named safety checks, the
+  availability table and the measurements;
+- `distlab.aurora.node`: the same cores in real processes (`Cluster.start(7, service="aurora")`).
+"""
+
+from distlab.aurora.core import (
+    PAGE_BYTES,
+    Committed,
+    ReadDone,
+    ReadFailed,
+    Recovered,
+    Refused,
+    StorageNode,
+    Timing,
+    Writer,
+    check_quorums,
+)
+from distlab.aurora.messages import CODEC, LogRecord
+from distlab.aurora.simulated import (
+    AVAILABILITY,
+    FAULTS,
+    STORAGE,
+    WRITER,
+    ZONES,
+    AuroraRun,
+    AuroraSimSystem,
+    AuroraWorkload,
+    Availability,
+    Measurement,
+    aurora_world,
+    availability,
+    measure,
+    run_aurora,
+)
+
+__all__ = [
+    "AVAILABILITY",
+    "CODEC",
+    "FAULTS",
+    "PAGE_BYTES",
+    "STORAGE",
+    "WRITER",
+    "ZONES",
+    "AuroraRun",
+    "AuroraSimSystem",
+    "AuroraWorkload",
+    "Availability",
+    "Committed",
+    "LogRecord",
+    "Measurement",
+    "ReadDone",
+    "ReadFailed",
+    "Recovered",
+    "Refused",
+    "StorageNode",
+    "Timing",
+    "Writer",
+    "aurora_world",
+    "availability",
+    "check_quorums",
+    "measure",
+    "run_aurora",
+]
