@@ -35,9 +35,11 @@ from distlab.aurora.simulated import (
     AuroraWorkload,
     Availability,
     Measurement,
+    QuorumReadDemo,
     aurora_world,
     availability,
     measure,
+    quorum_read_demo,
     run_aurora,
 )
 
@@ -56,6 +58,7 @@ __all__ = [
     "Committed",
     "LogRecord",
     "Measurement",
+    "QuorumReadDemo",
     "ReadDone",
     "ReadFailed",
     "Recovered",
@@ -67,5 +70,6 @@ __all__ = [
     "availability",
     "check_quorums",
     "measure",
+    "quorum_read_demo",
     "run_aurora",
 ]

@@ -68,9 +68,11 @@ __all__ = [
     "AuroraWorkload",
     "Availability",
     "Measurement",
+    "QuorumReadDemo",
     "aurora_world",
     "availability",
     "measure",
+    "quorum_read_demo",
     "run_aurora",
 ]
 
@@ -617,4 +619,68 @@ def measure(
         p50_ticks=percentile(workload.latencies, 0.5),
         p99_ticks=percentile(workload.latencies, 0.99),
         txns_per_1000_ticks=1000 * commits / max(elapsed, 1),
+    )
+
+
+# -- the teaching switch: W + R <= N loses reads ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuorumReadDemo:
+    """A write acknowledged by W nodes, then read from R nodes (quorum reads)."""
+
+    write_quorum: int
+    read_quorum: int
+    read_value: str
+    answered_by: str
+    linearizable: bool
+    explanation: str
+
+
+def quorum_read_demo(write_quorum: int, read_quorum: int, seed: int = 0) -> QuorumReadDemo:
+    """Write p1="old" everywhere; then p1="new" reaches only W nodes (the others are cut
+    off from the writer, gossip is off); those W answer slowly. A quorum read takes the
+    first R answers: with W + R <= N they may all come from nodes without "new"."""
+    world = aurora_world(
+        seed, write_quorum=write_quorum, read_quorum=read_quorum, quorum_reads=True, gossip=False
+    )
+    system = world.system
+    assert isinstance(system, AuroraSimSystem)
+    calls = itertools.count()
+    history = History(clock=lambda: world.now * 1_000_000 + next(calls))
+    wait_open(world)
+    have, lack = STORAGE[:write_quorum], STORAGE[write_quorum:]
+
+    def commit(op: str, value: str) -> None:
+        call = history.invoke("writer", "put", "p1", value)
+        world.operate(WRITER, lambda w: w.commit(op, (("p1", value),)))
+        world.run_until(lambda: op in system.answers, 200)
+        done = isinstance(system.answers.get(op), Committed)
+        (history.ok if done else history.info)(call)
+
+    commit("t-old", "old")
+    world.run_for(20)  # every node holds "old"
+    for node in lack:
+        world.block(WRITER, node)
+        world.block(node, WRITER)
+    commit("t-new", "new")
+    world.heal()
+    for node in have:
+        system.set_slow(node, 8)
+    call = history.invoke("reader", "get", "p1")
+    world.operate(WRITER, lambda w: w.read("t-read", "p1"))
+    world.run_until(lambda: "t-read" in system.answers, 300)
+    answer = system.answers.get("t-read")
+    if isinstance(answer, ReadDone):
+        history.ok(call, answer.value)
+    else:
+        history.fail(call)
+    result = check_linearizable(history)
+    return QuorumReadDemo(
+        write_quorum,
+        read_quorum,
+        answer.value if isinstance(answer, ReadDone) else "(no answer)",
+        answer.node if isinstance(answer, ReadDone) else "",
+        result.linearizable is True,
+        result.explanation,
     )
