@@ -184,7 +184,7 @@ class StorageNode:
         gossip: bool = True,
         slow_ticks: int = 0,
     ) -> None:
-        self.name = name
+        self.name = self.node_id = name
         self.writer = writer
         self.peers = tuple(p for p in peers if p != name)
         self.timing = timing
@@ -416,7 +416,7 @@ class Writer:
             raise ValueError(f"shipping must be one of {SHIPPING}, got {shipping!r}")
         if epoch < 1:
             raise ValueError(f"epoch must be at least 1, got {epoch!r}")
-        self.name = name
+        self.name = self.node_id = name
         self.storage = tuple(storage)
         self.epoch = epoch
         self.write_quorum = write_quorum
