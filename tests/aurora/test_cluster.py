@@ -75,7 +75,7 @@ def test_bad_requests_get_clear_errors_and_the_writer_keeps_serving() -> None:
         for call, message in bad:
             with pytest.raises(RemoteError, match=message):
                 writer.call(*call, timeout=5.0)
-        with pytest.raises(UnknownMethod, match="Aurora.nothing"):
+        with pytest.raises(UnknownMethod, match=r"Aurora\.nothing"):
             writer.call("Aurora.nothing", timeout=5.0)
         storage = cluster.client("n1", client_name="mallory")
         with pytest.raises(RemoteError, match="send requests to the writer n0"):
@@ -114,7 +114,7 @@ def test_a_storage_node_with_a_corrupt_disk_does_not_start_and_says_why() -> Non
         data = bytearray(path.read_bytes())
         data[30] ^= 0xFF
         path.write_bytes(bytes(data) + bytes(data[24:]))  # damage followed by good records
-        with pytest.raises(ClusterError, match="(?i)corrupt|checksum|redo"):
+        with pytest.raises(ClusterError, match=r"(?i)corrupt|checksum|redo"):
             cluster.restart("n2")
 
 
