@@ -13,6 +13,7 @@ writer (`distlab.aurora.core.Writer`), ``n1 .. n6`` storage nodes in zones ``a``
 - The writer keeps only its epoch and the recovery points (``writer.snap``, fsync'ed and
   checksummed): it boots one epoch later and recovers from a read quorum.
 
+``Aurora.set_slow(ms)`` on a storage node gives it a slow disk (answers held that long).
 Client RPCs on ``n0``: ``Aurora.commit(writes, timeout_s)`` answers once a write quorum holds
 the transaction (``{"ok": True, "lsn": ..}``), or ``{"refused": reason}`` (definite), or
 ``{"timeout": True}`` (indefinite: it may still commit); ``Aurora.read(page, timeout_s)``.
@@ -54,7 +55,14 @@ from distlab.cluster.core_node import CoreNode
 from distlab.cluster.program import NodeContext
 from distlab.core import Core, Ready, derive_seed
 
-__all__ = ["AuroraClient", "AuroraProcess", "AuroraRefused", "AuroraTimeout", "load_redo_log"]
+__all__ = [
+    "AuroraClient",
+    "AuroraProcess",
+    "AuroraRefused",
+    "AuroraTimeout",
+    "load_redo_log",
+    "set_slow",
+]
 
 WRITER = "n0"
 Truncations = tuple[tuple[int, int], ...]
@@ -287,6 +295,21 @@ class _AuroraRPC:
         """Read ``page`` as of the writer's VDL."""
         checked = check_page(page)
         return self._node.serve(lambda core, op: core.read(op, checked), timeout_s)
+
+    def set_slow(self, ms: float) -> dict[str, Any]:
+        """On a storage node: a slow disk -- hold every answer about ``ms`` milliseconds."""
+        if not isinstance(self._node.core, StorageNode):
+            raise ValueError(f"{self._node.ctx.name} is the writer; slow a storage node n1..n6")
+        if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not 0 <= ms <= 10_000:
+            raise ValueError(f"ms must be a number in [0, 10000], got {ms!r}")
+        ticks = round(ms / AuroraProcess.tick_ms)
+        self._node.run(lambda core: core.set_slow(ticks))
+        return {"slow_ticks": ticks}
+
+
+def set_slow(cluster: Any, node: str, ms: float) -> None:
+    """Give a storage node of a real cluster a slow disk (0: normal again)."""
+    cluster.client(node, client_name="controller").call("Aurora.set_slow", ms, timeout=5.0)
 
 
 # -- the client --------------------------------------------------------------------------------

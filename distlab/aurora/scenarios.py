@@ -21,7 +21,7 @@ from typing import Any
 from distlab.aurora.node import STORAGE, WRITER, AuroraClient, load_redo_log
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 
-__all__ = ["RealRun", "crash_zones", "durable_lsns", "wait_open"]
+__all__ = ["RealMeasurement", "RealRun", "crash_zones", "durable_lsns", "measure_real", "wait_open"]
 
 ZONE_OF = {"n1": "a", "n2": "a", "n3": "b", "n4": "b", "n5": "c", "n6": "c"}
 PAGES = ("p1", "p2", "p3", "p4")
@@ -176,3 +176,68 @@ def _half_applied(cluster: Any, vdl: int, transactions: dict[str, tuple[str, ...
             raise AssertionError(f"n1's redo.log misses LSN {lsn} below the VDL {vdl}")
         seen[record.value] = seen.get(record.value, 0) + 1  # a transaction writes one value
     return sum(1 for value, count in seen.items() if count != len(transactions.get(value, ())))
+
+
+@dataclass(frozen=True)
+class RealMeasurement:
+    """Commits on a real cluster: latency percentiles (ms), throughput, fsyncs per commit."""
+
+    design: str
+    commits: int
+    p50_ms: float
+    p99_ms: float
+    commits_per_s: float
+    fsyncs_per_commit: float
+
+
+def measure_real(
+    cluster: Any, design: str, *, seconds: float = 2.0, clients: int = 2
+) -> RealMeasurement:
+    """Closed-loop clients commit one-page transactions for ``seconds``; measured here."""
+    import time
+
+    if not wait_open(cluster):
+        raise RuntimeError("the writer did not open")
+    warm = AuroraClient(cluster, client_id="warm-up", timeout_s=5.0)
+    for i in range(20):  # connections open, pages cached: measure the steady state
+        warm.commit([(PAGES[i % len(PAGES)], f"warm.{i}")])
+    before = _fsyncs(cluster)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop(name: str) -> None:
+        client = AuroraClient(cluster, client_id=name, timeout_s=5.0)
+        count = 0
+        while time.monotonic() < deadline:
+            count += 1
+            started = time.monotonic()
+            client.commit([(PAGES[count % len(PAGES)], f"{name}.{count}")])
+            with lock:
+                latencies.append((time.monotonic() - started) * 1000)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=loop, args=(f"m{i}",)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    ordered = sorted(latencies)
+
+    def pick(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
+
+    return RealMeasurement(
+        design=design,
+        commits=len(ordered),
+        p50_ms=pick(0.5),
+        p99_ms=pick(0.99),
+        commits_per_s=round(len(ordered) / elapsed, 1),
+        fsyncs_per_commit=round((_fsyncs(cluster) - before) / max(len(ordered), 1), 2),
+    )
+
+
+def _fsyncs(cluster: Any) -> int:
+    status = cluster.status()
+    return sum(int(status[node].fields.get("fsyncs") or 0) for node in STORAGE)

@@ -9,7 +9,8 @@ could it read); under the cards a sparkline of commit latencies.
 
 Buttons call the methods a test calls -- ``crash``, ``restart`` on a `distlab.sim.World` or
 a `distlab.cluster.Cluster`; slowing is the simulator's slow disk
-(`AuroraSimSystem.set_slow`) or the cluster's real message delay (``cluster.slow``) --
+(`AuroraSimSystem.set_slow`) or, on a cluster, the same slow disk in the real node
+(``Aurora.set_slow``) --
 then redraw from ``status()``. On a World, "Run 1 s" lets one virtual second pass (with an
 `AuroraWorkload`'s clients busy, if given). How it looks is `aurora_html` and `sparkline`,
 pure functions. What it must never do: hold protocol logic.
@@ -29,7 +30,7 @@ __all__ = ["AuroraPanel", "aurora_html", "sparkline"]
 WRITER = "n0"
 ZONES = {"a": ("n1", "n2"), "b": ("n3", "n4"), "c": ("n5", "n6")}
 SLOW_TICKS = 20  # the simulator's slow disk: answers 0.2 virtual seconds late
-SLOW_MS = 100.0  # a real cluster's slow node: every message 100 ms late
+SLOW_MS = 100.0  # a real cluster's slow disk: every answer 100 ms late
 
 
 def _card(name: str, status: Any, slow: bool) -> str:
@@ -152,7 +153,9 @@ class AuroraPanel:
             if self.simulated:
                 self.control.system.set_slow(node, SLOW_TICKS if slow else 0)
             else:
-                self.control.slow(node, SLOW_MS if slow else 0)
+                from distlab.aurora.node import set_slow
+
+                set_slow(self.control, node, SLOW_MS if slow else 0)
             (self.slow.add if slow else self.slow.discard)(node)
         self.refresh()
 
