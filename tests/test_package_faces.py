@@ -46,7 +46,7 @@ def test_chapters_and_readme_import_package_faces_only() -> None:
     ["core", "sync", "storage", "rpc", "check", "sim", "raft", "cluster", "kv", "replicated",
      "mapreduce", "demos", "viz", "widgets", "engines", "primary_backup",
      "gfs", "chain",
-     "coord"],
+     "coord", "aurora"],
 )  # fmt: skip
 def test_every_exported_name_exists(package: str) -> None:
     module = importlib.import_module(f"distlab.{package}")

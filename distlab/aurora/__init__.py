@@ -8,7 +8,8 @@ of three. Page shipping, the mirrored baseline, runs in the same code for compar
 - `distlab.aurora.core`: the pure cores (`Writer`, `StorageNode`);
 - `distlab.aurora.simulated`: the seeded simulator, its named safety checks, the
   availability table and the measurements;
-- `distlab.aurora.node`: the same cores in real processes (`Cluster.start(7, service="aurora")`).
+- `distlab.aurora.node`: the same cores in real processes (`Cluster.start(7, service="aurora")`);
+- `distlab.aurora.scenarios`: real runs broken on purpose (`crash_zones`) and measured.
 """
 
 from distlab.aurora.core import (
@@ -24,6 +25,15 @@ from distlab.aurora.core import (
     check_quorums,
 )
 from distlab.aurora.messages import CODEC, LogRecord
+from distlab.aurora.node import AuroraClient, AuroraRefused, AuroraTimeout, set_slow
+from distlab.aurora.scenarios import (
+    RealMeasurement,
+    RealRun,
+    crash_zones,
+    durable_lsns,
+    measure_real,
+    wait_open,
+)
 from distlab.aurora.simulated import (
     AVAILABILITY,
     FAULTS,
@@ -51,8 +61,11 @@ __all__ = [
     "STORAGE",
     "WRITER",
     "ZONES",
+    "AuroraClient",
+    "AuroraRefused",
     "AuroraRun",
     "AuroraSimSystem",
+    "AuroraTimeout",
     "AuroraWorkload",
     "Availability",
     "Committed",
@@ -61,6 +74,8 @@ __all__ = [
     "QuorumReadDemo",
     "ReadDone",
     "ReadFailed",
+    "RealMeasurement",
+    "RealRun",
     "Recovered",
     "Refused",
     "StorageNode",
@@ -69,7 +84,12 @@ __all__ = [
     "aurora_world",
     "availability",
     "check_quorums",
+    "crash_zones",
+    "durable_lsns",
     "measure",
+    "measure_real",
     "quorum_read_demo",
     "run_aurora",
+    "set_slow",
+    "wait_open",
 ]
