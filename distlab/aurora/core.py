@@ -590,12 +590,20 @@ class Writer:
         for node in self.storage:
             self._send(node, RecoveryQuery(self.epoch, self.truncations))
 
+    def recovery_point(self, infos: dict[str, RecoveryInfo]) -> tuple[str, int]:
+        """From a read quorum's answers: the node with the longest log (highest scl), and
+        the last transaction end in it (its cpl), where the log will be cut."""
+        best_node, best = max(infos.items(), key=lambda kv: (kv[1].scl, kv[0]))
+        return best_node, best.cpl
+
     def _choose_recovery_point(self) -> None:
         """The longest log in the read quorum decides: its last transaction end is the
         recovery point P; everything above P is cut off (a truncation, persisted before
         any storage node hears of it)."""
-        best_node, best = max(self._infos.items(), key=lambda kv: (kv[1].scl, kv[0]))
-        point = best.cpl
+        best_node, point = self.recovery_point(dict(self._infos))
+        best = self._infos.get(best_node)
+        if best is None or not 0 <= point <= best.scl:
+            raise ValueError(f"recovery point {point} at {best_node!r} is not in its log")
         self._lo = min(min(info.scl for info in self._infos.values()), point)
         self.base = point
         self.vdl = point

@@ -73,6 +73,8 @@ __all__ = [
     "availability",
     "measure",
     "quorum_read_demo",
+    "recover_from_a_half_written_transaction",
+    "recover_with_laggards",
     "run_aurora",
 ]
 
@@ -506,6 +508,52 @@ def run_aurora(
         lambda: all(world.nodes[n].scl >= world.nodes[WRITER].vdl for n in STORAGE), 3000
     )
     return judge(world, workload, done)
+
+
+# -- two recoveries the tests and the assignment share ----------------------------------------
+
+
+def recover_with_laggards(seed: int = 3, **options: Any) -> World:
+    """Two nodes miss a run of commits (gossip off, so they stay behind), come back, and
+    the writer crashes: its recovery quorum may be mostly the laggards."""
+    world = aurora_world(seed, gossip=False, **options)
+    workload = AuroraWorkload(world, write_fraction=1.0)
+    wait_open(world)
+    workload.run_for(30)
+    for node in ("n5", "n6"):
+        world.crash(node)
+    workload.run_for(100)
+    workload.settle()
+    for node in ("n5", "n6"):
+        world.restart(node)
+    world.crash("n1")  # so the read quorum holds both laggards
+    world.crash(WRITER)
+    workload.expire_all()
+    world.restart(WRITER)
+    wait_open(world)
+    return world
+
+
+def recover_from_a_half_written_transaction(**options: Any) -> World:
+    """Every storage node's disk holds t1 (LSNs 1-2, complete) and the first record of t2
+    (LSN 3; its last record never arrived) when the writer restarts."""
+    world = aurora_world(0, **options)
+    wait_open(world)
+    system = world.system
+    assert isinstance(system, AuroraSimSystem)
+    for node in (*STORAGE, WRITER):
+        world.crash(node)
+    records = {
+        1: LogRecord(1, 1, "t1", "p1", "a", False),
+        2: LogRecord(2, 1, "t1", "p2", "a", True),
+        3: LogRecord(3, 1, "t2", "p1", "b", False),
+    }
+    for node in STORAGE:
+        system.disks[node].records = dict(records)
+    for node in (*STORAGE, WRITER):
+        world.restart(node)
+    wait_open(world)
+    return world
 
 
 # -- availability, measured ---------------------------------------------------------------------

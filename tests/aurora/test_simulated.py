@@ -19,8 +19,13 @@ from distlab.aurora import (
     quorum_read_demo,
     run_aurora,
 )
-from distlab.aurora.messages import Durable, LogRecord
-from distlab.aurora.simulated import AuroraWorkload, wait_open
+from distlab.aurora.messages import Durable
+from distlab.aurora.simulated import (
+    AuroraWorkload,
+    recover_from_a_half_written_transaction,
+    recover_with_laggards,
+    wait_open,
+)
 from distlab.sim import UNRELIABLE, SafetyViolation
 
 
@@ -162,57 +167,15 @@ def test_each_mutant_is_caught(options, names) -> None:
     assert caught and caught <= names, caught
 
 
-def recover_with_lagging_nodes(**options):
-    """Two nodes miss a run of commits (gossip off, so they stay behind), come back, and
-    the writer crashes: its recovery quorum may be mostly the laggards."""
-    world = aurora_world(3, gossip=False, **options)
-    workload = AuroraWorkload(world, write_fraction=1.0)
-    wait_open(world)
-    workload.run_for(30)
-    for node in ("n5", "n6"):
-        world.crash(node)
-    workload.run_for(100)
-    workload.settle()
-    for node in ("n5", "n6"):
-        world.restart(node)
-    world.crash("n1")  # so the read quorum holds both laggards
-    world.crash(WRITER)
-    workload.expire_all()
-    world.restart(WRITER)
-    wait_open(world)
-    return world
-
-
 def test_recovery_keeps_commits_the_laggards_never_saw() -> None:
-    world = recover_with_lagging_nodes()
+    world = recover_with_laggards()
     assert world.system.violations == []
     assert world.nodes[WRITER].vdl >= max(world.system.acknowledged.values())
 
 
 def test_a_recovery_from_the_shortest_log_is_caught() -> None:
     with pytest.raises(SafetyViolation, match="Truncation Never Cuts A Commit"):
-        recover_with_lagging_nodes(writer_factory=RecoversFromTheShortestLog)
-
-
-def recover_from_a_half_written_transaction(**options):
-    """Every storage node's disk holds t1 (LSNs 1-2, complete) and the first record of t2
-    (LSN 3; its last record never arrived) when the writer restarts."""
-    world = aurora_world(0, **options)
-    wait_open(world)
-    system = world.system
-    for node in (*STORAGE, WRITER):
-        world.crash(node)
-    records = {
-        1: LogRecord(1, 1, "t1", "p1", "a", False),
-        2: LogRecord(2, 1, "t1", "p2", "a", True),
-        3: LogRecord(3, 1, "t2", "p1", "b", False),
-    }
-    for node in STORAGE:
-        system.disks[node].records = dict(records)
-    for node in (*STORAGE, WRITER):
-        world.restart(node)
-    wait_open(world)
-    return world
+        recover_with_laggards(writer_factory=RecoversFromTheShortestLog)
 
 
 def test_recovery_cuts_a_half_written_transaction_away() -> None:
