@@ -12,6 +12,9 @@ of three. Page shipping, the mirrored baseline, runs in the same code for compar
 - `distlab.aurora.scenarios`: real runs broken on purpose (`crash_zones`) and measured.
 """
 
+import importlib
+from typing import Any
+
 from distlab.aurora.core import (
     PAGE_BYTES,
     Committed,
@@ -25,15 +28,6 @@ from distlab.aurora.core import (
     check_quorums,
 )
 from distlab.aurora.messages import CODEC, LogRecord
-from distlab.aurora.node import AuroraClient, AuroraRefused, AuroraTimeout, set_slow
-from distlab.aurora.scenarios import (
-    RealMeasurement,
-    RealRun,
-    crash_zones,
-    durable_lsns,
-    measure_real,
-    wait_open,
-)
 from distlab.aurora.simulated import (
     AVAILABILITY,
     FAULTS,
@@ -52,6 +46,30 @@ from distlab.aurora.simulated import (
     quorum_read_demo,
     run_aurora,
 )
+
+# The node program's module is not imported here: a cluster may load it in a node process by
+# its file path (when the kernel cannot import distlab by name), and a package face that
+# imported it back would be a circular import. These names load on first use (PEP 562).
+_LAZY = {
+    "AuroraClient": "distlab.aurora.node",
+    "AuroraRefused": "distlab.aurora.node",
+    "AuroraTimeout": "distlab.aurora.node",
+    "set_slow": "distlab.aurora.node",
+    "RealMeasurement": "distlab.aurora.scenarios",
+    "RealRun": "distlab.aurora.scenarios",
+    "crash_zones": "distlab.aurora.scenarios",
+    "durable_lsns": "distlab.aurora.scenarios",
+    "measure_real": "distlab.aurora.scenarios",
+    "wait_open": "distlab.aurora.scenarios",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'distlab.aurora' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AVAILABILITY",
