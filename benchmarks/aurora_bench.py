@@ -13,8 +13,8 @@ Part 1 (the simulator, exact accounting): bytes on the wire and fsyncs per trans
 commit latency p50/p99 in ticks with storage node n3 answering 20 ticks late, and
 throughput per 1,000 ticks. Part 2 (real processes, seven per cluster): commit latency
 p50/p99 in ms with n3's disk slowed by ``--slow-ms`` (``Aurora.set_slow``), throughput,
-fsyncs per commit counted by the storage nodes. Compare ratios within one run; absolute times depend on the
-machine (and on whatever else is running on it).
+fsyncs per commit counted by the storage nodes. Compare ratios within one run; absolute
+times depend on the machine (and on whatever else is running on it).
 
     .venv/bin/python benchmarks/aurora_bench.py
     .venv/bin/python benchmarks/aurora_bench.py --quick       # 1 s per real run

@@ -224,7 +224,7 @@ class StorageNode:
         if isinstance(message, Append):
             self._on_append(sender, message)
         elif isinstance(message, GossipAsk):
-            if message.epoch == self.epoch and message.scl < self.scl:
+            if message.epoch == self.epoch and 0 <= message.scl < self.scl:
                 hi = min(self.scl, message.scl + MAX_BATCH)
                 batch = tuple(self.records[lsn] for lsn in range(message.scl + 1, hi + 1))
                 self._messages.append(Envelope(self.name, sender, GossipGive(self.epoch, batch)))
