@@ -13,7 +13,9 @@ What it is (Verbitski et al., "Amazon Aurora", SIGMOD 2017; lecture 10):
   The writer tracks each node's segment complete LSN (scl) and computes the volume complete
   LSN (VCL, the W-th highest scl) and the volume durable LSN (VDL, the last transaction end
   at or below VCL). Reads go to one storage node the writer knows holds the VDL (no quorum
-  read in normal operation, as in the paper).
+  read in normal operation, as in the paper); while a recovered writer waits for a write
+  quorum to hold its recovery point, a read goes to every node and the first one that holds
+  the log up to that point answers.
 - Recovery: a writer that boots counts its epoch up and reads a read quorum (R = 3 of 6) of
   `RecoveryInfo`: the node whose log is the most up to date (its last record's epoch, then
   its scl) decides the recovery point P, the last transaction end it holds. Everything

@@ -14,7 +14,7 @@ import pytest
 import distlab
 
 PACKAGE = Path(distlab.__file__).parent
-SYSTEMS = ("raft", "kv", "replicated", "mapreduce", "engines", "assignments", "demos", "coord")
+SYSTEMS = ("raft", "kv", "replicated", "mapreduce", "engines", "assignments", "demos", "coord", "aurora")
 
 
 def _imported_and_named(path: Path) -> set[str]:
