@@ -47,7 +47,7 @@ def test_chapters_and_readme_import_package_faces_only() -> None:
      "mapreduce", "demos", "viz", "widgets", "engines", "primary_backup",
      "gfs", "chain",
      "coord",
-     "frangipani", "txn"],
+     "frangipani", "txn", "aurora"],
 )  # fmt: skip
 def test_every_exported_name_exists(package: str) -> None:
     module = importlib.import_module(f"distlab.{package}")

@@ -19,6 +19,7 @@ nbval compares with the stored, all-PASS verdict.
   8    `primary_backup.check_primary_backup`  the output rule and test-and-set (`FTReplica`)
   9    `zk_lock.check_zk_lock`     a lock without a herd effect on the ZooKeeper-like service
  10    `craq_reads.check_craq_reads`  CRAQ's read path at every node of a chain
+ 11    `aurora_recovery.check_aurora_recovery`  Aurora's writer: the VCL and the recovery point
  12    `frangipani_revoke.check_frangipani_revoke`  Frangipani's revoke handler and log replay
 =====  ==========================  ============================================
 

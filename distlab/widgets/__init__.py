@@ -5,6 +5,7 @@ test calls (``cluster.crash("n2")``), and each display reads ``statistics()`` or
 ``status()``. Their logic is tested from Python with ``button.click()``.
 """
 
+from distlab.widgets.aurora_panel import AuroraPanel
 from distlab.widgets.chain_view import ChainView
 from distlab.widgets.cluster_panel import ClusterPanel
 from distlab.widgets.coord_panel import CoordPanel
@@ -21,6 +22,7 @@ from distlab.widgets.strong_vs_weak import StrongVsWeak, plot_run
 from distlab.widgets.txn_panel import TxnPanel
 
 __all__ = [
+    "AuroraPanel",
     "ChainView",
     "ClusterPanel",
     "CoordPanel",

@@ -58,6 +58,7 @@ ASSIGNMENTS = [
     "08_primary_backup",
     "09_zk_lock",
     "10_craq_reads",
+    "11_aurora_recovery",
     "12_frangipani_revoke",
     "13_two_phase_commit",
 ]
@@ -114,7 +115,7 @@ def runs(
 
 def test_instructor_notebooks_store_all_pass_verdicts():
     notebooks = sorted(SOURCES.glob("*.ipynb"))
-    assert [path.name[:2] for path in notebooks] == [f"{n:02}" for n in (*range(1, 11), 12, 13)]
+    assert [path.name[:2] for path in notebooks] == [f"{n:02}" for n in range(1, 14)]
     for notebook in notebooks:
         names = _stored_check_names(notebook)
         assert len(names) >= 5, f"{notebook.name}: only {len(names)} checks"

@@ -149,7 +149,7 @@ def test_command_line_release_and_errors(tmp_path, capsys):
 
 def test_real_assignments_release_cleanly(tmp_path):
     instructor = sorted(SOURCES.glob("*.ipynb"))
-    assert len(instructor) == 12
+    assert len(instructor) == 13
     for source, learner in zip(instructor, release_path(SOURCES, tmp_path), strict=True):
         before = nbformat.read(source, as_version=4)
         after = nbformat.read(learner, as_version=4)

@@ -15,6 +15,7 @@ import distlab
 
 PACKAGE = Path(distlab.__file__).parent
 SYSTEMS = ("raft", "kv", "replicated", "mapreduce", "engines", "assignments", "demos", "coord")
+SYSTEMS += ("aurora",)  # chapter 13
 
 
 def _imported_and_named(path: Path) -> set[str]:
