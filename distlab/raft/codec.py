@@ -19,6 +19,8 @@ from distlab.raft.messages import (
     InstallSnapshot,
     InstallSnapshotReply,
     LogEntry,
+    ReadIndexReply,
+    ReadIndexRequest,
     RequestVote,
     RequestVoteReply,
 )
@@ -31,6 +33,8 @@ RAFT_TYPES: tuple[type, ...] = (
     AppendEntriesReply,
     InstallSnapshot,
     InstallSnapshotReply,
+    ReadIndexRequest,
+    ReadIndexReply,
     LogEntry,
     HardState,
     Snapshot,

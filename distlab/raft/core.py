@@ -27,6 +27,16 @@ that arrive together share one round. The answer travels on the apply channel as
 `ReadReady` placed after the entries it must see, so a driver answers from its service at
 exactly that point; a leader that steps down first answers `ReadRefused`.
 
+Follower reads (the last paragraph of §6.4, ``read_index(request, follower_ok=True)``): a
+follower can answer too, which takes read work off the leader. It asks the leader for a read
+index (`ReadIndexRequest`; reads that arrive together share one); the leader joins them to its
+next round, exactly as its own reads, and once a majority confirmed it replies with the index
+(`ReadIndexReply`), writing nothing. The follower answers with a `ReadReady` on its own apply
+channel once it has applied that far. A refusal from the leader, or a new term before the
+reply, turns the reads into `ReadRefused`; a grant keeps its meaning once sent, so a
+granted read waits for its index even across terms. A lost ask or answer is asked again
+after a heartbeat interval (the leader may then confirm a read twice: harmless).
+
 Leader leases (§6.4.1, ``RaftConfig(lease_reads=True)``, off by default) skip even that
 round, and so trust clocks: every heartbeat starts a round, and once a majority answered a
 round begun at tick t, no other leader can be elected before t + the smallest election
@@ -76,6 +86,7 @@ pipelining or probing.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import deque
 from dataclasses import asdict, dataclass, replace
@@ -92,6 +103,8 @@ from distlab.raft.messages import (
     LogEntry,
     Message,
     NodeId,
+    ReadIndexReply,
+    ReadIndexRequest,
     RequestVote,
     RequestVoteReply,
 )
@@ -271,6 +284,16 @@ class RaftNode:
         self._reads_confirmed: deque[tuple[int, int]] = deque()
         self._reads_refused: list[ReadRefused] = []
         self._echo_round = 0  # the round of the AppendEntries being handled, for its reply
+        # Follower reads: on the leader, followers' asks (follower, its requests, read index)
+        # waiting for a round and in each round; on a follower, reads to ask the leader
+        # about, reads asked in this term, and reads granted as (index, request), a heap.
+        self._asks_waiting: list[tuple[NodeId, tuple[int, ...], int]] = []
+        self._asks_in_round: dict[int, list[tuple[NodeId, tuple[int, ...], int]]] = {}
+        self._asks_held: set[tuple[NodeId, int]] = set()  # so an ask asked again is not kept twice
+        self._reads_to_ask: list[int] = []
+        self._reads_asked: set[int] = set()
+        self._reads_granted: list[tuple[int, int]] = []
+        self._asked_at = 0  # this node's tick count when it last asked
         # Leases: this node's own tick count (its clock), when each round began, the tick
         # the lease runs to, and ticks since a leader of our term was heard from.
         self._ticks = 0
@@ -315,6 +338,13 @@ class RaftNode:
                 for peer in self.peers:
                     self.send_append_entries(peer)
         else:
+            if (
+                self._reads_asked
+                and self._ticks - self._asked_at >= self.config.heartbeat_interval_ticks
+            ):
+                # The ask or its answer may be lost; asking again is harmless (a grant
+                # always comes from a round that began after some ask, so after the read).
+                self._ask_leader(sorted(self._reads_asked))
             self._election_elapsed += 1
             if self._election_elapsed >= self._election_timeout:
                 self.start_election()
@@ -355,6 +385,10 @@ class RaftNode:
                 self._handle_install_snapshot(sender, message)
             case InstallSnapshotReply():
                 self._handle_install_snapshot_reply(sender, message)
+            case ReadIndexRequest():
+                self._handle_read_index_request(sender, message)
+            case ReadIndexReply():
+                self._handle_read_index_reply(message)
             case _:
                 raise TypeError(f"receive() got {type(message).__name__}, not a Raft message")
 
@@ -373,16 +407,22 @@ class RaftNode:
         self.advance_commit_index()  # a one-node cluster commits at once
         return Proposed(index=entry.index, term=entry.term)
 
-    def read_index(self, request: int) -> NotLeader | None:
+    def read_index(self, request: int, *, follower_ok: bool = False) -> NotLeader | None:
         """Start the linearizable read ``request`` (a driver's own number) without a log entry.
 
         On a leader, None: a `ReadReady(request, index)` comes later on the apply channel
-        (or `ReadRefused` if this node stops leading first). Elsewhere, `NotLeader` at once.
+        (or `ReadRefused` if this node stops leading first). Elsewhere, `NotLeader` at once
+        -- unless ``follower_ok`` and this node follows a known leader: then it asks that
+        leader for a read index (follower reads, see the module docstring), and the
+        `ReadReady` or `ReadRefused` comes later on this node's apply channel.
         Leadership is confirmed by a round of AppendEntries that carries no new entry of its
         own (see the module docstring); a new leader's reads wait for its first entry to
         commit (the blank `NOOP`, which needs ``noop_on_election``, or a client's write).
         """
         if self.role is not _LEADER:
+            if follower_ok and self.role is _FOLLOWER and self.leader_id is not None:
+                self._reads_to_ask.append(request)
+                return None
             return NotLeader(leader_hint=self.leader_id)
         read = (request, max(self.commit_index, self._term_start_index))
         if self._majority == 1 or self._ticks < self._lease_until:
@@ -428,15 +468,21 @@ class RaftNode:
             or self._reads_waiting
             or self._reads_refused
             or (self._reads_confirmed and self._reads_confirmed[0][1] <= self.commit_index)
+            or self._asks_waiting
+            or self._reads_to_ask
+            or (self._reads_granted and self._reads_granted[0][0] <= self.commit_index)
         )
 
     def take_ready(self) -> Ready:
         """Everything to persist, send and apply since the last call (then forget it)."""
-        if self._reads_waiting:
+        if self._reads_waiting or self._asks_waiting:
             # The reads that arrived since the last call share one round, which also
             # carries whatever new entries the followers lack (no separate replication).
             self._start_read_round()
             self._replicate_pending = False
+        if self._reads_to_ask:
+            asks, self._reads_to_ask = self._reads_to_ask, []
+            self._ask_leader(asks)
         if self._replicate_pending:
             self._replicate_pending = False
             # Only a node that is still the leader may send them (it may have stepped
@@ -477,6 +523,10 @@ class RaftNode:
         while confirmed and confirmed[0][1] <= self.last_applied:
             request, index = confirmed.popleft()
             committed.append(ReadReady(request, index))
+        granted = self._reads_granted
+        while granted and granted[0][0] <= self.last_applied:
+            index, request = heapq.heappop(granted)
+            committed.append(ReadReady(request, index))
         if self._reads_refused:
             committed.extend(self._reads_refused)
             self._reads_refused = []
@@ -513,6 +563,7 @@ class RaftNode:
     def become_follower(self, term: int) -> None:
         """Follow in ``term``; a new term clears the vote (Figure 2, "Rules for Servers")."""
         if term > self.current_term:
+            self._refuse_asks()
             self.current_term = term
             self.voted_for = None
             self.leader_id = None
@@ -525,6 +576,7 @@ class RaftNode:
 
     def become_candidate(self) -> None:
         """Start a new term and vote for ourselves (§5.2)."""
+        self._refuse_asks()
         self.current_term += 1
         self.voted_for = self.node_id
         self._hard_state_changed = True
@@ -866,6 +918,9 @@ class RaftNode:
         self._begin_round()
         self._reads_in_round[self._read_round] = self._reads_waiting
         self._reads_waiting = []
+        if self._asks_waiting:
+            self._asks_in_round[self._read_round] = self._asks_waiting
+            self._asks_waiting = []
         for peer in self.peers:
             self.send_append_entries(peer)
 
@@ -887,6 +942,9 @@ class RaftNode:
         confirmed_round = acks[needed - 1]
         for started in [r for r in self._reads_in_round if r <= confirmed_round]:
             self._reads_confirmed.extend(self._reads_in_round.pop(started))
+            for follower, requests, index in self._asks_in_round.pop(started, ()):
+                self.send(follower, ReadIndexReply(self.current_term, True, requests, index))
+                self._asks_held.difference_update((follower, r) for r in requests)
         if self.config.lease_reads:
             began = self._round_began.get(confirmed_round)
             if began is not None:
@@ -904,9 +962,61 @@ class RaftNode:
             held.extend(reads)
         self._reads_refused.extend(ReadRefused(request, self.leader_id) for request, _ in held)
         self._reads_waiting, self._reads_in_round = [], {}
+        asks = [*self._asks_waiting]
+        for in_round in self._asks_in_round.values():
+            asks.extend(in_round)
+        for follower, requests, _ in asks:
+            self.send(follower, ReadIndexReply(self.current_term, False, requests))
+        self._asks_waiting, self._asks_in_round = [], {}
+        self._asks_held.clear()
         self._reads_confirmed.clear()
         self._round_began.clear()
         self._lease_until = 0
+
+    def _handle_read_index_request(self, sender: NodeId, request: ReadIndexRequest) -> None:
+        """A follower asks for a read index: join its reads to our next round (no log write)."""
+        if self.role is not _LEADER or request.term != self.current_term:
+            self.send(sender, ReadIndexReply(self.current_term, False, request.requests))
+            return
+        index = max(self.commit_index, self._term_start_index)
+        if self._ticks < self._lease_until:
+            # Within our lease nobody else can lead yet: the index stands without a round.
+            self.send(sender, ReadIndexReply(self.current_term, True, request.requests, index))
+            return
+        # A follower asks again while it waits; what we hold already gets its answer.
+        held = self._asks_held
+        fresh = tuple(r for r in request.requests if (sender, r) not in held)
+        if fresh:
+            held.update((sender, r) for r in fresh)
+            self._asks_waiting.append((sender, fresh, index))
+
+    def _ask_leader(self, requests: list[int]) -> None:
+        """Send our leader one request for these reads (all asked since the last Ready, or
+        all still unanswered a heartbeat interval after the last ask)."""
+        assert self.leader_id is not None, "reads to ask are refused when the leader is lost"
+        self._reads_asked.update(requests)
+        self._asked_at = self._ticks
+        self.send(self.leader_id, ReadIndexRequest(self.current_term, tuple(requests)))
+
+    def _handle_read_index_reply(self, reply: ReadIndexReply) -> None:
+        """Our leader answered: wait to apply up to the index, or refuse (duplicates are no-ops)."""
+        if reply.term != self.current_term:
+            return  # asks of an earlier term were refused when the term changed
+        for request in reply.requests:
+            if request not in self._reads_asked:
+                continue
+            self._reads_asked.discard(request)
+            if reply.success:
+                heapq.heappush(self._reads_granted, (reply.index, request))
+            else:
+                self._reads_refused.append(ReadRefused(request, self.leader_id))
+
+    def _refuse_asks(self) -> None:
+        """The term changes: reads not yet granted can no longer be (granted ones still wait)."""
+        for request in [*self._reads_to_ask, *sorted(self._reads_asked)]:
+            self._reads_refused.append(ReadRefused(request, None))
+        self._reads_to_ask = []
+        self._reads_asked = set()
 
     # ==========================================================================================
     # Helpers for hooks, and plumbing

@@ -104,6 +104,34 @@ class InstallSnapshotReply:
     last_included_index: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReadIndexRequest:
+    """Follower reads (the Raft thesis §6.4): a follower asks its leader for a read index.
+
+    ``requests`` are the follower's own numbers for the reads it was asked (reads that
+    arrived together travel in one request); the leader echoes them in its reply.
+    """
+
+    term: int
+    requests: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexReply:
+    """The leader's answer to a `ReadIndexRequest`.
+
+    With ``success``, a majority confirmed that the sender still led after the request
+    arrived, and ``index`` is its commit index from then: once the follower has applied that
+    far, its state is at least as new as every write completed before the reads began.
+    Without, the sender cannot confirm (it no longer leads), and the reads are refused.
+    """
+
+    term: int
+    success: bool
+    requests: tuple[int, ...]
+    index: int = 0
+
+
 Message = (
     RequestVote
     | RequestVoteReply
@@ -111,9 +139,11 @@ Message = (
     | AppendEntriesReply
     | InstallSnapshot
     | InstallSnapshotReply
+    | ReadIndexRequest
+    | ReadIndexReply
 )
 
-REQUESTS = (RequestVote, AppendEntries, InstallSnapshot)
+REQUESTS = (RequestVote, AppendEntries, InstallSnapshot, ReadIndexRequest)
 """The message types that start an exchange (6.824 counts these as "RPCs")."""
 
 
@@ -151,6 +181,10 @@ def message_size(message: Message) -> int:
             return size
         case InstallSnapshot(data=data):
             return 5 * _FIELD_BYTES + len(data)
+        case ReadIndexRequest(requests=requests):
+            return (1 + len(requests)) * _FIELD_BYTES
+        case ReadIndexReply(requests=requests):
+            return (3 + len(requests)) * _FIELD_BYTES
     raise TypeError(f"message_size() got {type(message).__name__}, which is not a Raft message")
 
 

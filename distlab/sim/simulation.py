@@ -253,12 +253,14 @@ class Simulation(World):
             self._drain(node_id, node)
         return result
 
-    def read(self, node_id: NodeId) -> int | NotLeader | None:
+    def read(self, node_id: NodeId, *, follower_ok: bool = False) -> int | NotLeader | None:
         """Start a linearizable read on one node without a log entry (ReadIndex, §6.4).
 
         Returns the read's number (its answer appears in ``reads`` once the node has
         confirmed it still leads and applied far enough), `NotLeader`, or None if the node
-        is crashed. The simulator checks the answer: **"Reads See Completed Writes"** --
+        is crashed. With ``follower_ok`` a follower that knows its leader takes the read too:
+        it asks the leader for a read index and answers from its own service (follower
+        reads). The simulator checks the answer: **"Reads See Completed Writes"** --
         the service answering it has applied at least every index that any node knew to
         be committed when the read began.
         """
@@ -267,7 +269,11 @@ class Simulation(World):
             return None
         self._reads_started += 1
         request = self._reads_started
-        refused = node.read_index(request)
+        # Without the option, the plain call: a subclass's own read_index need not know it.
+        if follower_ok:
+            refused = node.read_index(request, follower_ok=True)
+        else:
+            refused = node.read_index(request)
         if refused is not None:
             return refused
         self._read_floor[request] = self.system.highest_commit
