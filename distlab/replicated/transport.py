@@ -251,7 +251,7 @@ def _decode_one(position: int, item: Any) -> Message:
         raise ValueError(
             f"message {position} of the batch is not a Raft message: {error}"
         ) from None
-    if not isinstance(message, Message):  # the union of the six Raft message types
+    if not isinstance(message, Message):  # the union of the Raft message types
         raise ValueError(f"message {position}: {type(message).__name__} is not a Raft message")
     for name in codec.field_names(type(message)):
         value = getattr(message, name)
@@ -265,6 +265,8 @@ def _decode_one(position: int, item: Any) -> Message:
             ok = type(value) is bytes
         elif name == "entries":
             ok = isinstance(message, AppendEntries) and _entries_ok(message, value)
+        elif name == "requests":  # a follower's read numbers (ReadIndexRequest/-Reply)
+            ok = type(value) is tuple and all(type(r) is int and r >= 0 for r in value)
         else:
             ok = type(value) is int and value >= 0
         if not ok:

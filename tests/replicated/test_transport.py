@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.raft import AppendEntries, LogEntry, RequestVote, codec
+from distlab.raft import (
+    AppendEntries,
+    LogEntry,
+    ReadIndexReply,
+    ReadIndexRequest,
+    RequestVote,
+    codec,
+)
 from distlab.replicated import CommandList, decode_batch, load_service
 
 
@@ -18,7 +25,12 @@ def append(**changes: object) -> dict:
 
 
 def test_round_trip() -> None:
-    messages = [RequestVote(3, "n1", 4, 2), AppendEntries(1, "n0", 0, 0, (LogEntry(1, 1, "c"),), 0)]
+    messages = [
+        RequestVote(3, "n1", 4, 2),
+        AppendEntries(1, "n0", 0, 0, (LogEntry(1, 1, "c"),), 0),
+        ReadIndexRequest(2, (7, 8)),
+        ReadIndexReply(2, True, (7, 8), 5),
+    ]
     assert decode_batch([codec.encode(m) for m in messages]) == messages
 
 
@@ -37,6 +49,11 @@ def test_round_trip() -> None:
         ([append(entries=[["x"]])], "LogEntry needs 3 fields"),
         ([append(entries=[{"__msg__": "LogEntry", "fields": [1, 1, "c"]}])], "must hold"),
         ([{"__msg__": "RequestVoteReply", "fields": [1, 1]}], "vote_granted"),
+        ([{"__msg__": "ReadIndexRequest", "fields": [1, [3, -1]]}], "requests"),
+        ([{"__msg__": "ReadIndexRequest", "fields": [1, [True]]}], "requests"),
+        ([{"__msg__": "ReadIndexRequest", "fields": [1, "abc"]}], "requests"),
+        ([{"__msg__": "ReadIndexReply", "fields": [1, 1, [2], 3]}], "success"),
+        ([{"__msg__": "ReadIndexReply", "fields": [1, True, [2], -3]}], "index"),
     ],
 )
 def test_malformed_batches_are_refused(batch: object, complaint: str) -> None:
