@@ -32,7 +32,11 @@ Usage (what a service built on Raft needs to know)::
   *linearizable* read without a log entry (ReadIndex, the Raft thesis §6.4): on the leader it
   answers ``Applied(result, index, term)`` with the service's ``query(request)`` once a
   majority confirmed its leadership and it applied the read's index (``result`` is the
-  query's answer, ``index`` the read index); elsewhere ``NotLeader``. With
+  query's answer, ``index`` the read index); elsewhere ``NotLeader`` -- unless
+  ``follower_ok=True`` (follower reads, the last paragraph of §6.4): then a follower that
+  knows its leader asks it for the read index (the leader confirms its leadership with its
+  usual round, writing nothing) and answers the same way from its *own* service once it has
+  applied that far, which spreads read work over every node. With
   ``lease_reads=True`` (off by default) a leader holding a lease answers without the round
   (`distlab.raft.RaftConfig.lease_reads`: it trusts every node's clock to run at one rate,
   which a paused or starved process breaks).
@@ -347,13 +351,15 @@ class RaftPeer(NodeProgram):
             self._drive()
         return pending
 
-    def read_nowait(self, query: Any) -> _Pending | NotLeader:
+    def read_nowait(self, query: Any, *, follower_ok: bool = False) -> _Pending | NotLeader:
         """Start a linearizable read of ``service.query(query)`` (ReadIndex); a waiter for
-        its answer, or the `NotLeader` answer. Drives the core (the round goes out now)."""
+        its answer, or the `NotLeader` answer. With ``follower_ok`` a follower asks its
+        leader for the read index and answers itself. Drives the core (the round, or the
+        ask, goes out now)."""
         with self._lock:
             self._read_requests += 1
             request = self._read_requests
-            refused = self.node.read_index(request)
+            refused = self.node.read_index(request, follower_ok=follower_ok)
             if refused is not None:
                 return refused
             pending = _Pending(request, self.node.current_term)
@@ -673,9 +679,14 @@ class _ReplicatedRPC:
             for outcome in outcomes
         ]
 
-    def read(self, request: Any = None, timeout: float = 2.0) -> dict[str, Any]:
-        """A linearizable read of ``service.query(request)`` without a log entry (ReadIndex)."""
-        outcome = self._peer.read_nowait(request)
+    def read(
+        self, request: Any = None, timeout: float = 2.0, follower_ok: bool = False
+    ) -> dict[str, Any]:
+        """A linearizable read of ``service.query(request)`` without a log entry (ReadIndex);
+        with ``follower_ok`` a follower answers it too (see the module docstring)."""
+        if type(follower_ok) is not bool:
+            raise ValueError(f"follower_ok must be true or false, got {follower_ok!r:.40}")
+        outcome = self._peer.read_nowait(request, follower_ok=follower_ok)
         if isinstance(outcome, NotLeader):
             return REPLY_CODEC.encode(outcome)
         return REPLY_CODEC.encode(self._peer.wait_for_read(outcome, float(timeout)))

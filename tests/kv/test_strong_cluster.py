@@ -17,7 +17,7 @@ from distlab.cluster import Cluster
 from distlab.kv import Clerk
 from distlab.kv.workload import run_workload
 from distlab.replicated import Applied, NotLeader, TimedOut, decode_reply
-from distlab.rpc import Client
+from distlab.rpc import Client, RemoteError
 from distlab.rpc.faults import set_remote
 
 pytestmark = pytest.mark.cluster
@@ -124,6 +124,26 @@ def test_a_leader_cut_off_by_a_partition_answers_no_read_index_read() -> None:
 
             assert cluster.wait_for(refers_to_the_new_leader, timeout_s=30)
         assert kv.get("x") == "after"
+
+
+def test_a_follower_answers_a_follower_read_with_every_completed_write() -> None:
+    """Follower reads on real processes: each read begins after a put completed at the
+    leader, and the follower's own table must already hold it when it answers."""
+    with Cluster.start(3, service="kv", consistency="strong", seed=13) as cluster:
+        kv = cluster.client(client_id="writer")
+        kv.put("x", "0")
+        leader = next(n for n, s in cluster.status().items() if s.fields.get("role") == "leader")
+        follower = next(n for n in cluster.names if n != leader)
+        with Client(cluster.address(follower), name="reader", secret=cluster.secret) as reader:
+            plain = decode_reply(reader.call("Replicated.read", "x", 1.0, timeout=5.0))
+            assert isinstance(plain, NotLeader), plain  # the option is off by default
+            for value in "123456":
+                kv.put("x", value)
+                raw = reader.call("Replicated.read", "x", 2.0, True, timeout=5.0)
+                reply = decode_reply(raw)
+                assert isinstance(reply, Applied) and reply.result == value, reply
+            with pytest.raises(RemoteError, match="follower_ok"):
+                reader.call("Replicated.read", "x", 1.0, "yes", timeout=5.0)
 
 
 def test_lease_reads_in_real_processes_answer_and_stay_linearizable_without_faults() -> None:
