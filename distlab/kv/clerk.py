@@ -29,7 +29,11 @@ looks at the mode again:
   like a write (``reads="log"``) or, by default, to ``Replicated.read(key)``
   (``reads="read_index"``): the leader confirms with one round of heartbeats that it still
   leads, waits until it has applied its commit index, and answers from its own table --
-  linearizable without writing a log entry (the Raft thesis §6.4).
+  linearizable without writing a log entry (the Raft thesis §6.4). With
+  ``reads="follower"`` each get starts at a node of the Clerk's seeded choice, leader or
+  not, with ``Replicated.read(key, timeout, True)``: a follower asks the leader for the
+  read index and answers from its own table (§6.4's follower reads), so the gets of many
+  clerks spread over the whole cluster.
 - ``"weak"`` (`WeakRoute`): sends ``WeakKV.execute(command)`` to one *sticky* replica
   (``preferred``) and fails over to the next one only on error; each replica answers from
   its own copy.
@@ -70,8 +74,9 @@ __all__ = ["Clerk", "ClerkStatistics", "KVError", "KVTimeout", "KVUnavailable"]
 
 Address = tuple[str, int]
 
-READ_PATHS = ("read_index", "log")
-"""How a strong Clerk's get reaches the state: ReadIndex (no log entry), or the log."""
+READ_PATHS = ("read_index", "log", "follower")
+"""How a strong Clerk's get reaches the state: ReadIndex at the leader (no log entry), the
+log, or ReadIndex answered by any node (follower reads)."""
 
 
 class KVError(Exception):

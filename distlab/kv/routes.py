@@ -105,14 +105,25 @@ class StrongRoute(Route):
     name = "strong"
     follows_leader_hints = True
 
+    def __init__(self) -> None:
+        self._reader: str | None = None  # where a follower read goes first
+
+    def start(self, clerk: Clerk, command: Command) -> None:
+        # Follower reads: the first attempt of a get goes to any node (a seeded choice), which
+        # spreads the reads over the cluster; retries follow the Clerk's usual choice.
+        follower_read = command.op == "get" and clerk.reads == "follower"
+        self._reader = clerk._rng.choice(clerk._names) if follower_read else None
+
     def attempt(self, clerk: Clerk, server: str, command: Command, timeout_s: float) -> str:
         # The server waits up to `timeout_s` for the entry to be applied (or the read to be
         # confirmed); our rpc timeout leaves it a little more, so its answer usually wins.
-        if command.op == "get" and clerk.reads == "read_index":
-            raw = _call(
-                clerk._client(server), "Replicated.read", command.key, timeout_s,
-                timeout=timeout_s + 0.5,
-            )  # fmt: skip
+        if command.op == "get" and clerk.reads != "log":
+            args: tuple[Any, ...] = (command.key, timeout_s)
+            if self._reader is not None:
+                server, self._reader = self._reader, None
+            if clerk.reads == "follower":
+                args += (True,)  # follower_ok
+            raw = _call(clerk._client(server), "Replicated.read", *args, timeout=timeout_s + 0.5)
             return self._value(raw, read=True)
         raw = _call(
             clerk._client(server),

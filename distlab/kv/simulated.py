@@ -99,10 +99,11 @@ class StrongKVSimulation(Simulation):
         self.read_values: dict[int, str] = {}
         super().__init__(seed, nodes, **options)
 
-    def read_key(self, node_id: NodeId, key: str) -> int | None:
-        """Start a ReadIndex read of ``key`` at one node: its number (the value appears in
-        ``read_values``, or a refusal in ``reads``), or None if refused or crashed."""
-        request = self.read(node_id)
+    def read_key(self, node_id: NodeId, key: str, *, follower_ok: bool = False) -> int | None:
+        """Start a ReadIndex read of ``key`` at one node (with ``follower_ok``, a follower's
+        too): its number (the value appears in ``read_values``, or a refusal in ``reads``),
+        or None if refused or crashed."""
+        request = self.read(node_id, follower_ok=follower_ok)
         if not isinstance(request, int):
             return None
         self._read_keys[request] = key
@@ -159,7 +160,7 @@ class SimClerk(KVOperations):
     ``world`` is a `World` of weak replicas or a `StrongKVSimulation`. ``deadline_s`` and
     ``attempt_timeout_s`` are virtual seconds (``world.ticks_per_second`` ticks each).
     ``reads`` is the strong store's read path, as for the real Clerk: ``"read_index"`` (the
-    default) or ``"log"``.
+    default), ``"log"`` or ``"follower"`` (a get starts at a seeded choice of node).
     """
 
     def __init__(
@@ -195,14 +196,18 @@ class SimClerk(KVOperations):
         call = self.history.invoke(self.client_id, op, key, None if op == "get" else value)
         deadline = self.world.now + self.deadline_ticks
         maybe_applied = False
+        target = self._target
+        if op == "get" and self.reads == "follower":
+            target = self._rng.choice(self._names)  # spread follower reads over the nodes
         while self.world.now < deadline:
             ticks = min(self.attempt_ticks, deadline - self.world.now)
-            outcome = self._attempt(self._target, command, ticks)
+            outcome = self._attempt(target, command, ticks)
             if outcome.done:
                 self.history.ok(call, outcome.value if op == "get" else None)
                 return outcome.value or ""
             maybe_applied = maybe_applied or not outcome.refused
-            self._target = self._names[(self._names.index(self._target) + 1) % len(self._names)]
+            self._target = self._names[(self._names.index(target) + 1) % len(self._names)]
+            target = self._target
             self.world.run_for(1 + self._rng.randrange(3))  # a short, seeded backoff
         if maybe_applied:
             self.history.info(call)
@@ -215,7 +220,7 @@ class SimClerk(KVOperations):
         if not world.alive(node_id):
             return _Outcome(refused=True)  # connection refused: certainly not applied
         if isinstance(world, StrongKVSimulation):
-            if command.op == "get" and self.reads == "read_index":
+            if command.op == "get" and self.reads != "log":
                 return self._attempt_read(world, node_id, command.key, ticks)
             return self._attempt_strong(world, node_id, command, ticks)
         assert isinstance(world.system, WeakKVSystem), "SimClerk runs on weak or strong KV worlds"
@@ -227,7 +232,8 @@ class SimClerk(KVOperations):
     def _attempt_read(
         self, world: StrongKVSimulation, node_id: NodeId, key: str, ticks: int
     ) -> _Outcome:
-        request = world.read_key(node_id, key)
+        follower_ok = self.reads == "follower"
+        request = world.read_key(node_id, key, follower_ok=follower_ok)
         if request is None:
             return _Outcome(refused=True)  # not the leader: a read changes nothing anyway
 

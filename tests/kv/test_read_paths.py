@@ -1,7 +1,8 @@
 """The strong store's two read paths in the simulator: the same answers, different costs.
 
 Through the log, every get is an entry that a majority must store (and fsync, on real
-disks); by ReadIndex, a get costs one round of heartbeats and writes nothing.
+disks); by ReadIndex, a get costs one round of heartbeats and writes nothing, whether the
+leader answers it or a follower that asked the leader for the read index.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from distlab.check import check_linearizable
 from distlab.check.history import History
 from distlab.kv.read_paths import measure_read_paths, read_after_a_pause
 from distlab.kv.simulated import SimClerk, strong_world, virtual_clock
+from distlab.sim.simulation import SimRead
 
 
-@pytest.mark.parametrize(("reads", "entries_per_get"), [("read_index", 0), ("log", 1)])
+@pytest.mark.parametrize(
+    ("reads", "entries_per_get"), [("read_index", 0), ("log", 1), ("follower", 0)]
+)
 def test_gets_see_the_writes_and_only_the_log_path_writes_entries(
     reads: str, entries_per_get: int
 ) -> None:
@@ -32,6 +36,9 @@ def test_gets_see_the_writes_and_only_the_log_path_writes_entries(
     after = world.nodes[leader].log.last_index  # type: ignore[union-attr]
     assert after - before == 10 + 10 * entries_per_get  # the appends, plus any gets
     assert check_linearizable(history, timeout_s=10).verdict == "ok"
+    if reads == "follower":  # the gets were spread: not all answered by the leader
+        answered_by = {r.node for r in world.reads.values() if isinstance(r, SimRead)}
+        assert len(answered_by) > 1
 
 
 def test_an_unknown_read_path_is_refused_with_the_choices() -> None:

@@ -43,11 +43,14 @@ def assert_strong(result, nemesis, seed: int) -> None:
     assert s.stale_reads == 0, context
 
 
-@pytest.mark.parametrize(("seed", "reads"), [(1, "read_index"), (2, "read_index"), (3, "log")])
+@pytest.mark.parametrize(
+    ("seed", "reads"), [(1, "read_index"), (2, "read_index"), (3, "log"), (4, "follower")]
+)
 def test_histories_under_a_nemesis_are_linearizable_and_lose_no_acknowledged_write(
     seed: int, reads: str, seed_override
 ) -> None:
-    """Gets by ReadIndex (the default) and through the log: both linearizable."""
+    """Gets by ReadIndex (the default), through the log, and by ReadIndex at any node
+    (follower reads): all linearizable."""
     seed = seed if seed_override is None else seed_override
     result, nemesis = jepsen_run(seed, duration_s=4.0, reads=reads)
     assert_strong(result, nemesis, seed)
