@@ -1,8 +1,9 @@
-"""Three ways for the strong store to answer a get: what each costs, and what each trusts.
+"""Ways for the strong store to answer a get: what each costs, and what each trusts.
 
 A get changes nothing, yet it must not return a value older than a write that completed
 before it began (linearizability). Raft offers three ways to make sure (the Raft thesis
-§6.4), and the strong store runs each (``Clerk(reads=...)``, ``lease_reads=True``):
+§6.4), and the strong store runs each (``Clerk(reads=...)``, ``lease_reads=True``), plus a
+way to take ReadIndex's work off the leader:
 
 - ``"log"``: the get is a log entry like a write. When it applies, every earlier write has
   applied too. Trusts nothing beyond the log; costs a majority's disk write per read.
@@ -14,8 +15,13 @@ before it began (linearizability). Raft offers three ways to make sure (the Raft
   than the smallest election timeout, during which followers refuse to elect anyone else;
   reads inside it are answered at once. Trusts that every node's clock runs at one rate --
   a paused leader wakes up with a lease that already ran out elsewhere.
+- ``"follower"``: ReadIndex answered by any node. A follower asks the leader for the read
+  index, the leader confirms with its usual round, and the follower answers from its own
+  table once it has applied that far. Trusts what ReadIndex trusts; costs the follower's
+  round trip to the leader on top, but the leader no longer queries its table for the read.
 
-`measure_read_paths` times the three on real clusters; `read_after_a_pause` runs the
+`measure_read_paths` times the four on real clusters (the follower path's gets go to a
+follower); `read_after_a_pause` runs the
 experiment that separates them in the simulator (deterministic, checked by its "Reads See
 Completed Writes" rule).
 """
@@ -30,6 +36,8 @@ from typing import Any
 from distlab.cluster import Cluster
 from distlab.kv.clerk import Clerk
 from distlab.raft import Proposed, RaftConfig
+from distlab.replicated.replies import Applied, decode_reply
+from distlab.rpc import Client
 from distlab.sim.failures import SafetyViolation
 from distlab.sim.simulation import SimRead, Simulation
 
@@ -42,12 +50,13 @@ __all__ = [
     "read_after_a_pause",
 ]
 
-READ_PATHS = ("log", "read_index", "lease")
+READ_PATHS = ("log", "read_index", "lease", "follower")
 
 TRUSTS = {
     "log": "nothing but the log: a majority stores each read",
     "read_index": "a majority answering this term's heartbeat: no newer leader exists",
     "lease": "clocks: every node's ticks run at one rate (a pause breaks it)",
+    "follower": "what read_index trusts; the leader confirms, a follower answers",
 }
 
 
@@ -70,11 +79,12 @@ class ReadPathTiming:
 
 def measure_read_paths(gets: int = 200, seed: int = 0) -> list[ReadPathTiming]:
     """Start a strong 3-node cluster per read path and time ``gets`` sequential gets of one
-    key from one client; also count the log entries the gets added on the leader."""
+    key from one client; also count the log entries the gets added on the leader. The
+    follower path's gets all go to one follower."""
     timings = []
     for path in READ_PATHS:
         options: dict[str, Any] = {"lease_reads": True} if path == "lease" else {}
-        reads = "log" if path == "log" else "read_index"
+        reads = path if path in ("log", "follower") else "read_index"
         with Cluster.start(3, service="kv", consistency="strong", seed=seed, **options) as c:
             clerk = Clerk.for_cluster(c, client_id=f"reader-{path}", reads=reads)
             clerk.put("x", "1")
@@ -82,10 +92,18 @@ def measure_read_paths(gets: int = 200, seed: int = 0) -> list[ReadPathTiming]:
             leader = _leader(c)
             before = c.status()[leader].fields["log_length"]
             latencies = []
-            for _ in range(gets):
-                began = time.perf_counter()
-                clerk.get("x")
-                latencies.append((time.perf_counter() - began) * 1000)
+            if path == "follower":
+                follower = next(name for name in c.names if name != leader)
+                with Client(c.address(follower), name="reader", secret=c.secret) as reader:
+                    for _ in range(gets):
+                        began = time.perf_counter()
+                        _follower_get(reader, "x")
+                        latencies.append((time.perf_counter() - began) * 1000)
+            else:
+                for _ in range(gets):
+                    began = time.perf_counter()
+                    clerk.get("x")
+                    latencies.append((time.perf_counter() - began) * 1000)
             added = c.status()[leader].fields["log_length"] - before
             clerk.close()
         latencies.sort()
@@ -99,6 +117,14 @@ def measure_read_paths(gets: int = 200, seed: int = 0) -> list[ReadPathTiming]:
             )
         )
     return timings
+
+
+def _follower_get(reader: Client, key: str) -> None:
+    """One follower read at the node ``reader`` talks to (the Clerk would pick a node at
+    random; timing one follower shows the path's own cost)."""
+    reply = decode_reply(reader.call("Replicated.read", key, 2.0, True, timeout=5.0))
+    if not isinstance(reply, Applied):
+        raise RuntimeError(f"a follower read was not answered: {reply}")
 
 
 def _leader(cluster: Cluster) -> str:
@@ -147,7 +173,8 @@ def read_after_a_pause(path: str, seed: int = 4) -> PauseOutcome:
                 proposed.index
             )
             return PauseOutcome(path, answered=applied, stale=False, caught_by=None)
-        request = sim.read(old)
+        # (The old leader still believes it leads, so a follower read there is a ReadIndex.)
+        request = sim.read(old, follower_ok=path == "follower")
         sim.run_for(sim.election_timeout_ticks)
     except SafetyViolation as violation:
         return PauseOutcome(path, answered=True, stale=True, caught_by=violation.property_name)

@@ -50,11 +50,12 @@ def test_an_unknown_read_path_is_refused_with_the_choices() -> None:
 @pytest.mark.cluster
 def test_real_clusters_time_each_path_and_only_the_log_path_adds_entries() -> None:
     timings = {t.path: t for t in measure_read_paths(gets=20, seed=3)}
-    assert set(timings) == {"log", "read_index", "lease"}
+    assert set(timings) == {"log", "read_index", "lease", "follower"}
     # (An election during the run would add one blank entry: 0.05 per get at most.)
     assert timings["log"].log_entries_per_get >= 1.0
     assert timings["read_index"].log_entries_per_get <= 0.05
     assert timings["lease"].log_entries_per_get <= 0.05
+    assert timings["follower"].log_entries_per_get <= 0.05
     assert "trusts: clocks" in str(timings["lease"])
 
 

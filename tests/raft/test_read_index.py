@@ -446,7 +446,7 @@ def test_a_paused_leader_breaks_the_lease_assumption_and_the_check_catches_it() 
     assert outcome.stale and outcome.caught_by == "Reads See Completed Writes"
 
 
-@pytest.mark.parametrize("path", ["read_index", "log"])
+@pytest.mark.parametrize("path", ["read_index", "log", "follower"])
 def test_paths_that_trust_no_clock_make_the_same_pause_harmless(path: str) -> None:
     outcome = read_after_a_pause(path)
     assert not outcome.answered and not outcome.stale
