@@ -94,8 +94,9 @@ class KVWorkload:
     reads before and after the run and the wait for weak replicas to converge.
     ``consistency`` defaults to the cluster's mode; ``run`` names the run (its keys are
     ``<run>.k<i>``; by default a fresh name is chosen). ``reads`` is the strong clients' read
-    path (`distlab.kv.Clerk`'s ``reads``: ``"read_index"``, ``"log"`` or ``"follower"``); the final reads
-    that look for lost writes always go through the log, independent of the path on trial.
+    path (`distlab.kv.Clerk`'s ``reads``: ``"read_index"``, ``"log"`` or ``"follower"``); the
+    final reads that look for lost writes always go through the log, independent of the path
+    on trial.
     """
 
     clients: int = 4

@@ -36,7 +36,12 @@ def judge(consistency: str, outcome) -> None:
         assert result.witness and result.witness[0].key == "x"
 
 
-MODES = [("weak", "read_index"), ("strong", "read_index"), ("strong", "log"), ("strong", "follower")]
+MODES = [
+    ("weak", "read_index"),
+    ("strong", "read_index"),
+    ("strong", "log"),
+    ("strong", "follower"),
+]
 
 
 @pytest.mark.parametrize(("consistency", "reads"), MODES)

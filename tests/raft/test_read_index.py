@@ -343,12 +343,9 @@ def read_beside_a_deposed_leader(node_cls: type[RaftNode]) -> tuple[Simulation, 
     sim.one("before", 5)
     follower, *others = [n for n in sim.node_ids if n != old]
     sim.partition([old, follower], others)
-    new = sim.propose(others[0], "after")
-    while not isinstance(new, Proposed):
-        sim.run_for(sim.election_timeout_ticks)
-        new = next(
-            (r for n in others if isinstance(r := sim.propose(n, "after"), Proposed)), None
-        )
+    assert sim.run_until(lambda: any(is_leader(sim, n) for n in others), max_ticks=200)
+    new = sim.propose(next(n for n in others if is_leader(sim, n)), "after")
+    assert isinstance(new, Proposed)
     assert sim.run_until(lambda: sim.system.highest_commit >= new.index, max_ticks=200)
     assert sim.nodes[follower].leader_id == old  # type: ignore[union-attr]
     request = sim.read(follower, follower_ok=True)
