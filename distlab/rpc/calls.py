@@ -8,8 +8,9 @@ once. The pieces:
 
 - ``RequestIds`` numbers requests; ``CallTable`` maps the ids in flight on one connection
   to their callers' slots (whatever the transport uses to wake a caller).
-- Deadlines are numbers: ``deadline_s(now_s, timeout_s)`` and ``poll_ms(deadline_s,
-  now_s)``. The caller reads the clock and passes ``now_s`` in.
+- Deadlines are numbers: ``deadline_s(now_s, timeout_s)``, and ``read_wait_s`` decides
+  how long the socket's next receive may block. The caller reads the clock and passes
+  the times in.
 - ``outcome_of_reply(ok, value)`` turns a REPLY into the result or the ``RpcError``.
 - ``Attempts`` is one logical call's retry state: after each failed attempt,
   ``after_failure(error)`` answers ``RETRY`` or ``GiveUp(error)``. The error in
@@ -101,13 +102,26 @@ def deadline_s(now_s: float, timeout_s: float) -> float:
     return now_s + timeout_s
 
 
-def poll_ms(deadline_s: float, now_s: float) -> int:
-    """Milliseconds to wait in ``poll`` before ``deadline_s``; <= 0 means expired.
+READ_WAIT_S = 0.05  # the longest a reader blocks in one receive before looking around
+DEADLINE_SLACK_S = 0.002  # how far past its deadline a caller may be woken
 
-    Rounded *up* (+1): rounding down would wake the reader just before the deadline, to
-    find nothing expired and wait again for 0 ms, spinning.
+
+def read_wait_s(current_s: float, wait_s: float, deadline: bool) -> float | None:
+    """The receive timeout to set before a reader's next receive, or None to keep
+    ``current_s`` (setting it is a system call, so it changes only when it must).
+
+    The reader may wait ``wait_s`` more seconds. One receive blocks at most
+    ``READ_WAIT_S``, so a reader looks at its deadline and at its other work now and
+    then. When ``deadline`` is a caller's (not a background reader's linger), it may be
+    overshot by at most ``DEADLINE_SLACK_S``. A timeout far shorter than the wait (left
+    by a caller near its deadline) is raised again, so readers do not wake in a spin.
     """
-    return int((deadline_s - now_s) * 1000) + 1
+    wanted = wait_s if wait_s < READ_WAIT_S else READ_WAIT_S
+    if deadline and current_s > wait_s + DEADLINE_SLACK_S:
+        return wanted
+    if current_s < wanted / 2:
+        return wanted
+    return None
 
 
 # -- outcomes -------------------------------------------------------------------------

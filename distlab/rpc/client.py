@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
 import socket
+import struct
 import threading
 import time
 from _thread import allocate_lock
@@ -42,6 +44,7 @@ from distlab.rpc import auth, codec
 from distlab.rpc._io import recv_one_frame
 from distlab.rpc.at_most_once import ClientSession
 from distlab.rpc.calls import (
+    READ_WAIT_S,
     RETRY,
     Attempts,
     CallTable,
@@ -50,7 +53,7 @@ from distlab.rpc.calls import (
     connection_lost,
     deadline_s,
     outcome_of_reply,
-    poll_ms,
+    read_wait_s,
     timed_out,
 )
 from distlab.rpc.codec import REQUEST, BadMessage
@@ -59,7 +62,7 @@ from distlab.rpc.errors import AuthenticationError, ConnectionLost, RpcError
 from distlab.rpc.faults import FAULT_METHOD_PREFIX, FaultPolicy
 from distlab.rpc.framing import DEFAULT_MAX_FRAME_BYTES, HEADER, VERSION, FrameDecoder, FrameError
 from distlab.rpc.trace import LamportClock, Tracer
-from distlab.sync import warn_if_locks_held
+from distlab.sync import lock_order_checking_enabled, warn_if_locks_held
 
 log = logging.getLogger("distlab.rpc")
 
@@ -93,6 +96,19 @@ log = logging.getLogger("distlab.rpc")
 DEFAULT_TIMEOUT = 10.0
 _RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
 ASYNC_LINGER_S = 0.02  # how long the background reader keeps reading after the last reply
+# An idle connection is checked for a server that went away (one poll) only when its
+# last reply is older than this. Within it, a server that closed the connection cannot
+# be told from one that crashed during the call: either way the call fails as
+# "may have run", which is what a retry or the caller must handle anyway.
+_IDLE_CHECK_AFTER_S = 0.005
+
+
+def _timeval(seconds: float) -> bytes:
+    """SO_RCVTIMEO's value: a struct timeval (a DWORD of milliseconds on Windows)."""
+    if os.name == "nt":
+        return struct.pack("I", max(1, int(seconds * 1000)))
+    whole = int(seconds)
+    return struct.pack("ll", whole, max(1, int((seconds - whole) * 1_000_000)))
 
 
 @dataclass(frozen=True)
@@ -148,11 +164,15 @@ class _Connection:
     __slots__ = (
         "alive",
         "async_cond",
+        "async_lock",
         "async_outstanding",
+        "async_reader_waiting",
         "calls",
         "decoder",
+        "last_read",
         "poller",
         "read_lock",
+        "read_wait",
         "send_lock",
         "server_name",
         "sock",
@@ -166,12 +186,19 @@ class _Connection:
         self.read_lock = threading.Lock()  # the reading role; only its holder calls recv
         self.decoder = FrameDecoder(max_frame_bytes)
         # The socket stays blocking (senders must never see a timeout mid-frame); a
-        # reader waits with poll() and only then calls recv.
-        self.poller = select.poll()
+        # reader bounds its recv with the socket's receive timeout instead, which only
+        # the holder of the read lock changes (``set_read_wait``).
+        self.read_wait = 0.0  # the receive timeout now set, in seconds (0: none yet)
+        self.last_read = time.monotonic()  # when a reader last started a recv
+        self.poller = select.poll()  # used only by the idle check (Client._connection)
         self.poller.register(sock.fileno(), select.POLLIN)
         self.alive = True
         self.async_outstanding = 0  # asynchronous calls waiting for a reply
-        self.async_cond = threading.Condition()
+        # ``with async_lock`` where no wait or notify follows: the same lock as the
+        # condition's, without the condition's Python-level wrapper.
+        self.async_lock = threading.Lock()
+        self.async_cond = threading.Condition(self.async_lock)
+        self.async_reader_waiting = False  # the background reader sleeps on async_cond
 
     def send(self, frame: bytes) -> None:
         try:
@@ -179,6 +206,11 @@ class _Connection:
                 self.sock.sendall(frame)
         except OSError:
             self.shutdown()  # the reader notices and fails every pending call
+
+    def set_read_wait(self, seconds: float) -> None:
+        """Bound the next blocking recv to ``seconds`` (caller holds ``read_lock``)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self.read_wait = seconds
 
     def shutdown(self) -> None:
         self.alive = False
@@ -259,7 +291,8 @@ class Client:
         connection (see the module docstring for what that means without at-most-once).
         Raises RemoteError, RpcTimeout, ConnectionLost, UnknownMethod, BadArguments, ...
         """
-        warn_if_locks_held(f"rpc {method}", stacklevel=3)  # blame the caller of Client.call
+        if lock_order_checking_enabled():  # build the message only when someone checks
+            warn_if_locks_held(f"rpc {method}", stacklevel=3)  # blame the caller of Client.call
         if retries < 0:  # checked here too: Attempts is only made once an attempt fails
             raise ValueError(f"retries must be >= 0, got {retries}")
         session = self._session
@@ -339,8 +372,9 @@ class Client:
         session: ClientSession | None,
         seq: int,
     ) -> Any:
-        deadline = deadline_s(time.monotonic(), timeout)
-        conn = self._connection(timeout)
+        now = time.monotonic()
+        deadline = deadline_s(now, timeout)
+        conn = self._connection(timeout, now)
         waiter = _Waiter(method)
         request_id = self._send(conn, method, args, session, seq, waiter)
         read_lock = conn.read_lock
@@ -460,9 +494,13 @@ class Client:
             self._counts[key] += 1
 
     # -- connection ---------------------------------------------------------------------
-    def _connection(self, timeout: float) -> _Connection:
+    def _connection(self, timeout: float, now: float = 0.0) -> _Connection:
         conn = self._conn
-        if conn is not None and conn.alive and not self._idle_connection_is_dead(conn):
+        if (
+            conn is not None
+            and conn.alive
+            and (now - conn.last_read < _IDLE_CHECK_AFTER_S or not self._idle_is_dead(conn))
+        ):
             return conn
         with self._connect_lock:
             if self._closed:
@@ -554,32 +592,37 @@ class Client:
         outstanding for ``ASYNC_LINGER_S`` (background reader: ``waiter`` None), or when the
         connection dies.
         """
-        sock, poll, decoder = conn.sock, conn.poller.poll, conn.decoder
+        sock, decoder = conn.sock, conn.decoder
         take, observe, tracer = conn.calls.take, self.clock.observe, self.tracer
         linger_until = 0.0
         try:
             while conn.alive:
+                now = time.monotonic()
                 if waiter is not None:
                     if waiter.done:
                         return
                     assert deadline is not None, "a blocking reader always has a deadline"
-                    remaining_ms = poll_ms(deadline, time.monotonic())
-                    if remaining_ms <= 0:
+                    wait = deadline - now
+                    if wait <= 0:
                         return
                 elif not conn.async_outstanding:
                     # Linger: the next asynchronous call is likely to come soon.
-                    now = time.monotonic()
                     if not linger_until:
                         linger_until = now + ASYNC_LINGER_S
                     elif now >= linger_until:
                         return
-                    remaining_ms = poll_ms(linger_until, now)
+                    wait = linger_until - now
                 else:
                     linger_until = 0.0
-                    remaining_ms = 50  # re-check now and then whether async calls remain
-                if not poll(remaining_ms):
+                    wait = READ_WAIT_S  # re-check now and then whether async calls remain
+                new_wait = read_wait_s(conn.read_wait, wait, waiter is not None)
+                if new_wait is not None:
+                    conn.set_read_wait(new_wait)
+                conn.last_read = now
+                try:
+                    chunk = sock.recv(_RECV_BYTES)
+                except BlockingIOError:  # the receive timeout: look at the clock again
                     continue
-                chunk = sock.recv(_RECV_BYTES)
                 if not chunk:
                     raise EOFError("the server closed the connection")
                 for payload in decoder.feed(chunk):
@@ -628,7 +671,9 @@ class Client:
         while True:
             with cond:
                 while conn.alive and not conn.async_outstanding:
+                    conn.async_reader_waiting = True  # (only then do callers notify)
                     cond.wait()
+                    conn.async_reader_waiting = False
             if not conn.alive:
                 break
             with conn.read_lock:
@@ -637,7 +682,7 @@ class Client:
         with contextlib.suppress(OSError):
             conn.sock.close()
 
-    def _idle_connection_is_dead(self, conn: _Connection) -> bool:
+    def _idle_is_dead(self, conn: _Connection) -> bool:
         """Before reusing an idle connection, notice a server that went away meanwhile
         (nobody reads an idle connection), so the next call can reconnect cleanly."""
         if conn.calls or not conn.read_lock.acquire(False):
@@ -706,9 +751,11 @@ class _AsyncCall:
             self.fail(error)
             return
         self.conn = conn
-        with conn.async_cond:  # counted before sending, so a reader is sure to be there
+        with conn.async_lock:  # counted before sending, so a reader is sure to be there
             conn.async_outstanding += 1
             self.counted = True
+            if conn.async_reader_waiting:
+                conn.async_cond.notify()  # wake the background reader
         try:
             request_id = client._send(conn, self.method, self.args, self.session, self.seq, self)
         except RpcError as error:
@@ -718,8 +765,6 @@ class _AsyncCall:
             self._uncount()
             self._finish_error(error)
             return
-        with conn.async_cond:
-            conn.async_cond.notify()  # wake the background reader
         self.deadline = client._delay_line.schedule(
             self.timeout, client._expire, conn, request_id, self, self.timeout
         )
@@ -738,7 +783,7 @@ class _AsyncCall:
             self.deadline = None
         conn = self.conn
         if conn is not None and self.counted:
-            with conn.async_cond:
+            with conn.async_lock:
                 if self.counted:
                     self.counted = False
                     conn.async_outstanding -= 1

@@ -87,6 +87,16 @@ class _OverBufferBudget(Exception):
     """Unfinished frames of all connections together exceed ``max_buffered_bytes``."""
 
 
+def _salvage_id(message: Any) -> int | None:
+    """The request id of a malformed request, if it has one: its error reply then
+    reaches the caller that sent it instead of timing out."""
+    if type(message) is list and len(message) > 1:
+        candidate = message[1]
+        if type(candidate) is int and 0 <= candidate <= codec.MAX_REQUEST_ID:
+            return candidate
+    return None
+
+
 def _encoded_size(reply: list) -> int:
     try:
         return len(codec.pack(reply))
@@ -292,6 +302,9 @@ class Server:
         self._watch_cond = threading.Condition()
         self._watchdog: threading.Thread | None = None
         self._methods: dict[str, Callable[..., Any]] = {}
+        # Methods that need a look before they run: control methods (which need the
+        # control secret) and the Fault service (run inline, never faulted).
+        self._guarded: frozenset[str] = frozenset()
         self._services: set[str] = set()
         self._table = duplicate_table if duplicate_table is not None else DuplicateTable()
         self._table_lock = threading.Lock()
@@ -343,6 +356,11 @@ class Server:
             raise ValueError(f"{type(obj).__name__} has no public methods to serve as {name!r}")
         self._services.add(name)
         self._methods.update(methods)
+        self._guarded = frozenset(
+            method
+            for method in self._methods
+            if method in self.control_methods or method.startswith(FAULT_METHOD_PREFIX)
+        )
 
     def methods(self) -> list[str]:
         """Every served method name, sorted."""
@@ -560,7 +578,7 @@ class Server:
 
     def _reader_loop(self, connection: _Connection, token: int) -> None:
         """Read and handle frames while holding the reading role (see ``_Connection``)."""
-        sock = connection.sock
+        sock, decoder = connection.sock, connection.decoder
         backlog = connection.backlog
         handle = self._handle_frame
         try:
@@ -569,8 +587,9 @@ class Server:
                     chunk = sock.recv(_RECV_BYTES)
                     if not chunk:
                         break
-                    backlog.extend(connection.decoder.feed(chunk))
-                    self._frame_deadline(connection)
+                    backlog.extend(decoder.feed(chunk))
+                    if decoder.partial or connection.deadline or connection.buffered_bytes:
+                        self._frame_deadline(connection)  # a frame in pieces: slow path
                     continue
                 try:
                     job = handle(connection, backlog.popleft())
@@ -730,17 +749,15 @@ class Server:
     # -- requests -----------------------------------------------------------------------
     def _handle_frame(self, connection: _Connection, payload: bytes) -> tuple | None:
         """Decode and route one request; return the handler job to run, if any."""
-        request_id = None
+        message = None
         try:
             message = codec.unpack(payload)
-            if type(message) is list and len(message) > 1:
-                candidate = message[1]
-                if type(candidate) is int and 0 <= candidate <= codec.MAX_REQUEST_ID:
-                    request_id = candidate  # so even a malformed request gets a matching error
             request_id, lamport, method, args, session = codec.parse_request(message)
         except BadMessage as error:
             self._count("bad_frames")
-            self._reply_error(connection, request_id, "", "bad_request", "BadRequest", str(error))
+            self._reply_error(
+                connection, _salvage_id(message), "", "bad_request", "BadRequest", str(error)
+            )
             return None
         now = self.clock.observe(lamport)
         if self.tracer is not None:
@@ -748,6 +765,8 @@ class Server:
                 self.name, connection.peer, "recv", "request", method, request_id, now
             )
         fn = self._methods.get(method)
+        if fn is not None and session is None and method not in self._guarded:
+            return (connection, request_id, method, fn, args, None)  # the common case
         if fn is None:
             service = method.partition(".")[0]
             known = "service" if service in self._services else "no service"
@@ -897,12 +916,15 @@ class Server:
                 ]
             )
         frame = HEADER.pack(len(payload), VERSION) + payload
+        tracer = self.tracer
+        if tracer is None and not self.policy.active:
+            connection.send(frame)  # a perfect network, nobody tracing: the fast path
+            return
         delays: tuple[float, ...]
         if method.startswith(FAULT_METHOD_PREFIX):
             delays, note = (0.0,), ""
         else:
             delays, note = self.policy.plan(self.name, connection.peer, "reply")
-        tracer = self.tracer
         if tracer is not None:
             if delays:
                 tracer.record(

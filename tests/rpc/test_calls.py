@@ -7,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distlab.rpc.calls import (
+    DEADLINE_SLACK_S,
+    READ_WAIT_S,
     RETRY,
     Attempts,
     CallTable,
@@ -15,7 +17,7 @@ from distlab.rpc.calls import (
     connection_lost,
     deadline_s,
     outcome_of_reply,
-    poll_ms,
+    read_wait_s,
     timed_out,
 )
 from distlab.rpc.errors import (
@@ -48,12 +50,25 @@ def test_a_call_is_ended_exactly_once():
     assert table.take_any() is None and not table
 
 
-def test_deadlines_are_numbers_and_poll_rounds_up():
-    deadline = deadline_s(100.0, 0.25)
-    assert deadline == 100.25
-    assert poll_ms(deadline, 100.0) == 251
-    assert poll_ms(deadline, 100.2499) == 1  # never 0 ms before the deadline: no spinning
-    assert poll_ms(deadline, 100.26) <= 0
+def test_deadlines_are_numbers():
+    assert deadline_s(100.0, 0.25) == 100.25
+
+
+def test_a_reader_blocks_a_bounded_time_and_sets_its_timeout_only_when_it_must():
+    # Nothing set yet: a long wait is cut to one READ_WAIT_S slice, a short one kept.
+    assert read_wait_s(0.0, 10.0, deadline=True) == READ_WAIT_S
+    assert read_wait_s(0.0, 0.01, deadline=True) == 0.01
+    # Set already, and close enough: no system call.
+    assert read_wait_s(READ_WAIT_S, 10.0, deadline=True) is None
+    assert read_wait_s(0.01, 0.0099, deadline=True) is None  # within the slack
+    # A caller's deadline is never slept past by more than the slack ...
+    assert read_wait_s(READ_WAIT_S, 0.01, deadline=True) == 0.01
+    # ... but a background reader's linger may be (it only decides when to go idle).
+    assert read_wait_s(READ_WAIT_S, 0.01, deadline=False) is None
+    # A tiny timeout left by a caller near its deadline is raised again: no spinning.
+    assert read_wait_s(0.0001, 10.0, deadline=True) == READ_WAIT_S
+    assert read_wait_s(0.0001, 10.0, deadline=False) == READ_WAIT_S
+    assert READ_WAIT_S > DEADLINE_SLACK_S > 0
 
 
 def test_a_reply_is_the_result_or_the_error_it_names():
