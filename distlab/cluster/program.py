@@ -72,6 +72,9 @@ class NodeContext:
 
     def client(self, peer: str) -> Any:
         """An rpc Client to ``peer`` (cached), named after this node and under its policy."""
+        client = self._clients.get(peer)  # the common case, without the lock (one dict read)
+        if client is not None:
+            return client
         from distlab.rpc import Client  # the rpc layer sits below us; imported when used
 
         with self._lock:

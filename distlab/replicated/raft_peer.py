@@ -86,6 +86,7 @@ simulator (:mod:`distlab.sim`) drives the very same core with virtual time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -158,18 +159,37 @@ class PeerStatistics:
 
 
 class _Pending:
-    """A client waiting for the entry it proposed at (index, term) to be applied."""
+    """A client waiting for the entry it proposed at (index, term) to be applied.
 
-    __slots__ = ("event", "index", "result", "term")
+    Its latch is a bare lock, held until the answer is in: a ``threading.Event`` does
+    the same with a condition variable written in Python, which costs a few
+    microseconds more on the path of every write.
+    """
+
+    __slots__ = ("_latch", "index", "result", "term")
 
     def __init__(self, index: int, term: int) -> None:
         self.index, self.term = index, term
-        self.event = threading.Event()
+        self._latch = threading.Lock()
+        self._latch.acquire()
         self.result: Reply | None = None
 
     def resolve(self, result: Reply) -> None:
+        """Give the answer (a later answer replaces an earlier one) and wake the waiter."""
         self.result = result
-        self.event.set()
+        with contextlib.suppress(RuntimeError):  # resolved before: the latch is open
+            self._latch.release()
+
+    @property
+    def resolved(self) -> bool:
+        return self.result is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the answer; True if it is in."""
+        if self._latch.acquire(timeout=max(timeout, 0.0)):
+            self._latch.release()  # leave it open: the answer stays readable
+            return True
+        return self.resolved
 
 
 def raft_peers(ctx: NodeContext, raft_members: Any = None) -> list[str]:
@@ -369,10 +389,10 @@ class RaftPeer(NodeProgram):
 
     def wait_for_read(self, pending: _Pending, timeout: float) -> Reply:
         """Block until the read ``pending`` is answered (or ``timeout`` seconds pass)."""
-        if not pending.event.wait(timeout):
+        if not pending.wait(timeout):
             with self._lock:
                 self._reads.pop(pending.index, None)
-            if not pending.event.is_set():
+            if not pending.resolved:
                 return self._timeout_answer()
         return pending.result  # type: ignore[return-value]
 
@@ -382,12 +402,12 @@ class RaftPeer(NodeProgram):
 
     def wait_for_result(self, pending: _Pending, timeout: float) -> Reply:
         """Block until ``pending`` is applied (or ``timeout`` seconds pass)."""
-        if pending.event.wait(timeout):
+        if pending.wait(timeout):
             return pending.result  # type: ignore[return-value]
         with self._lock:
             if self._waiters.get(pending.index) is pending:
                 del self._waiters[pending.index]
-        if pending.event.is_set():  # resolved while we gave up
+        if pending.resolved:  # resolved while we gave up
             return pending.result  # type: ignore[return-value]
         return self._timeout_answer()
 

@@ -88,7 +88,10 @@ class PeerSender:
         self._on_reply = on_reply
         self.keepalive_s = keepalive_s
         self._queue: deque[Message] = deque()
-        self._cond = threading.Condition(threading.Lock())
+        # ``with self._lock`` where nothing waits or notifies: the condition's own lock,
+        # without its Python-level wrapper (this is on the path of every write).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._closed = False
         self._sending = False  # a thread is sending a batch (keeps batches in order)
         self._in_flight = 0  # calls sent and not answered yet
@@ -103,7 +106,7 @@ class PeerSender:
     def put(self, messages: list[Message], *, send: bool = True) -> None:
         """Queue messages for the peer and `flush` them -- or, with ``send=False``, only
         queue them: the caller promises to call `flush` soon (see RaftPeer._drive)."""
-        with self._cond:
+        with self._lock:
             self._queue.extend(messages)
             overflow = len(self._queue) - self.max_queued
             for _ in range(max(overflow, 0)):
@@ -115,7 +118,7 @@ class PeerSender:
     def flush(self) -> None:
         """Send what is queued from this thread if the way is clear, else wake the sender
         thread. Never blocks on a slow peer."""
-        with self._cond:
+        with self._lock:
             if not self._queue:
                 return
             # Only to a peer whose every call was answered: a frozen peer's socket buffer
@@ -136,14 +139,14 @@ class PeerSender:
 
     def close(self) -> None:
         """Stop the thread; queued messages are dropped (a stopping node owes nobody)."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout=5.0)
 
     def statistics(self) -> SenderStatistics:
         """Counters for this peer."""
-        with self._cond:
+        with self._lock:
             return SenderStatistics(
                 self.peer,
                 self._batches,
@@ -191,7 +194,7 @@ class PeerSender:
                 "Raft.step", self._ctx.name, payload, timeout=self.rpc_timeout
             )
         except Exception as error:
-            with self._cond:
+            with self._lock:
                 self._dropped += len(batch)
                 self._sending = False
                 self._cond.notify()
@@ -199,7 +202,7 @@ class PeerSender:
                 "raft: dropped %d messages to %s: %r", len(batch), self.peer, error
             )
             return
-        with self._cond:
+        with self._lock:
             self._batches += 1
             self._messages += len(batch)
             self._in_flight += 1
@@ -220,7 +223,7 @@ class PeerSender:
 
     def _done(self, future: Any) -> None:
         error = future.exception()
-        with self._cond:
+        with self._lock:
             self._in_flight -= 1  # before on_reply: what it makes us send may go inline
             if error is not None:
                 self._failed += 1

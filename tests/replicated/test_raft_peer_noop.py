@@ -60,7 +60,7 @@ def test_a_client_whose_index_a_new_leaders_noop_took_learns_it_lost(tmp_path: P
         with peer._lock:
             peer._waiters[1] = waiter
         peer._apply([CommandApplied(1, 2, NOOP)])
-        assert waiter.event.is_set()
+        assert waiter.resolved
         assert isinstance(waiter.result, LostLeadership), waiter.result
         assert peer.service.query() == []
     finally:
