@@ -149,10 +149,14 @@ class ChainProcess(CoreNode):
                 self._answered.notify_all()
 
     def services(self) -> dict[str, object]:
-        services = {"Chain": _ChainRPC(self), **super().services()}
-        if self.replicated_manager:
-            services["Core"] = _ManagedCoreRPC(self)
-        return services
+        return {"Chain": _ChainRPC(self), **super().services()}
+
+    def core_sender(self, peer: str) -> str:
+        # With replicated managers, a manager node's message reaches the core as from
+        # ``MANAGERS``: the core knows them as one manager.
+        if self.replicated_manager and peer in self.managers:
+            return MANAGERS
+        return peer
 
     def _send(self, peer: str, message: Any) -> None:
         if peer == MANAGERS:  # heartbeats reach every manager node; the leader answers
@@ -220,26 +224,6 @@ def _decode_config(raw: bytes) -> tuple[int, Members]:
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"config.snap holds a bad epoch {epoch!r}")
     return epoch, parsed
-
-
-class _ManagedCoreRPC:
-    """``Core.step`` on a chain node with replicated managers: a manager node's message
-    reaches the core as from ``MANAGERS``; other peers' as they are."""
-
-    def __init__(self, node: ChainProcess) -> None:
-        self._node = node
-
-    def step(self, sender: str, message: Any) -> None:
-        node = self._node
-        if sender not in node.ctx.peers:
-            node.steps_refused += 1
-            raise ValueError(f"Core.step from {sender!r}, which is not a peer of {node.ctx.name}")
-        decoded = node.codec.decode(message)
-        if type(decoded) not in node.codec.types:
-            node.steps_refused += 1
-            raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
-        source = MANAGERS if sender in node.managers else sender
-        node.run(lambda core: core.receive(source, decoded))
 
 
 class _ChainRPC:

@@ -13,7 +13,8 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
   problem, as on any network), **outputs** (your `output`).
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from
-``self.ctx.data_dir``), `persist`, `output`, `status`. docs/ADDING_A_SYSTEM.md shows one.
+``self.ctx.data_dir``), `persist`, `output`, `status` (and, if its core knows several
+processes by one name, `core_sender`). docs/ADDING_A_SYSTEM.md shows one.
 What it must never do: send before persisting, hold the core's lock while it sends, or know
 any protocol. Where it fits: in `distlab.cluster` beside `NodeProgram`; systems with their
 own performance needs (Raft's `RaftPeer`: group commit, replies in the RPC's answer) drive
@@ -63,6 +64,12 @@ class CoreNode(NodeProgram):
 
     def output(self, item: Any) -> None:
         """One of ``ready.outputs``, in order (after the messages were handed to the network)."""
+
+    def core_sender(self, peer: str) -> str:
+        """The name the core knows peer ``peer`` by: the peer's own name, unless a system
+        groups several processes as one (chain's replicated managers reach its core as one
+        manager)."""
+        return peer
 
     # -- the driver -----------------------------------------------------------------------
 
@@ -122,4 +129,5 @@ class _CoreRPC:
         if type(decoded) not in node.codec.types:
             node.steps_refused += 1
             raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
-        node.run(lambda core: core.receive(sender, decoded))
+        source = node.core_sender(sender)
+        node.run(lambda core: core.receive(source, decoded))
