@@ -53,7 +53,7 @@ from distlab.aurora.core import (
 from distlab.aurora.messages import CODEC, LogRecord
 from distlab.cluster.core_node import CoreNode
 from distlab.cluster.program import NodeContext
-from distlab.core import Core, Ready, derive_seed
+from distlab.core import Core, Ready, RequestRefused, RequestTimeout, derive_seed
 
 __all__ = [
     "AuroraClient",
@@ -315,18 +315,12 @@ def set_slow(cluster: Any, node: str, ms: float) -> None:
 # -- the client --------------------------------------------------------------------------------
 
 
-class AuroraTimeout(Exception):
+class AuroraTimeout(RequestTimeout):
     """No answer in time. ``definite`` is False for a commit: it may still happen."""
 
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
-
-class AuroraRefused(Exception):
+class AuroraRefused(RequestRefused):
     """The writer refused (no write quorum, recovering): definitely did not happen."""
-
-    definite = True
 
 
 class AuroraClient:

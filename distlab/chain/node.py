@@ -49,7 +49,7 @@ from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
 from distlab.chain.messages import CODEC, Members
 from distlab.cluster.core_node import CoreNode
 from distlab.cluster.program import NodeContext
-from distlab.core import Core, Ready, derive_seed
+from distlab.core import Core, Ready, RequestRefused, RequestTimeout, derive_seed
 
 __all__ = ["MANAGER", "REAL_TIMING", "ChainClient", "ChainProcess", "ChainRefused", "ChainTimeout"]
 
@@ -255,18 +255,12 @@ class _ChainRPC:
 # -- the client --------------------------------------------------------------------------------
 
 
-class ChainTimeout(Exception):
+class ChainTimeout(RequestTimeout):
     """No answer in time. ``definite`` is False for a write: it may still commit."""
 
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
-
-class ChainRefused(Exception):
+class ChainRefused(RequestRefused):
     """Every node asked refused before the deadline (definite: nothing happened)."""
-
-    definite = True
 
 
 class ChainClient:

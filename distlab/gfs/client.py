@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from distlab.core import RequestFailed
 from distlab.gfs.messages import (
     CODEC,
     ChunkLocations,
@@ -45,12 +46,8 @@ __all__ = ["AppendResult", "ClientStatistics", "GFSClient", "GFSError"]
 _T = TypeVar("_T")
 
 
-class GFSError(Exception):
+class GFSError(RequestFailed):
     """A GFS operation failed. ``definite``: it certainly did not happen."""
-
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
 
 class _Again(Exception):
