@@ -18,18 +18,21 @@ processes by one name, `core_sender`). docs/ADDING_A_SYSTEM.md shows one.
 What it must never do: send before persisting, hold the core's lock while it sends, or know
 any protocol. Where it fits: in `distlab.cluster` beside `NodeProgram`; systems with their
 own performance needs (Raft's `RaftPeer`: group commit, replies in the RPC's answer) drive
-their cores themselves.
+their cores themselves. `Answers` is where a client RPC waits for the output that answers
+its request (chain, Aurora).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from typing import Any, ClassVar, TypeVar
 
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Core, MessageCodec, Ready
 
-__all__ = ["CoreNode"]
+__all__ = ["Answers", "CoreNode"]
 
 _T = TypeVar("_T")
 
@@ -131,3 +134,35 @@ class _CoreRPC:
             raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
         source = node.core_sender(sender)
         node.run(lambda core: core.receive(source, decoded))
+
+
+class Answers:
+    """The answers a core gives in its outputs, by request id, for the client RPCs that
+    wait on them: `new_op` names a request, ``output`` calls `deliver`, the RPC `wait`s."""
+
+    def __init__(self, node_name: str) -> None:
+        self._node_name = node_name
+        self._ops = itertools.count(1)
+        self._answers: dict[str, Any] = {}
+        self._arrived = threading.Condition()
+
+    def new_op(self) -> str:
+        """A request id no other request to this node has had."""
+        return f"{self._node_name}:{next(self._ops)}"
+
+    def deliver(self, op: str, answer: Any) -> None:
+        """The core answered request ``op``."""
+        with self._arrived:
+            self._answers[op] = answer
+            self._arrived.notify_all()
+
+    def wait(self, op: str, timeout_s: float) -> Any | None:
+        """The answer to ``op`` (taken), or None if none came within ``timeout_s`` seconds."""
+        deadline = time.monotonic() + timeout_s
+        with self._arrived:
+            while op not in self._answers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._arrived.wait(left)
+            return self._answers.pop(op)
