@@ -12,7 +12,6 @@ of three. Page shipping, the mirrored baseline, runs in the same code for compar
 - `distlab.aurora.scenarios`: real runs broken on purpose (`crash_zones`) and measured.
 """
 
-import importlib
 from typing import Any
 
 from distlab.aurora.core import (
@@ -46,29 +45,26 @@ from distlab.aurora.simulated import (
     quorum_read_demo,
     run_aurora,
 )
+from distlab.core import lazy_attribute
 
-# The node program's module is not imported here: a cluster may load it in a node process by
-# its file path (when the kernel cannot import distlab by name), and a package face that
-# imported it back would be a circular import. These names load on first use (PEP 562).
+# These names load on first use, not with the package: a node process may load the node
+# program by its file path, and importing it back from here would be circular
+# (`distlab.core.faces` says more).
 _LAZY = {
-    "AuroraClient": "distlab.aurora.node",
-    "AuroraRefused": "distlab.aurora.node",
-    "AuroraTimeout": "distlab.aurora.node",
-    "set_slow": "distlab.aurora.node",
-    "RealMeasurement": "distlab.aurora.scenarios",
-    "RealRun": "distlab.aurora.scenarios",
-    "crash_zones": "distlab.aurora.scenarios",
-    "durable_lsns": "distlab.aurora.scenarios",
-    "measure_real": "distlab.aurora.scenarios",
-    "wait_open": "distlab.aurora.scenarios",
+    "distlab.aurora.node": ("AuroraClient", "AuroraRefused", "AuroraTimeout", "set_slow"),
+    "distlab.aurora.scenarios": (
+        "RealMeasurement",
+        "RealRun",
+        "crash_zones",
+        "durable_lsns",
+        "measure_real",
+        "wait_open",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'distlab.aurora' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 __all__ = [

@@ -26,11 +26,8 @@ What it must never do: print, or answer a commit before the core says it committ
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import threading
-import time
 from typing import Any, cast
 
 import msgpack
@@ -51,9 +48,9 @@ from distlab.aurora.core import (
     check_writes,
 )
 from distlab.aurora.messages import CODEC, LogRecord
-from distlab.cluster.core_node import CoreNode
+from distlab.cluster.core_node import Answers, CoreNode
 from distlab.cluster.program import NodeContext
-from distlab.core import Core, Ready, derive_seed
+from distlab.core import Core, Ready, RequestRefused, RequestTimeout, derive_seed
 
 __all__ = [
     "AuroraClient",
@@ -131,9 +128,7 @@ class AuroraProcess(CoreNode):
         }
         check_quorums(len(STORAGE), self.options["write_quorum"], self.options["read_quorum"])
         self.gossip = bool(ctx.options.get("gossip", True))
-        self._answers: dict[str, Any] = {}
-        self._answered = threading.Condition()
-        self._ops = itertools.count(1)
+        self.answers = Answers(ctx.name)
         self._log: Any = None
         self.fsyncs = 0
         super().__init__(ctx)
@@ -212,9 +207,7 @@ class AuroraProcess(CoreNode):
 
     def output(self, item: Any) -> None:
         if isinstance(item, (Committed, ReadDone, ReadFailed)):
-            with self._answered:
-                self._answers[item.op] = item
-                self._answered.notify_all()
+            self.answers.deliver(item.op, item)
         else:
             self.ctx.log.info("%s", item)
 
@@ -246,18 +239,13 @@ class AuroraProcess(CoreNode):
             or not 0 < timeout_s <= MAX_WAIT_S
         ):
             raise ValueError(f"timeout_s must be in (0, {MAX_WAIT_S}], got {timeout_s!r}")
-        op = f"{self.ctx.name}:{next(self._ops)}"
+        op = self.answers.new_op()
         refused = self.run(lambda core: request(core, op))
         if isinstance(refused, Refused):
             return {"refused": refused.reason}
-        deadline = time.monotonic() + timeout_s
-        with self._answered:
-            while op not in self._answers:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return {"timeout": True}
-                self._answered.wait(left)
-            answer = self._answers.pop(op)
+        answer = self.answers.wait(op, timeout_s)
+        if answer is None:
+            return {"timeout": True}
         if isinstance(answer, Committed):
             return {"ok": True, "lsn": answer.lsn}
         if isinstance(answer, ReadFailed):
@@ -315,18 +303,12 @@ def set_slow(cluster: Any, node: str, ms: float) -> None:
 # -- the client --------------------------------------------------------------------------------
 
 
-class AuroraTimeout(Exception):
+class AuroraTimeout(RequestTimeout):
     """No answer in time. ``definite`` is False for a commit: it may still happen."""
 
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
-
-class AuroraRefused(Exception):
+class AuroraRefused(RequestRefused):
     """The writer refused (no write quorum, recovering): definitely did not happen."""
-
-    definite = True
 
 
 class AuroraClient:
@@ -365,20 +347,12 @@ class AuroraClient:
         return int(answer["lsn"])
 
     def read(self, page: str) -> str:
-        call = (
-            self.history.invoke(f"{self.client_id}/r", "get", page)
-            if self.history is not None
-            else None
-        )
-        try:
-            answer = self._call("Aurora.read", page)
-        except Exception:
-            if call is not None:
-                self.history.fail(call)  # a read that got no answer changed nothing
-            raise
-        if call is not None:
-            self.history.ok(call, answer["value"])
-        return str(answer["value"])
+        def read() -> str:
+            return str(self._call("Aurora.read", page)["value"])
+
+        if self.history is None:
+            return read()
+        return self.history.record_read(f"{self.client_id}/r", page, read)
 
     def _call(self, method: str, argument: Any) -> dict[str, Any]:
         try:

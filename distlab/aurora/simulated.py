@@ -55,7 +55,7 @@ from distlab.aurora.messages import CODEC, Append, LogRecord
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.core import NodeId, derive_seed
 from distlab.sim.network import RELIABLE, NetworkConfig
-from distlab.sim.world import SimSystem, World
+from distlab.sim.world import SimSystem, World, check_client_rates
 
 __all__ = [
     "AVAILABILITY",
@@ -296,10 +296,7 @@ class AuroraWorkload:
         timeout_ticks: int = 100,
         history: History | None = None,
     ) -> None:
-        if not 0.0 <= write_fraction <= 1.0:
-            raise ValueError(f"write_fraction must be in [0, 1], got {write_fraction}")
-        if not 0.0 < busy <= 1.0:
-            raise ValueError(f"busy must be in (0, 1], got {busy}")
+        check_client_rates(write_fraction, busy)
         self.world = world
         system = world.system
         if not isinstance(system, AuroraSimSystem):
@@ -309,8 +306,7 @@ class AuroraWorkload:
         self.write_fraction = write_fraction
         self.busy = busy
         self.timeout_ticks = timeout_ticks
-        calls = itertools.count()
-        self.history = history or History(clock=lambda: world.now * 1_000_000 + next(calls))
+        self.history = history or History(clock=world.history_clock())
         self.rng = random.Random(derive_seed(world.seed, "aurora-clients"))
         self.clients: dict[str, _Request | None] = {f"c{i}": None for i in range(clients)}
         self.transactions: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -694,8 +690,7 @@ def quorum_read_demo(write_quorum: int, read_quorum: int, seed: int = 0) -> Quor
     )
     system = world.system
     assert isinstance(system, AuroraSimSystem)
-    calls = itertools.count()
-    history = History(clock=lambda: world.now * 1_000_000 + next(calls))
+    history = History(clock=world.history_clock())
     wait_open(world)
     have, lack = STORAGE[:write_quorum], STORAGE[write_quorum:]
 

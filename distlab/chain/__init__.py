@@ -14,7 +14,6 @@ across ``n0..n2``, so it survives the loss of its leader), experiments (crashes 
 clusters, read scaling).
 """
 
-import importlib
 from typing import Any
 
 from distlab.chain.core import (
@@ -49,36 +48,30 @@ from distlab.chain.simulated import (
     run_chain,
     split_brain,
 )
+from distlab.core import lazy_attribute
 
-# The node program's module is not imported here: a cluster may load it in a node process by
-# its file path (when the kernel cannot import distlab by name), and a package face that
-# imported it back would be a circular import. These names load on first use (PEP 562).
+# These names load on first use, not with the package: a node process may load the node
+# program by its file path, and importing it back from here would be circular
+# (`distlab.core.faces` says more).
 _LAZY = {
-    "ChainClient": "distlab.chain.node",
-    "ChainProcess": "distlab.chain.node",
-    "ChainRefused": "distlab.chain.node",
-    "ChainTimeout": "distlab.chain.node",
-    "CHAIN": "distlab.chain.system",
-    "ChainSystem": "distlab.chain.system",
-    "ClusterRun": "distlab.chain.experiments",
-    "Throughput": "distlab.chain.experiments",
-    "chain_converged": "distlab.chain.experiments",
-    "crash_every_position": "distlab.chain.experiments",
-    "measure_throughput": "distlab.chain.experiments",
-    "run_throughput_grid": "distlab.chain.experiments",
-    "kill_the_manager_leader": "distlab.chain.experiments",
-    "manager_status": "distlab.chain.experiments",
-    "ChainClusterNode": "distlab.chain.replicated_manager",
-    "ConfigState": "distlab.chain.replicated_manager",
-    "ManagerPeer": "distlab.chain.replicated_manager",
+    "distlab.chain.node": ("ChainClient", "ChainProcess", "ChainRefused", "ChainTimeout"),
+    "distlab.chain.system": ("CHAIN", "ChainSystem"),
+    "distlab.chain.experiments": (
+        "ClusterRun",
+        "Throughput",
+        "chain_converged",
+        "crash_every_position",
+        "measure_throughput",
+        "run_throughput_grid",
+        "kill_the_manager_leader",
+        "manager_status",
+    ),
+    "distlab.chain.replicated_manager": ("ChainClusterNode", "ConfigState", "ManagerPeer"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'distlab.chain' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 __all__ = [

@@ -178,15 +178,9 @@ def crash_every_position(
 ) -> ClusterRun:
     """Kill the head, then the middle, then the tail (each restarted and taken back into
     the chain before the next), with clients busy throughout; then judge the history."""
-    protocol = cluster.chosen.get("protocol", "craq")
-    if not cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s):
-        raise TimeoutError("the chain did not form")
-    history = History()
-    crashed = []
-    observer = ChainClient(cluster, protocol=protocol, client_id="observer", seed=seed)
-    with _Clients(
-        cluster, history, clients=clients, keys=keys, write_fraction=write_fraction, seed=seed
-    ):
+    trial = _Trial.formed(cluster, seed, timeout_s)
+    observer, crashed = trial.observer, trial.crashed
+    with trial.busy(clients=clients, keys=keys, write_fraction=write_fraction):
         for place in ("head", "middle", "tail"):
             _let_clients_work(between_s)
             chain = observer.refresh()
@@ -199,7 +193,7 @@ def crash_every_position(
             if not (removed and back):
                 break
         _let_clients_work(between_s)
-    return _judge(cluster, protocol, history, observer, crashed, keys, timeout_s)
+    return trial.judge(keys, timeout_s)
 
 
 def kill_the_manager_leader(
@@ -215,17 +209,11 @@ def kill_the_manager_leader(
     """With replicated managers (``managers=3``): SIGKILL the managers' Raft leader with
     clients busy, then the chain's tail; the new manager leader must take the tail out
     and back in (both restarted) before the history is judged."""
-    protocol = cluster.chosen.get("protocol", "craq")
     if len(_managers(cluster)) < 3:
         raise ValueError("kill_the_manager_leader needs replicated managers (managers=3)")
-    if not cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s):
-        raise TimeoutError("the chain did not form")
-    history = History()
-    crashed = []
-    observer = ChainClient(cluster, protocol=protocol, client_id="observer", seed=seed)
-    with _Clients(
-        cluster, history, clients=clients, keys=keys, write_fraction=write_fraction, seed=seed
-    ):
+    trial = _Trial.formed(cluster, seed, timeout_s)
+    observer, crashed = trial.observer, trial.crashed
+    with trial.busy(clients=clients, keys=keys, write_fraction=write_fraction):
         _let_clients_work(between_s)
         leader = manager_status(cluster).get("leader")
         crashed.append(f"manager leader ({leader})")
@@ -249,40 +237,65 @@ def kill_the_manager_leader(
         if removed:
             cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s)
         _let_clients_work(between_s)
-    return _judge(cluster, protocol, history, observer, crashed, keys, timeout_s)
+    return trial.judge(keys, timeout_s)
 
 
-def _judge(
-    cluster: Any,
-    protocol: str,
-    history: History,
-    observer: ChainClient,
-    crashed: list[str],
-    keys: Sequence[str],
-    timeout_s: float,
-) -> ClusterRun:
-    """The checker's verdict on ``history``, and whether nothing acknowledged was lost."""
-    converged = cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s)
-    status = cluster.status()
-    tail = observer.refresh()[-1]
-    final = {key: _read_committed(cluster, tail, key) for key in keys}
-    acknowledged = [o for o in history.operations() if o.kind == "put" and o.status == "ok"]
-    return ClusterRun(
-        protocol=protocol,
-        verdict=check_linearizable(history, timeout_s=20).verdict,
-        operations=len(history),
-        acknowledged_writes=len(acknowledged),
-        acknowledged_writes_lost=len(lost_acknowledged_writes(history, final)),
-        converged=converged,
-        crashed=tuple(crashed),
-        epoch=int(manager_status(cluster, status).get("epoch", 0)),
-        reads_served={
-            name: int(s.fields.get("reads_served", 0))
-            for name, s in status.items()
-            if name not in _managers(cluster)
-        },
-        history=history,
-    )
+@dataclass
+class _Trial:
+    """One crash experiment on a formed chain: the clients' shared history, an observer
+    client that asks the manager for the chain, and what was crashed (in order)."""
+
+    cluster: Any
+    seed: int
+    protocol: str
+    history: History
+    observer: ChainClient
+    crashed: list[str]
+
+    @classmethod
+    def formed(cls, cluster: Any, seed: int, timeout_s: float) -> _Trial:
+        """Wait until the chain has formed (TimeoutError if it does not)."""
+        protocol = cluster.chosen.get("protocol", "craq")
+        if not cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s):
+            raise TimeoutError("the chain did not form")
+        observer = ChainClient(cluster, protocol=protocol, client_id="observer", seed=seed)
+        return cls(cluster, seed, protocol, History(), observer, [])
+
+    def busy(self, *, clients: int, keys: Sequence[str], write_fraction: float) -> _Clients:
+        """Clients writing and reading into ``history`` while the ``with`` block runs."""
+        return _Clients(
+            self.cluster,
+            self.history,
+            clients=clients,
+            keys=keys,
+            write_fraction=write_fraction,
+            seed=self.seed,
+        )
+
+    def judge(self, keys: Sequence[str], timeout_s: float) -> ClusterRun:
+        """The checker's verdict on the history, and whether nothing acknowledged was lost."""
+        cluster, history = self.cluster, self.history
+        converged = cluster.wait_for(lambda: chain_converged(cluster), timeout_s=timeout_s)
+        status = cluster.status()
+        tail = self.observer.refresh()[-1]
+        final = {key: _read_committed(cluster, tail, key) for key in keys}
+        acknowledged = [o for o in history.operations() if o.kind == "put" and o.status == "ok"]
+        return ClusterRun(
+            protocol=self.protocol,
+            verdict=check_linearizable(history, timeout_s=20).verdict,
+            operations=len(history),
+            acknowledged_writes=len(acknowledged),
+            acknowledged_writes_lost=len(lost_acknowledged_writes(history, final)),
+            converged=converged,
+            crashed=tuple(self.crashed),
+            epoch=int(manager_status(cluster, status).get("epoch", 0)),
+            reads_served={
+                name: int(s.fields.get("reads_served", 0))
+                for name, s in status.items()
+                if name not in _managers(cluster)
+            },
+            history=history,
+        )
 
 
 def _let_clients_work(seconds: float) -> None:

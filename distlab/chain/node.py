@@ -36,7 +36,6 @@ What it must never do: print, or answer a read it has no lease for.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
@@ -47,9 +46,9 @@ from typing import Any, cast
 from distlab.chain.core import PROTOCOLS, ChainNode, ChainTiming, ReadDone, Refused, WriteDone
 from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
 from distlab.chain.messages import CODEC, Members
-from distlab.cluster.core_node import CoreNode
+from distlab.cluster.core_node import Answers, CoreNode
 from distlab.cluster.program import NodeContext
-from distlab.core import Core, Ready, derive_seed
+from distlab.core import Core, Ready, RequestRefused, RequestTimeout, derive_seed
 
 __all__ = ["MANAGER", "REAL_TIMING", "ChainClient", "ChainProcess", "ChainRefused", "ChainTimeout"]
 
@@ -103,9 +102,7 @@ class ChainProcess(CoreNode):
         self.managers = manager_names(ctx.options)
         self.replicated_manager = len(self.managers) > 1
         self.config_path = ctx.data_dir / "config.snap"
-        self._answers: dict[str, Any] = {}
-        self._answered = threading.Condition()
-        self._ops = itertools.count(1)
+        self.answers = Answers(ctx.name)
         super().__init__(ctx)
 
     # -- CoreNode -------------------------------------------------------------------------------
@@ -144,15 +141,17 @@ class ChainProcess(CoreNode):
             )
             return
         if isinstance(item, (WriteDone, ReadDone)):
-            with self._answered:
-                self._answers[item.op] = item
-                self._answered.notify_all()
+            self.answers.deliver(item.op, item)
 
     def services(self) -> dict[str, object]:
-        services = {"Chain": _ChainRPC(self), **super().services()}
-        if self.replicated_manager:
-            services["Core"] = _ManagedCoreRPC(self)
-        return services
+        return {"Chain": _ChainRPC(self), **super().services()}
+
+    def core_sender(self, peer: str) -> str:
+        # With replicated managers, a manager node's message reaches the core as from
+        # ``MANAGERS``: the core knows them as one manager.
+        if self.replicated_manager and peer in self.managers:
+            return MANAGERS
+        return peer
 
     def _send(self, peer: str, message: Any) -> None:
         if peer == MANAGERS:  # heartbeats reach every manager node; the leader answers
@@ -176,7 +175,7 @@ class ChainProcess(CoreNode):
             raise ValueError(f"{self.ctx.name} is the configuration manager; ask a chain node")
         if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= MAX_WAIT_S:
             raise ValueError(f"timeout_s must be in (0, {MAX_WAIT_S}], got {timeout_s!r}")
-        op = f"{self.ctx.name}:{next(self._ops)}"
+        op = self.answers.new_op()
         refused = self.run(lambda core: request(core, op))
         if isinstance(refused, Refused):
             return {
@@ -184,14 +183,9 @@ class ChainProcess(CoreNode):
                 "epoch": refused.epoch,
                 "members": [m[0] for m in refused.members],
             }
-        deadline = time.monotonic() + timeout_s
-        with self._answered:
-            while op not in self._answers:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return {"timeout": True}
-                self._answered.wait(left)
-            answer = self._answers.pop(op)
+        answer = self.answers.wait(op, timeout_s)
+        if answer is None:
+            return {"timeout": True}
         if isinstance(answer, WriteDone):
             return {"ok": True, "seq": answer.seq}
         return {"ok": True, "value": answer.value, "seq": answer.seq, "local": answer.local}
@@ -220,26 +214,6 @@ def _decode_config(raw: bytes) -> tuple[int, Members]:
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"config.snap holds a bad epoch {epoch!r}")
     return epoch, parsed
-
-
-class _ManagedCoreRPC:
-    """``Core.step`` on a chain node with replicated managers: a manager node's message
-    reaches the core as from ``MANAGERS``; other peers' as they are."""
-
-    def __init__(self, node: ChainProcess) -> None:
-        self._node = node
-
-    def step(self, sender: str, message: Any) -> None:
-        node = self._node
-        if sender not in node.ctx.peers:
-            node.steps_refused += 1
-            raise ValueError(f"Core.step from {sender!r}, which is not a peer of {node.ctx.name}")
-        decoded = node.codec.decode(message)
-        if type(decoded) not in node.codec.types:
-            node.steps_refused += 1
-            raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
-        source = MANAGERS if sender in node.managers else sender
-        node.run(lambda core: core.receive(source, decoded))
 
 
 class _ChainRPC:
@@ -271,18 +245,12 @@ class _ChainRPC:
 # -- the client --------------------------------------------------------------------------------
 
 
-class ChainTimeout(Exception):
+class ChainTimeout(RequestTimeout):
     """No answer in time. ``definite`` is False for a write: it may still commit."""
 
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
-
-class ChainRefused(Exception):
+class ChainRefused(RequestRefused):
     """Every node asked refused before the deadline (definite: nothing happened)."""
-
-    definite = True
 
 
 class ChainClient:
@@ -314,33 +282,21 @@ class ChainClient:
         self._clients: dict[str, tuple[Any, Any]] = {}
 
     def put(self, key: str, value: str) -> None:
-        call = (
-            self.history.invoke(self.client_id, "put", key, value)
-            if self.history is not None
-            else None
-        )
-        try:
+        def write() -> None:
             self._request("write", key, value)
-        except Exception as error:
-            if call is not None:
-                (self.history.fail if getattr(error, "definite", False) else self.history.info)(
-                    call
-                )
-            raise
-        if call is not None:
-            self.history.ok(call)
+
+        if self.history is None:
+            write()
+        else:
+            self.history.record(self.client_id, "put", key, value, write)
 
     def get(self, key: str) -> str:
-        call = self.history.invoke(self.client_id, "get", key) if self.history is not None else None
-        try:
-            answer = self._request("read", key)
-        except Exception:
-            if call is not None:
-                self.history.fail(call)  # a read that got no answer changed nothing
-            raise
-        if call is not None:
-            self.history.ok(call, answer["value"])
-        return str(answer["value"])
+        def read() -> str:
+            return str(self._request("read", key)["value"])
+
+        if self.history is None:
+            return read()
+        return self.history.record_read(self.client_id, key, read)
 
     def refresh(self) -> list[str]:
         """Ask the configuration manager for the chain (head first). With replicated

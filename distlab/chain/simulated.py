@@ -32,7 +32,6 @@ Where it fits: above `distlab.chain.core` and `distlab.chain.manager`, beside
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from distlab.chain.messages import CODEC, Members
 from distlab.check import History, check_linearizable, lost_acknowledged_writes
 from distlab.core import NodeId, derive_seed
 from distlab.sim.network import RELIABLE, NetworkConfig
-from distlab.sim.world import SimSystem, World
+from distlab.sim.world import SimSystem, World, check_client_rates
 
 __all__ = [
     "FAULTS",
@@ -255,10 +254,7 @@ class ChainWorkload:
         timeout_ticks: int = 100,
         history: History | None = None,
     ) -> None:
-        if not 0.0 <= write_fraction <= 1.0:
-            raise ValueError(f"write_fraction must be in [0, 1], got {write_fraction}")
-        if not 0.0 < busy <= 1.0:
-            raise ValueError(f"busy must be in (0, 1], got {busy}")
+        check_client_rates(write_fraction, busy)
         if clients < 1 or not keys:
             raise ValueError("a workload needs at least one client and one key")
         self.world = world
@@ -269,8 +265,7 @@ class ChainWorkload:
         self.write_fraction = write_fraction
         self.busy = busy
         self.timeout_ticks = timeout_ticks
-        calls = itertools.count()
-        self.history = history or History(clock=lambda: world.now * 1_000_000 + next(calls))
+        self.history = history or History(clock=world.history_clock())
         self.rng = random.Random(derive_seed(world.seed, "chain-clients"))
         chain = system.chain_nodes
         self.clients = [_Client(f"c{i}", chain[i % len(chain)]) for i in range(clients)]

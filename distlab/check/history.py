@@ -213,6 +213,19 @@ class History:
         self.ok(pending, result if kind == "get" else None)
         return result
 
+    def record_read(self, client: Hashable, key: str, read: Callable[[], str]) -> str:
+        """Run ``read()`` (a get of ``key``) and record it; returns the value read. A read
+        that failed, however it failed, is recorded as ``fail``: it changed nothing. The
+        exception is re-raised."""
+        pending = self.invoke(client, "get", key)
+        try:
+            value = read()
+        except Exception:
+            self.fail(pending)
+            raise
+        self.ok(pending, value)
+        return value
+
     def _complete(self, call: PendingCall, status: Status, output: str | None) -> None:
         with self._lock:
             if self._open.get(call.client) != call.index:

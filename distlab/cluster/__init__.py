@@ -5,7 +5,8 @@
   (SIGKILL, SIGSTOP, the rpc layer's FaultPolicy).
 * :class:`NodeProgram`, :class:`NodeContext` -- what a node runs, and what it is given.
 * :class:`CoreNode` -- a NodeProgram that drives any protocol core of `distlab.core`
-  (ticks, peers' messages, persist -> send -> outputs): the real-time twin of `sim.World`.
+  (ticks, peers' messages, persist -> send -> outputs): the real-time twin of `sim.World`;
+  :class:`Answers` -- where its client RPCs wait for the outputs that answer them.
 * :mod:`distlab.cluster.system` -- named systems (``service="kv"``) found through entry
   points; this package imports no system.
 * :mod:`distlab.cluster.programs` -- DurableKV, VolatileKV, Echo.
@@ -15,7 +16,7 @@
 It never leaves a process behind.
 """
 
-from distlab.cluster.core_node import CoreNode
+from distlab.cluster.core_node import Answers, CoreNode
 from distlab.cluster.experiments import MirrorClient, measure_outage, read_all, write_keys
 from distlab.cluster.launch import Cluster, ClusterError, ClusterStatistics, Event, NodeStatus
 from distlab.cluster.program import Address, NodeContext, NodeProgram
@@ -23,6 +24,7 @@ from distlab.cluster.programs import DurableKV, Echo, VolatileKV
 
 __all__ = [
     "Address",
+    "Answers",
     "Cluster",
     "ClusterError",
     "ClusterStatistics",

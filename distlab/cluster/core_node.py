@@ -13,22 +13,26 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
   problem, as on any network), **outputs** (your `output`).
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from
-``self.ctx.data_dir``), `persist`, `output`, `status`. docs/ADDING_A_SYSTEM.md shows one.
+``self.ctx.data_dir``), `persist`, `output`, `status` (and, if its core knows several
+processes by one name, `core_sender`). docs/ADDING_A_SYSTEM.md shows one.
 What it must never do: send before persisting, hold the core's lock while it sends, or know
 any protocol. Where it fits: in `distlab.cluster` beside `NodeProgram`; systems with their
 own performance needs (Raft's `RaftPeer`: group commit, replies in the RPC's answer) drive
-their cores themselves.
+their cores themselves. `Answers` is where a client RPC waits for the output that answers
+its request (chain, Aurora).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from typing import Any, ClassVar, TypeVar
 
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Core, MessageCodec, Ready
 
-__all__ = ["CoreNode"]
+__all__ = ["Answers", "CoreNode"]
 
 _T = TypeVar("_T")
 
@@ -63,6 +67,12 @@ class CoreNode(NodeProgram):
 
     def output(self, item: Any) -> None:
         """One of ``ready.outputs``, in order (after the messages were handed to the network)."""
+
+    def core_sender(self, peer: str) -> str:
+        """The name the core knows peer ``peer`` by: the peer's own name, unless a system
+        groups several processes as one (chain's replicated managers reach its core as one
+        manager)."""
+        return peer
 
     # -- the driver -----------------------------------------------------------------------
 
@@ -122,4 +132,37 @@ class _CoreRPC:
         if type(decoded) not in node.codec.types:
             node.steps_refused += 1
             raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
-        node.run(lambda core: core.receive(sender, decoded))
+        source = node.core_sender(sender)
+        node.run(lambda core: core.receive(source, decoded))
+
+
+class Answers:
+    """The answers a core gives in its outputs, by request id, for the client RPCs that
+    wait on them: `new_op` names a request, ``output`` calls `deliver`, the RPC `wait`s."""
+
+    def __init__(self, node_name: str) -> None:
+        self._node_name = node_name
+        self._ops = itertools.count(1)
+        self._answers: dict[str, Any] = {}
+        self._arrived = threading.Condition()
+
+    def new_op(self) -> str:
+        """A request id no other request to this node has had."""
+        return f"{self._node_name}:{next(self._ops)}"
+
+    def deliver(self, op: str, answer: Any) -> None:
+        """The core answered request ``op``."""
+        with self._arrived:
+            self._answers[op] = answer
+            self._arrived.notify_all()
+
+    def wait(self, op: str, timeout_s: float) -> Any | None:
+        """The answer to ``op`` (taken), or None if none came within ``timeout_s`` seconds."""
+        deadline = time.monotonic() + timeout_s
+        with self._arrived:
+            while op not in self._answers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._arrived.wait(left)
+            return self._answers.pop(op)

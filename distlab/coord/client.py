@@ -193,34 +193,8 @@ class CoordClient(KazooAPI):
 
     # ----- calls ---------------------------------------------------------------------
 
-    def _record(self, kind: str, path: str, value: bytes | None) -> int | None:
-        if self.history is None:
-            return None
-        shown = None if value is None else bytes(value).decode("utf-8", "replace")
-        return self.history.invoke(self.name, kind, path, shown)
-
-    def _write(self, command: dict[str, Any], value: bytes | None = None) -> Any:
-        kind, path = command["op"], command.get("path", "/")
-        # Ephemeral znodes belong to sessions, not to the data the checker judges.
-        recorded = not command.get("ephemeral") and kind in ("create", "set", "delete", "sync")
-        handle = (
-            self._record(kind, path, value if kind in ("create", "set") else None)
-            if recorded
-            else None
-        )
-        try:
-            result = self._call_write(command, self.timeout * 2)
-        except kazoo_errors.ConnectionLoss:
-            if handle is not None:
-                self.history.complete(handle, "info")  # type: ignore[union-attr]
-            raise
-        except kazoo_errors.KazooException:
-            if handle is not None:
-                self.history.complete(handle, "fail")  # type: ignore[union-attr]
-            raise
-        if handle is not None:
-            self.history.complete(handle, "ok", zxid=result["zxid"])  # type: ignore[union-attr]
-        return result["ok"]
+    def _write_raw(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._call_write(command, self.timeout * 2)
 
     def _call_write(self, command: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         """Send one write until a server answers it (same seq on every retry)."""
@@ -246,7 +220,7 @@ class CoordClient(KazooAPI):
 
     def _read(self, op: str, path: str, watch: Callable[..., Any] | None) -> Any:
         self._check_alive()
-        handle = self._record(op, path, None) if op == "get" else None
+        handle = self._record_read(op, path)
         deadline = time.monotonic() + self.timeout * 2
         while True:
             answer = self._call(

@@ -17,7 +17,6 @@ What it must never do: read the wall clock; every choice comes from the seed.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +54,6 @@ def _ready_world(seed: int, nodes: int = 3) -> tuple[CoordSimulation, SimClients
     return world, SimClients(world)
 
 
-def _history(world: CoordSimulation) -> CoordHistory:
-    """A history on virtual time: the tick, then the order of calls within it (so a call that
-    ends before another begins, even in the same tick, is ordered before it)."""
-    calls = itertools.count()
-    return CoordHistory(clock=lambda: world.now * 1_000_000 + next(calls))
-
-
 @dataclass(frozen=True)
 class WorkloadResult:
     seed: int
@@ -82,7 +74,7 @@ def workload_under_faults(
 ) -> WorkloadResult:
     """Random set/get/sync on a few znodes, a seeded fault schedule beside (module docstring)."""
     world, runner = _ready_world(seed)
-    history = _history(world)
+    history = CoordHistory(clock=world.history_clock())
     rng = random.Random(derive_seed(seed, "coord-workload"))
     paths = ["/a", "/b"]
     setup = runner.client(server="n0", client_id="setup", history=history)
@@ -206,7 +198,7 @@ class StaleReadResult:
 def stale_read(seed: int = 1) -> StaleReadResult:
     """Cut a follower off, write on the majority, read on the follower, then sync and read."""
     world, runner = _ready_world(seed)
-    history = _history(world)
+    history = CoordHistory(clock=world.history_clock())
     leader = next(n for n in world.node_ids if world.nodes[n].role.value == "leader")
     follower = next(n for n in world.node_ids if n != leader)
     writer = runner.client(server=leader, client_id="writer", history=history)

@@ -2,9 +2,10 @@
 
 What it is: `KazooAPI`, the part of kazoo's ``KazooClient`` the recipes use -- `create`,
 `ensure_path`, `delete`, `set`, `sync`, `get`, `exists`, `get_children` -- written once over
-two methods a client supplies: ``_write(command, value)`` (a command through the log; its
-answer) and ``_read(op, path, watch)`` (a read answered by the client's server). The real
-client (`distlab.coord.client.CoordClient`, over RPC) and the simulator's
+two methods a client supplies: ``_write_raw(command)`` (a command through the log; its
+answer) and ``_read(op, path, watch)`` (a read answered by the client's server). Each write
+is recorded here, once, in the client's ``history`` for the checker. The real client
+(`distlab.coord.client.CoordClient`, over RPC) and the simulator's
 (`distlab.coord.simulated.SimCoordClient`, in virtual time) differ only in those two.
 What it must never do: talk to a server itself.
 """
@@ -18,17 +19,52 @@ from typing import Any
 from kazoo import exceptions as kazoo_errors
 from kazoo.protocol.states import ZnodeStat
 
+from distlab.check.coordination import CoordHistory
+
 __all__ = ["KazooAPI"]
 
 
 class KazooAPI:
-    """kazoo's znode methods; a subclass supplies ``_write`` and ``_read``."""
+    """kazoo's znode methods; a subclass supplies ``_write_raw`` and ``_read``."""
 
-    def _write(self, command: dict[str, Any], value: bytes | None = None) -> Any:
+    #: Where the client records its calls for the checker (None: nowhere), as ``name``.
+    history: CoordHistory | None
+    name: str
+
+    def _write_raw(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Send one command through the log until it is answered: the answer (``ok``,
+        ``zxid``), or kazoo's exception (``ConnectionLoss``: it may have happened)."""
         raise NotImplementedError
 
     def _read(self, op: str, path: str, watch: Callable[..., Any] | None) -> Any:
         raise NotImplementedError
+
+    def _record_read(self, op: str, path: str) -> int | None:
+        """The history's handle for a read about to start, if it is recorded: a ``get``
+        (the checker judges data read; ``exists`` and ``get_children`` are not recorded)."""
+        if self.history is None or op != "get":
+            return None
+        return self.history.invoke(self.name, "get", path)
+
+    def _write(self, command: dict[str, Any], value: bytes | None = None) -> Any:
+        """`_write_raw`, recorded in ``history``: ok with its zxid, fail on a definite error,
+        info on ``ConnectionLoss``. A write that makes an ephemeral znode is not recorded:
+        those belong to sessions, not to the data the checker judges."""
+        history = None if command.get("ephemeral") else self.history
+        if history is None:
+            return self._write_raw(command)["ok"]
+        shown = None if value is None else bytes(value).decode("utf-8", "replace")
+        handle = history.invoke(self.name, command["op"], command.get("path", "/"), shown)
+        try:
+            answer = self._write_raw(command)
+        except kazoo_errors.ConnectionLoss:
+            history.complete(handle, "info")
+            raise
+        except kazoo_errors.KazooException:
+            history.complete(handle, "fail")
+            raise
+        history.complete(handle, "ok", zxid=answer["zxid"])
+        return answer["ok"]
 
     def create(
         self,

@@ -393,34 +393,10 @@ class SimCoordClient(KazooAPI):
             raise kazoo_errors.ConnectionLoss(f"{command['op']}: no answer in time")
         raise kazoo_errors.OperationTimeoutError(f"{command['op']}: not applied")
 
-    def _write(self, command: dict[str, Any], value: bytes | None = None) -> Any:
-        kind = command["op"]
-        shown = None if value is None else value.decode("utf-8", "replace")
-        handle = None
-        if self.history is not None and not command.get("ephemeral"):
-            handle = self.history.invoke(self.name, kind, command.get("path", "/"), shown)
-        try:
-            answer = self._write_raw(command)
-        except kazoo_errors.ConnectionLoss:
-            if handle is not None:
-                self.history.complete(handle, "info")  # type: ignore[union-attr]
-            raise
-        except kazoo_errors.KazooException:
-            if handle is not None:
-                self.history.complete(handle, "fail")  # type: ignore[union-attr]
-            raise
-        if handle is not None:
-            self.history.complete(handle, "ok", zxid=answer["zxid"])  # type: ignore[union-attr]
-        return answer["ok"]
-
     def _read(self, op: str, path: str, watch: Callable[..., Any] | None) -> Any:
         self._pause_point()
         world = self.world
-        handle = (
-            self.history.invoke(self.name, "get", path)
-            if self.history is not None and op == "get"
-            else None
-        )
+        handle = self._record_read(op, path)
         deadline = world.now + 2 * self._ticks
         while True:
             if world.serving(self.server):

@@ -16,7 +16,8 @@ This package depends on nothing of ours; everything else may depend on it.
 from distlab.core.codec import MessageCodec, WireError
 from distlab.core.control import ClusterControl, FaultKind, NodeView
 from distlab.core.envelope import Envelope
-from distlab.core.errors import ProtocolError
+from distlab.core.errors import ProtocolError, RequestFailed, RequestRefused, RequestTimeout
+from distlab.core.faces import lazy_attribute
 from distlab.core.ids import NodeId, derive_seed
 from distlab.core.ready import Core, Ready, Storage
 from distlab.core.status import StatusMap, role_label, status_table
@@ -31,10 +32,14 @@ __all__ = [
     "NodeView",
     "ProtocolError",
     "Ready",
+    "RequestFailed",
+    "RequestRefused",
+    "RequestTimeout",
     "StatusMap",
     "Storage",
     "WireError",
     "derive_seed",
+    "lazy_attribute",
     "role_label",
     "status_table",
 ]

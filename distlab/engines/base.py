@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from distlab.core.errors import RequestFailed
+
 __all__ = [
     "Engine",
     "EngineClient",
@@ -36,17 +38,13 @@ __all__ = [
 ]
 
 
-class EngineError(Exception):
+class EngineError(RequestFailed):
     """A client call that failed. ``definite``: it certainly did not take effect.
 
     Only a refusal that proves the request never ran is definite (connection refused, a
     write the server rejected before executing it). A timeout or a broken connection is
     indefinite: the write may have happened, possibly later.
     """
-
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
 
 class EngineClient(Protocol):

@@ -36,11 +36,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from distlab.engines.base import EngineError
+from distlab.engines.base import EngineError, MemberStatus
 from distlab.engines.processes import (
     HOST,
-    ServerEngine,
-    ServerError,
+    LeaderEngine,
     ServerProcess,
     free_ports,
     wait_until,
@@ -192,7 +191,7 @@ class EtcdClient:
         return f"EtcdClient({self.address[0]}:{self.address[1]}, {mode} reads)"
 
 
-class EtcdCluster(ServerEngine):
+class EtcdCluster(LeaderEngine):
     """A 3-member (or n-member) etcd cluster on loopback. Use `start` as a context manager::
 
     with EtcdCluster.start(3) as etcd:
@@ -202,6 +201,7 @@ class EtcdCluster(ServerEngine):
     """
 
     system = "etcd"
+    leader_wait = ("an etcd leader", 0.1)
 
     def __init__(
         self,
@@ -248,38 +248,18 @@ class EtcdCluster(ServerEngine):
             self.servers[name] = ServerProcess(name, command, self.root / f"{name}.log")
         self.member_ids: dict[str, str] = {}  # name -> hex id, as in X-Server-From
 
-    @classmethod
-    def start(cls, n: int = 3, **options: Any) -> EtcdCluster:
-        """Start ``n`` members and wait until they have a leader; clean up on failure."""
-        return cls._started(n, **options)
-
     def _boot(self) -> str:
-        for server in self.servers.values():
-            server.start()
-        self.wait_for_leader()
+        detail = super()._boot()
         ids = self.client(self._names[0]).members()
         self.member_ids = {name: format(ids[name], "x") for name in self._names}
-        return f"{len(self._names)} members"
+        return detail
 
-    # ----- the Engine interface (the rest is ServerEngine's) -----------------------------
-
-    def address(self, name: str) -> tuple[str, int]:
-        """The member's client address."""
-        self._check_member(name)
-        return (HOST, self.client_ports[name])
+    # ----- the Engine interface (the rest is LeaderEngine's) -----------------------------
 
     def client(
         self, name: str, *, serializable: bool = False, timeout_s: float = 2.0
     ) -> EtcdClient:
         return EtcdClient(self.address(name), serializable=serializable, timeout_s=timeout_s)
-
-    def restart(self, name: str, *, wait: bool = True) -> None:
-        """Start a crashed member on its data directory; by default wait until it serves."""
-        self._check_crashed(name)
-        self.servers[name].start()
-        self._record("restart", name)
-        if wait:
-            self.wait_for_member(name)
 
     def wait_for_member(self, name: str, timeout_s: float | None = None) -> None:
         """Wait until member ``name`` answers on its client port and knows a leader."""
@@ -305,33 +285,10 @@ class EtcdCluster(ServerEngine):
             role = "no leader"
         return {"role": role, "term": raw["raft_term"], "raft_index": raw["raft_index"]}
 
-    def leader(self) -> str | None:
-        """The member that calls itself leader now, or None."""
-        for name, status in self.status().items():
-            if status.fields.get("role") == "leader":
-                return name
+    def _agreed_leader(self, statuses: dict[str, MemberStatus]) -> str | None:
+        # Every running member knows the same leader (none says "no leader").
+        up = [s for s in statuses.values() if s.alive]
+        leaders = [s.name for s in up if s.fields.get("role") == "leader"]
+        if len(leaders) == 1 and all(s.fields.get("role") != "no leader" for s in up):
+            return leaders[0]
         return None
-
-    def wait_for_leader(self, timeout_s: float | None = None) -> str:
-        """Wait until every running member knows the same leader; returns its name."""
-        found: list[str] = []
-
-        def agreed() -> bool:
-            statuses = self.status()
-            up = [s for s in statuses.values() if s.alive]
-            leaders = [s.name for s in up if s.fields.get("role") == "leader"]
-            if len(leaders) == 1 and all(s.fields.get("role") != "no leader" for s in up):
-                found[:] = leaders
-                return True
-            return False
-
-        try:
-            wait_until(agreed, timeout_s or self.start_timeout_s, "an etcd leader", 0.1)
-        except ServerError as err:
-            tails = "\n".join(f"--- {n}:\n{s.log_tail(8)}" for n, s in self.servers.items())
-            raise ServerError(f"{err}\n{tails}") from None
-        return found[0]
-
-    def __repr__(self) -> str:
-        up = sum(s.running for s in self.servers.values())
-        return f"EtcdCluster({len(self._names)} members, {up} running, root={self.root})"

@@ -18,6 +18,9 @@ Redis's replica set): a temporary root folder, one `ServerProcess` and one link 
 member, the signal faults, partitions as proxy cuts, status for crashed/paused/silent
 members, and ``close``. A subclass supplies only what is particular to its system: how to
 start its members, which links a partition cuts, and what a live member reports.
+`LeaderEngine` is a `ServerEngine` whose members elect a leader among themselves (etcd,
+ZooKeeper): started together, waited on until they agree on one leader, restarted one by
+one on their data folders.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from distlab.engines.base import Engine, EngineError, MemberStatus
 
 __all__ = [
     "HOST",
+    "LeaderEngine",
     "ServerEngine",
     "ServerError",
     "ServerProcess",
@@ -228,6 +232,7 @@ class ServerProcess:
 
 
 _E = TypeVar("_E", bound="ServerEngine")
+_L = TypeVar("_L", bound="LeaderEngine")
 
 
 class ServerEngine(Engine):
@@ -331,7 +336,7 @@ class ServerEngine(Engine):
             return MemberStatus(name, "crashed", False, None, address)
         if server.paused:
             return MemberStatus(name, "paused", False, server.pid, address)
-        client = self.client(name, timeout_s=1.0)
+        client = self._probe_client(name)
         try:
             fields = self._probe(client)
         except EngineError:
@@ -344,6 +349,10 @@ class ServerEngine(Engine):
     def address(self, name: str) -> tuple[str, int]:
         """The member's client address."""
 
+    def _probe_client(self, name: str) -> Any:
+        """The short-lived client `status_of` hands `_probe` (closed after it)."""
+        return self.client(name, timeout_s=1.0)
+
     def close(self) -> None:
         for server in self.servers.values():
             server.crash()
@@ -352,3 +361,77 @@ class ServerEngine(Engine):
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self._record("close", "*")
+
+
+class LeaderEngine(ServerEngine):
+    """A `ServerEngine` whose members elect a leader among themselves (etcd, ZooKeeper).
+
+    Each member has a client port (``client_ports``). A subclass says when the running
+    members agree on one leader (`_agreed_leader`) and when a restarted member serves
+    (`wait_for_member`); how this waits for a leader is ``leader_wait``.
+    """
+
+    #: What `wait_for_leader` names when it gives up, and how often it looks (seconds).
+    leader_wait: ClassVar[tuple[str, float]]
+    client_ports: dict[str, int]
+
+    @classmethod
+    def start(cls: type[_L], n: int = 3, **options: Any) -> _L:
+        """Start ``n`` members and wait until they have a leader; clean up on failure."""
+        return cls._started(n, **options)
+
+    def _boot(self) -> str:
+        for server in self.servers.values():
+            server.start()
+        self.wait_for_leader()
+        return f"{len(self._names)} members"
+
+    def address(self, name: str) -> tuple[str, int]:
+        """The member's client address."""
+        self._check_member(name)
+        return (HOST, self.client_ports[name])
+
+    def restart(self, name: str, *, wait: bool = True) -> None:
+        """Start a crashed member on its data folder; by default wait until it serves."""
+        self._check_crashed(name)
+        self.servers[name].start()
+        self._record("restart", name)
+        if wait:
+            self.wait_for_member(name)
+
+    @abstractmethod
+    def wait_for_member(self, name: str, timeout_s: float | None = None) -> None:
+        """Wait until member ``name`` serves again."""
+
+    @abstractmethod
+    def _agreed_leader(self, statuses: dict[str, MemberStatus]) -> str | None:
+        """The one leader the running members agree on now, or None."""
+
+    def leader(self) -> str | None:
+        """The member that calls itself leader now, or None."""
+        for name, status in self.status().items():
+            if status.fields.get("role") == "leader":
+                return name
+        return None
+
+    def wait_for_leader(self, timeout_s: float | None = None) -> str:
+        """Wait until the running members agree on one leader; returns its name (on a
+        timeout, the ServerError carries the tail of every member's log)."""
+        found: list[str] = []
+
+        def agreed() -> bool:
+            leader = self._agreed_leader(self.status())
+            found[:] = [] if leader is None else [leader]
+            return leader is not None
+
+        what, poll_s = self.leader_wait
+        try:
+            wait_until(agreed, timeout_s or self.start_timeout_s, what, poll_s)
+        except ServerError as err:
+            tails = "\n".join(f"--- {n}:\n{s.log_tail(8)}" for n, s in self.servers.items())
+            raise ServerError(f"{err}\n{tails}") from None
+        return found[0]
+
+    def __repr__(self) -> str:
+        up = sum(s.running for s in self.servers.values())
+        return f"{type(self).__name__}({len(self._names)} members, {up} running, root={self.root})"

@@ -32,7 +32,7 @@ from typing import Any
 from distlab.engines.base import EngineError, MemberStatus
 from distlab.engines.processes import (
     HOST,
-    ServerEngine,
+    LeaderEngine,
     ServerError,
     ServerProcess,
     free_ports,
@@ -96,7 +96,7 @@ class _ProbeClient:
         pass
 
 
-class ZooKeeperEnsemble(ServerEngine):
+class ZooKeeperEnsemble(LeaderEngine):
     """A ZooKeeper ensemble on loopback. Use `start` as a context manager::
 
     with ZooKeeperEnsemble.start(3) as zk:
@@ -105,6 +105,7 @@ class ZooKeeperEnsemble(ServerEngine):
     """
 
     system = "zookeeper"
+    leader_wait = ("a ZooKeeper leader", 0.2)
 
     def __init__(
         self,
@@ -173,23 +174,7 @@ class ZooKeeperEnsemble(ServerEngine):
             self.servers[name] = ServerProcess(name, command, self.root / f"{name}.log")
         self._clients: list[Any] = []
 
-    @classmethod
-    def start(cls, n: int = 3, **options: Any) -> ZooKeeperEnsemble:
-        """Start ``n`` members and wait until they have a leader; clean up on failure."""
-        return cls._started(n, **options)
-
-    def _boot(self) -> str:
-        for server in self.servers.values():
-            server.start()
-        self.wait_for_leader()
-        return f"{len(self._names)} members"
-
-    # ----- the Engine interface (the rest is ServerEngine's) -----------------------------
-
-    def address(self, name: str) -> tuple[str, int]:
-        """The member's client address."""
-        self._check_member(name)
-        return (HOST, self.client_ports[name])
+    # ----- the Engine interface (the rest is LeaderEngine's) -----------------------------
 
     def hosts(self, name: str) -> str:
         """kazoo's ``hosts`` string for member ``name`` alone (the session sticks to it)."""
@@ -211,28 +196,18 @@ class ZooKeeperEnsemble(ServerEngine):
         fields = client.srvr()
         return {"role": fields["Mode"], "zxid": int(fields.get("Zxid", "0"), 16)}
 
-    def status_of(self, name: str) -> MemberStatus:
-        """One member's state; a live one answers ``srvr`` (its mode: leader, follower)."""
-        server, address = self.servers[name], self.address(name)
-        if not server.running:
-            return MemberStatus(name, "crashed", False, None, address)
-        if server.paused:
-            return MemberStatus(name, "paused", False, server.pid, address)
-        try:
-            fields = self._probe(_ProbeClient(address, 1.0))
-        except EngineError:
-            return MemberStatus(name, "unresponsive", False, server.pid, address)
-        return MemberStatus(name, "up", True, server.pid, address, fields)
+    def _probe_client(self, name: str) -> Any:
+        # A live member answers ``srvr`` (its mode: leader, follower); no kazoo session.
+        return _ProbeClient(self.address(name), 1.0)
 
-    def restart(self, name: str, *, wait: bool = True) -> None:
-        """Start a crashed member on its data folder; by default wait until it serves."""
-        self._check_crashed(name)
-        self.servers[name].start()
-        self._record("restart", name)
-        if wait:
-            wait_until(
-                lambda: self.status_of(name).alive, self.start_timeout_s, f"zookeeper {name}", 0.2
-            )
+    def wait_for_member(self, name: str, timeout_s: float | None = None) -> None:
+        """Wait until member ``name`` answers ``srvr``."""
+        wait_until(
+            lambda: self.status_of(name).alive,
+            timeout_s or self.start_timeout_s,
+            f"zookeeper {name}",
+            0.2,
+        )
 
     def _cut(self, sides: list[set[str]]) -> None:
         for (src, dst, _), proxy in self.link_proxies.items():
@@ -241,31 +216,13 @@ class ZooKeeperEnsemble(ServerEngine):
             if named and not same_side:  # a link between two sides (unnamed members keep theirs)
                 proxy.cut()
 
-    def leader(self) -> str | None:
-        """The member in ``Mode: leader`` now, or None."""
-        for name, status in self.status().items():
-            if status.fields.get("role") == "leader":
-                return name
+    def _agreed_leader(self, statuses: dict[str, MemberStatus]) -> str | None:
+        # One member leads and every running member serves.
+        running = [s for s in statuses.values() if self.servers[s.name].running]
+        leaders = [s.name for s in running if s.fields.get("role") == "leader"]
+        if len(leaders) == 1 and all(s.alive for s in running):
+            return leaders[0]
         return None
-
-    def wait_for_leader(self, timeout_s: float | None = None) -> str:
-        """Wait until one member leads and every running member serves; its name."""
-        found: list[str] = []
-
-        def agreed() -> bool:
-            statuses = [s for s in self.status().values() if self.servers[s.name].running]
-            leaders = [s.name for s in statuses if s.fields.get("role") == "leader"]
-            if len(leaders) == 1 and all(s.alive for s in statuses):
-                found[:] = leaders
-                return True
-            return False
-
-        try:
-            wait_until(agreed, timeout_s or self.start_timeout_s, "a ZooKeeper leader", 0.2)
-        except ServerError as err:
-            tails = "\n".join(f"--- {n}:\n{s.log_tail(8)}" for n, s in self.servers.items())
-            raise ServerError(f"{err}\n{tails}") from None
-        return found[0]
 
     def close(self) -> None:
         for client in self._clients:
@@ -276,7 +233,3 @@ class ZooKeeperEnsemble(ServerEngine):
                 pass
         self._clients = []
         super().close()
-
-    def __repr__(self) -> str:
-        up = sum(s.running for s in self.servers.values())
-        return f"ZooKeeperEnsemble({len(self._names)} members, {up} running, root={self.root})"

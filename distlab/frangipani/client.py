@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from distlab.check import History
+from distlab.core import RequestRefused
 
 __all__ = ["FileSystemError", "FrangipaniClient"]
 
 
-class FileSystemError(Exception):
+class FileSystemError(RequestRefused):
     """The operation was refused (no such file, file exists): it certainly did not happen."""
-
-    definite = True
 
 
 class FrangipaniClient:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from distlab.core import RequestFailed
 from distlab.gfs.messages import (
     CODEC,
     ChunkLocations,
@@ -45,12 +46,8 @@ __all__ = ["AppendResult", "ClientStatistics", "GFSClient", "GFSError"]
 _T = TypeVar("_T")
 
 
-class GFSError(Exception):
+class GFSError(RequestFailed):
     """A GFS operation failed. ``definite``: it certainly did not happen."""
-
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
 
 class _Again(Exception):
@@ -199,19 +196,17 @@ class GFSClient:
             position += len(piece)
 
     def _write_piece(self, path: str, index: int, within: int, piece: bytes) -> None:
-        attempts = 0
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            attempts += 1
+        def attempt() -> None:
             try:
                 locations = self._locate(path, index, for_mutation=True, allocate=True)
                 result = self._mutate(locations, piece, "write", (within,))
-                if result.ok:
-                    return
-                raise _Again(result.reason)
-            except _Again as error:
+                if not result.ok:
+                    raise _Again(result.reason)
+            except _Again:
                 self._forget(path, index)
-                self._back_off(attempts, deadline, f"write to {path}", error)
+                raise
+
+        self._retrying(f"write to {path}", attempt)
 
     def read(self, path: str, offset: int, n: int) -> bytes:
         """Up to ``n`` bytes from ``offset`` (GFSError if ``offset`` is past the end)."""

@@ -256,11 +256,6 @@ def pb_world(
     return World(PrimaryBackupSim(config, **options), seed, 3, network=network)
 
 
-def _virtual_clock(world: World) -> Callable[[], int]:
-    calls = itertools.count()  # strictly increasing within a tick too
-    return lambda: world.now * 1_000_000 + next(calls)
-
-
 class SimClient(KVOperations):
     """A client in virtual time (module docstring); ``preferred`` is the replica it tries
     first. Each operation keeps its seq across attempts, so a retry is a duplicate the
@@ -380,7 +375,7 @@ def run_schedule(
     world = pb_world(seed, config, network=network, enforce=enforce, replica_cls=replica_cls)
     system: PrimaryBackupSim = world.system  # type: ignore[assignment]
     rng = random.Random(derive_seed(seed, "schedule"))
-    history = History(_virtual_clock(world))
+    history = History(world.history_clock())
     clients = [SimClient(world, f"c{i}", history, roam=True) for i in range(2)]
     fault_at = sorted(rng.sample(range(5, operations - 5), faults)) if faults else []
     done: list[str] = []
@@ -501,7 +496,7 @@ def divergence(seed: int = 1, *, log_nondeterminism: bool = True) -> DivergenceR
         seed, _rules(log_nondeterminism=log_nondeterminism), enforce=False, keep_machines=True
     )
     system: PrimaryBackupSim = world.system  # type: ignore[assignment]
-    client = SimClient(world, "c0", History(_virtual_clock(world)))
+    client = SimClient(world, "c0", History(world.history_clock()))
     for i in range(6):
         client.append("x", str(i))
         world.run_for(10)
@@ -541,7 +536,7 @@ def lost_output(
     """Cut the logging channel, write at the primary, crash it: does the client hold a
     reply whose effect the new primary never had?"""
     world = pb_world(seed, _rules(output_rule=output_rule), enforce=False, replica_cls=replica_cls)
-    history = History(_virtual_clock(world))
+    history = History(world.history_clock())
     writer = SimClient(world, "writer", history, attempt_timeout_s=0.3, deadline_s=3)
     reader = SimClient(world, "reader", history, preferred="n1", deadline_s=3)
     notes = []
@@ -578,7 +573,7 @@ def split_brain(
     world = pb_world(
         seed, _rules(test_and_set=test_and_set), enforce=False, replica_cls=replica_cls
     )
-    history = History(_virtual_clock(world))
+    history = History(world.history_clock())
     left = SimClient(world, "left", history, preferred="n0")
     right = SimClient(world, "right", history, preferred="n1")
     notes = []
@@ -631,7 +626,7 @@ def channel_cost(
     config = ReplicaConfig(replication=replication)  # type: ignore[arg-type]
     world = pb_world(seed, config)
     system: PrimaryBackupSim = world.system  # type: ignore[assignment]
-    client = SimClient(world, "bench", History(_virtual_clock(world)))
+    client = SimClient(world, "bench", History(world.history_clock()))
     client.put("x", "v" * value_bytes)
     world.run_for(5)
     bytes_before, entries_before = system.entry_bytes, system.entries_shipped

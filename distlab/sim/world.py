@@ -24,6 +24,7 @@ the weak and quorum KV stores run in one too (`distlab.kv.simulated`).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,9 +35,25 @@ from distlab.sim.clock import EventQueue
 from distlab.sim.failures import SafetyViolation, SimulationFailure
 from distlab.sim.network import RELIABLE, UNRELIABLE, NetworkConfig, SimNetwork
 
-__all__ = ["SimNodeStatus", "SimSystem", "TimelineEvent", "World", "WorldStatistics"]
+__all__ = [
+    "SimNodeStatus",
+    "SimSystem",
+    "TimelineEvent",
+    "World",
+    "WorldStatistics",
+    "check_client_rates",
+]
 
 _T = TypeVar("_T")
+
+
+def check_client_rates(write_fraction: float, busy: float) -> None:
+    """ValueError unless ``write_fraction`` (the share of requests that write) is in [0, 1]
+    and ``busy`` (a simulated client's chance to start a request each tick) in (0, 1]."""
+    if not 0.0 <= write_fraction <= 1.0:
+        raise ValueError(f"write_fraction must be in [0, 1], got {write_fraction}")
+    if not 0.0 < busy <= 1.0:
+        raise ValueError(f"busy must be in (0, 1], got {busy}")
 
 
 @dataclass(frozen=True)
@@ -182,6 +199,13 @@ class World:
     def now(self) -> int:
         """The current tick."""
         return self._queue.now
+
+    def history_clock(self) -> Callable[[], int]:
+        """A clock for a `distlab.check.History` of this world's clients: the tick, then the
+        order of calls within it (so a call that ends before another begins, even in the
+        same tick, is ordered before it)."""
+        calls = itertools.count()
+        return lambda: self.now * 1_000_000 + next(calls)
 
     def run_for(self, ticks: int) -> None:
         """Advance ``ticks`` ticks: each delivers due messages, then ticks every live node."""

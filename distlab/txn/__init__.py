@@ -17,6 +17,7 @@ commit atomically with two-phase commit (两阶段提交) run by a coordinator (
 The serializability checker lives in `distlab.check` (`check_serializable`).
 """
 
+from distlab.core import lazy_attribute
 from distlab.txn.bank import INITIAL_BALANCE, account, shard_for, transfer
 from distlab.txn.coordinator import Coordinator
 from distlab.txn.errors import TransactionAborted, TransactionClosed, UnknownTransaction
@@ -64,21 +65,16 @@ __all__ = [
 # The process and PostgreSQL faces load on first use: a node process imports
 # `distlab.txn.node` first (spawn), and an eager import here would be circular.
 _LAZY = {
-    "RealBackend": "node",
-    "RealBankRun": "node",
-    "TxnProcess": "node",
-    "run_bank_real": "node",
-    "BlockedOnPostgres": "postgres",
-    "PostgresBank": "postgres",
-    "PostgresBankRun": "postgres",
-    "blocked_experiment": "postgres",
-    "run_bank_postgres": "postgres",
+    "distlab.txn.node": ("RealBackend", "RealBankRun", "TxnProcess", "run_bank_real"),
+    "distlab.txn.postgres": (
+        "BlockedOnPostgres",
+        "PostgresBank",
+        "PostgresBankRun",
+        "blocked_experiment",
+        "run_bank_postgres",
+    ),
 }
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"distlab.txn.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'distlab.txn' has no attribute {name!r}")
+    return lazy_attribute(__name__, _LAZY, name)

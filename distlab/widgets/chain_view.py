@@ -24,6 +24,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from distlab.widgets.live import LiveRefresh
+
 __all__ = ["ChainView", "chain_html"]
 
 MANAGER = "n0"
@@ -96,15 +98,17 @@ def chain_html(statuses: Mapping[str, Any]) -> str:
     return header + cards
 
 
-class ChainView:
+class ChainView(LiveRefresh):
     """The panel (see the module docstring). ``control`` is a World or a Cluster."""
+
+    live_interval_s = 0.5
+    live_thread_name = "chain-view"
 
     def __init__(self, control: Any, *, workload: Any = None) -> None:
         self.control = control
         self.workload = workload
         self.reconfigurations: list[str] = []
         self._last: tuple[int, tuple[str, ...]] | None = None
-        self._live: threading.Event | None = None
         self._lock = threading.Lock()
         names = [name for name in control.names if name != MANAGER]
         self.picture = widgets.HTML()
@@ -157,25 +161,6 @@ class ChainView:
             self.picture.value = chain_html(statuses)
             items = "".join(f"<li>{html.escape(r)}</li>" for r in self.reconfigurations[-8:])
             self.log.value = f"<b>the manager's reconfigurations</b><ul>{items}</ul>"
-
-    def start_live(self, interval_s: float = 0.5) -> None:
-        """Redraw every ``interval_s`` seconds from a background thread (a real cluster)."""
-        self.stop_live()
-        stop = self._live = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(interval_s):
-                try:
-                    self.refresh()
-                except Exception:  # the cluster closed under us: stop quietly
-                    return
-
-        threading.Thread(target=loop, name="chain-view", daemon=True).start()
-
-    def stop_live(self) -> None:
-        if self._live is not None:
-            self._live.set()
-            self._live = None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

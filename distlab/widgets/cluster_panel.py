@@ -32,6 +32,7 @@ import ipywidgets as widgets
 
 from distlab.core.status import highest_term as highest_term_of
 from distlab.core.status import is_stale_leader, node_term, term_label
+from distlab.widgets.live import LiveRefresh
 
 __all__ = ["ClusterPanel", "NodeCard", "card_html", "summary_html"]
 
@@ -275,17 +276,18 @@ def summary_html(statuses: Mapping[str, Any], when: str = "") -> str:
     return f"<b class='distlab-summary' style='font-size:13px'>{html.escape(text)}</b>{stamp}"
 
 
-class ClusterPanel(widgets.VBox):
+class ClusterPanel(LiveRefresh, widgets.VBox):
     """Cards for every node of a cluster, plus partition / isolate / heal controls.
 
     Any `distlab.core.ClusterControl` works: real processes (`distlab.cluster.Cluster`) or a
     simulated `distlab.sim.World` (then a "Run 1 s" button lets virtual time pass).
     """
 
+    live_thread_name = "cluster-panel"
+
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
         self._lock = threading.Lock()
-        self._live: threading.Event | None = None
         self.cards = {name: NodeCard(self, name) for name in cluster.names}
         self.summary = widgets.HTML()
         self.groups = widgets.Text(
@@ -366,23 +368,3 @@ class ClusterPanel(widgets.VBox):
             self.cards[name].show(status, highest)
         when = f"tick {self.cluster.now}" if self.simulated else time.strftime("%H:%M:%S")
         self.summary.value = summary_html(statuses, when)
-
-    def start_live(self, interval_s: float = 1.0) -> None:
-        """Redraw every ``interval_s`` seconds from a background thread."""
-        self.stop_live()
-        stop = self._live = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(interval_s):
-                try:
-                    self.refresh()
-                except Exception:  # the cluster was closed under us: stop quietly
-                    return
-
-        threading.Thread(target=loop, name="cluster-panel", daemon=True).start()
-
-    def stop_live(self) -> None:
-        """Stop the live refresh."""
-        if self._live is not None:
-            self._live.set()
-            self._live = None

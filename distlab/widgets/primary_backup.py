@@ -98,15 +98,11 @@ class PrimaryBackupPanel(widgets.VBox):
         )
         self.world = pb_world(self.seed, ReplicaConfig(rules=rules), enforce=False)
         self.system: PrimaryBackupSim = self.world.system  # type: ignore[assignment]
-        self.history = History(self._clock())
+        self.history = History(self.world.history_clock())
         self.client = SimClient(self.world, "learner", self.history, deadline_s=1.0)
         self._count = itertools.count(1)
         self.happenings: list[str] = []
         self.refresh()
-
-    def _clock(self) -> Any:
-        calls = itertools.count()
-        return lambda: self.world.now * 1_000_000 + next(calls)
 
     def send_request(self) -> None:
         """The learner's client appends the next number to ``x`` and reads it back."""

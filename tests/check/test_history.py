@@ -198,3 +198,18 @@ def test_record_wraps_a_client_call_and_classifies_errors_by_definiteness():
         ("put", "info", None),
         ("put", "info", None),
     ]
+
+
+def test_record_read_records_a_failed_read_as_fail_however_it_failed():
+    history = History(clock=FakeClock())
+    assert history.record_read("c", "x", lambda: "1") == "1"
+
+    def timed_out() -> str:
+        raise FakeRpcError(definite=False)
+
+    with pytest.raises(FakeRpcError):
+        history.record_read("c", "x", timed_out)
+    assert [(o.kind, o.key, o.status, o.output) for o in history.operations()] == [
+        ("get", "x", "ok", "1"),
+        ("get", "x", "fail", None),
+    ]
