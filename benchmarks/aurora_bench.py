@@ -8,6 +8,8 @@ workload (one-to-three-page transactions in the simulator, one-page ones on real
   pages W=6  the baseline the paper compares against: a mirrored database that ships each
              written page whole (8 KiB) beside its log record, and waits for every replica
   log W=6    Aurora's code with all six as the write quorum: the tail-tolerance contrast
+  frozen     (real processes only) log W=4 with storage node n3 stopped (SIGSTOP) before
+             the writer boots: its connections to n3 hang, and must hold up no commit
 
 Part 1 (the simulator, exact accounting): bytes on the wire and fsyncs per transaction,
 commit latency p50/p99 in ticks with storage node n3 answering 20 ticks late, and
@@ -68,15 +70,20 @@ def main() -> int:
     )
 
     real = []
-    for design, options, slow in (
-        ("log W=4", {"shipping": "log", "write_quorum": 4}, False),
-        ("pages W=6", {"shipping": "pages", "write_quorum": 6}, False),
-        (f"log W=4 slow n3 {args.slow_ms:g} ms", {"shipping": "log", "write_quorum": 4}, True),
-        (f"log W=6 slow n3 {args.slow_ms:g} ms", {"shipping": "log", "write_quorum": 6}, True),
+    for design, options, fault in (
+        ("log W=4", {"shipping": "log", "write_quorum": 4}, ""),
+        ("pages W=6", {"shipping": "pages", "write_quorum": 6}, ""),
+        (f"log W=4 slow n3 {args.slow_ms:g} ms", {"shipping": "log", "write_quorum": 4}, "slow"),
+        (f"log W=6 slow n3 {args.slow_ms:g} ms", {"shipping": "log", "write_quorum": 6}, "slow"),
+        ("log W=4 n3 frozen", {"shipping": "log", "write_quorum": 4}, "frozen"),
     ):
         with Cluster.start(7, service="aurora", seed=1, **options) as cluster:
-            if slow:
+            if fault == "slow":
                 set_slow(cluster, "n3", args.slow_ms)
+            elif fault == "frozen":
+                cluster.pause("n3")
+                cluster.crash("n0")
+                cluster.restart("n0")  # a writer with no connection to n3 yet
             real.append(measure_real(cluster, design, seconds=args.seconds, clients=args.clients))
     print("\nPart 2 -- real processes (latency in ms)")
     print(f"{'design':28} {'commits':>8} {'p50':>7} {'p99':>7} {'commits/s':>10} {'fsyncs':>7}")
@@ -85,11 +92,12 @@ def main() -> int:
             f"{m.design:28} {m.commits:8d} {m.p50_ms:7.2f} {m.p99_ms:7.2f} "
             f"{m.commits_per_s:10.1f} {m.fsyncs_per_commit:7.2f}"
         )
-    rlog, rpages, rslow4, rslow6 = real
+    rlog, rpages, rslow4, rslow6, rfrozen = real
     print(
         f"log shipping commits {rlog.commits_per_s / max(rpages.commits_per_s, 0.1):.2f}x as "
         f"fast as page shipping; with a slow node, W=6's p99 is "
-        f"{rslow6.p99_ms / max(rslow4.p99_ms, 0.01):.1f}x W=4's"
+        f"{rslow6.p99_ms / max(rslow4.p99_ms, 0.01):.1f}x W=4's; with a frozen one, W=4's "
+        f"p50 is {rfrozen.p50_ms / max(rlog.p50_ms, 0.01):.1f}x a healthy cluster's"
     )
     print(
         json.dumps(

@@ -218,6 +218,7 @@ class AuroraProcess(CoreNode):
         with self.lock:
             fields = dict(self.core.statistics())  # type: ignore[attr-defined]
         fields["fsyncs"] = self.fsyncs
+        fields.update(self.outbox_statistics())
         fields["zone"] = {"n1": "a", "n2": "a", "n3": "b", "n4": "b", "n5": "c", "n6": "c"}.get(
             self.ctx.name, "writer"
         )

@@ -1,7 +1,7 @@
 """Aurora in real processes: SIGKILL a storage node, a whole zone, a zone plus one more
 node, and the writer under busy clients, judged by the checker and the redo logs on disk;
-a replaced node (its disk thrown away) is filled again; bad requests and a corrupt redo log
-get clear errors."""
+a replaced node (its disk thrown away) is filled again; a stalled node (SIGSTOP) holds up
+no commit; bad requests and a corrupt redo log get clear errors."""
 
 from __future__ import annotations
 
@@ -60,6 +60,28 @@ def test_a_replaced_storage_node_catches_up_from_its_peers() -> None:
         vdl = durable_lsns(cluster)["n0"]
         assert cluster.wait_for(lambda: (durable_lsns(cluster)["n4"] or 0) >= vdl, timeout_s=20)
         assert cluster.status()["n4"].fields["gossip_filled"] >= 20
+
+
+def test_a_stalled_storage_node_holds_up_neither_recovery_nor_commits() -> None:
+    # n3 stopped (SIGSTOP) before the writer boots: each connection the writer opens to it
+    # hangs in the handshake. Four of six suffice, so the writer must not wait for it: its
+    # messages to n3 wait in n3's outbox while the other five get theirs at once.
+    with Cluster.start(7, service="aurora", seed=8) as cluster:
+        assert wait_open(cluster)
+        cluster.pause("n3")
+        cluster.crash("n0")
+        cluster.restart("n0")
+        assert wait_open(cluster)
+        client = AuroraClient(cluster, client_id="t", timeout_s=5.0)
+        for i in range(10):
+            client.commit([("p1", str(i))])
+        # Its connection to n3 fails at last: what waited for n3 is lost, as on a network.
+        assert cluster.wait_for(
+            lambda: cluster.status()["n0"].fields["sends_lost"] > 0, timeout_s=20
+        )
+        cluster.resume("n3")
+        vdl = durable_lsns(cluster)["n0"]
+        assert cluster.wait_for(lambda: (durable_lsns(cluster)["n3"] or 0) >= vdl, timeout_s=20)
 
 
 def test_bad_requests_and_a_corrupt_disk_get_clear_errors() -> None:
