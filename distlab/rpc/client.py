@@ -96,11 +96,6 @@ log = logging.getLogger("distlab.rpc")
 DEFAULT_TIMEOUT = 10.0
 _RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
 ASYNC_LINGER_S = 0.02  # how long the background reader keeps reading after the last reply
-# An idle connection is checked for a server that went away (one poll) only when its
-# last reply is older than this. Within it, a server that closed the connection cannot
-# be told from one that crashed during the call: either way the call fails as
-# "may have run", which is what a retry or the caller must handle anyway.
-_IDLE_CHECK_AFTER_S = 0.005
 
 
 def _timeval(seconds: float) -> bytes:
@@ -169,7 +164,6 @@ class _Connection:
         "async_reader_waiting",
         "calls",
         "decoder",
-        "last_read",
         "poller",
         "read_lock",
         "read_wait",
@@ -189,7 +183,6 @@ class _Connection:
         # reader bounds its recv with the socket's receive timeout instead, which only
         # the holder of the read lock changes (``set_read_wait``).
         self.read_wait = 0.0  # the receive timeout now set, in seconds (0: none yet)
-        self.last_read = time.monotonic()  # when a reader last started a recv
         self.poller = select.poll()  # used only by the idle check (Client._connection)
         self.poller.register(sock.fileno(), select.POLLIN)
         self.alive = True
@@ -374,7 +367,7 @@ class Client:
     ) -> Any:
         now = time.monotonic()
         deadline = deadline_s(now, timeout)
-        conn = self._connection(timeout, now)
+        conn = self._connection(timeout)
         waiter = _Waiter(method)
         request_id = self._send(conn, method, args, session, seq, waiter)
         read_lock = conn.read_lock
@@ -385,7 +378,8 @@ class Client:
                     self._read(conn, waiter, deadline)
                 finally:
                     read_lock.release()
-                    self._promote(conn)
+                    if conn.calls:  # others wait: one of them must take over reading
+                        self._promote(conn)
                 if waiter.done:
                     break
             else:
@@ -452,7 +446,7 @@ class Client:
                 f"{self.max_frame_bytes}"
             )
         frame = HEADER.pack(len(payload), VERSION) + payload
-        conn.calls.add(request_id, slot)
+        conn.calls[request_id] = slot  # CallTable.add, as the dict operation it is
         if not conn.alive:  # the reader may have failed everything just before we registered
             conn.calls.take(request_id)
             raise connection_lost(f"connection to {conn.server_name} lost", sent=False)
@@ -494,13 +488,9 @@ class Client:
             self._counts[key] += 1
 
     # -- connection ---------------------------------------------------------------------
-    def _connection(self, timeout: float, now: float = 0.0) -> _Connection:
+    def _connection(self, timeout: float) -> _Connection:
         conn = self._conn
-        if (
-            conn is not None
-            and conn.alive
-            and (now - conn.last_read < _IDLE_CHECK_AFTER_S or not self._idle_is_dead(conn))
-        ):
+        if conn is not None and conn.alive and not self._idle_connection_is_dead(conn):
             return conn
         with self._connect_lock:
             if self._closed:
@@ -593,7 +583,8 @@ class Client:
         connection dies.
         """
         sock, decoder = conn.sock, conn.decoder
-        take, observe, tracer = conn.calls.take, self.clock.observe, self.tracer
+        # The call table's take, as the dict operation it is (calls.py): the hot path.
+        take, observe, tracer = conn.calls.pop, self.clock.observe, self.tracer
         linger_until = 0.0
         try:
             while conn.alive:
@@ -618,7 +609,6 @@ class Client:
                 new_wait = read_wait_s(conn.read_wait, wait, waiter is not None)
                 if new_wait is not None:
                     conn.set_read_wait(new_wait)
-                conn.last_read = now
                 try:
                     chunk = sock.recv(_RECV_BYTES)
                 except BlockingIOError:  # the receive timeout: look at the clock again
@@ -628,7 +618,7 @@ class Client:
                 for payload in decoder.feed(chunk):
                     request_id, lamport, ok, value = codec.parse_reply(codec.unpack(payload))
                     now = observe(lamport)
-                    slot = take(request_id) if request_id is not None else None
+                    slot = take(request_id, None) if request_id is not None else None
                     if tracer is not None:
                         tracer.record(
                             self.name,
@@ -647,7 +637,10 @@ class Client:
                             )
                         self._count("late")  # a duplicate, or the caller gave up already
                         continue
-                    slot.deliver(ok, value)
+                    if slot is waiter:  # our own reply: nobody to wake
+                        waiter.ok, waiter.value, waiter.done = ok, value, True
+                    else:
+                        slot.deliver(ok, value)
         except (OSError, EOFError, FrameError, BadMessage) as error:
             self._lose(conn, f"connection to {conn.server_name} broke: {error}")
         except Exception as error:
@@ -682,7 +675,7 @@ class Client:
         with contextlib.suppress(OSError):
             conn.sock.close()
 
-    def _idle_is_dead(self, conn: _Connection) -> bool:
+    def _idle_connection_is_dead(self, conn: _Connection) -> bool:
         """Before reusing an idle connection, notice a server that went away meanwhile
         (nobody reads an idle connection), so the next call can reconnect cleanly."""
         if conn.calls or not conn.read_lock.acquire(False):

@@ -71,9 +71,12 @@ def parse_request(message: Any) -> tuple[int, int, str, list, tuple[str, int, in
     """Check a REQUEST's shape: (request_id, lamport, method, args, session or None)."""
     if type(message) is not list or len(message) not in (5, 6) or message[0] != REQUEST:
         raise BadMessage("expected a request: [0, request_id, lamport, method, args(, session)]")
-    request_id = _uint(message[1], "request_id", MAX_REQUEST_ID)
-    lamport = _uint(message[2], "lamport", MAX_LAMPORT)
-    method = message[3]
+    request_id, lamport, method = message[1], message[2], message[3]
+    # The checks of _uint, written out: this runs for every request.
+    if not (type(request_id) is int and 0 <= request_id <= MAX_REQUEST_ID):
+        _uint(request_id, "request_id", MAX_REQUEST_ID)  # raises, naming what was wrong
+    if not (type(lamport) is int and 0 <= lamport <= MAX_LAMPORT):
+        _uint(lamport, "lamport", MAX_LAMPORT)
     if type(method) is not str:
         raise BadMessage(f"method must be a string, got {method!r:.40}")
     if len(method) > MAX_METHOD_CHARS:
@@ -107,10 +110,14 @@ def parse_reply(message: Any) -> tuple[int | None, int, bool, Any]:
     """Check a REPLY's shape: (request_id or None, lamport, ok, value)."""
     if type(message) is not list or len(message) != 5 or message[0] != REPLY:
         raise BadMessage("expected a reply: [1, request_id, lamport, ok, value]")
-    request_id = message[1]
-    if request_id is not None:
-        _uint(request_id, "request_id", MAX_REQUEST_ID)
-    lamport = _uint(message[2], "lamport", MAX_LAMPORT)
+    request_id, lamport = message[1], message[2]
+    # The checks of _uint, written out: this runs for every reply.
+    if request_id is not None and not (
+        type(request_id) is int and 0 <= request_id <= MAX_REQUEST_ID
+    ):
+        _uint(request_id, "request_id", MAX_REQUEST_ID)  # raises, naming what was wrong
+    if not (type(lamport) is int and 0 <= lamport <= MAX_LAMPORT):
+        _uint(lamport, "lamport", MAX_LAMPORT)
     ok = message[3]
     if type(ok) is not bool:
         raise BadMessage("reply's ok flag must be a boolean")
