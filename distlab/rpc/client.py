@@ -82,13 +82,23 @@ log = logging.getLogger("distlab.rpc")
 #    woken by the leader when their reply arrives or when it leaves (``_promote``), so
 #    threads sharing one connection never take turns: "distlab-8t" is 1.2x one thread
 #    with both ends on one CPU, 3.0x with client and server on separate CPUs.
-# 2. Linger (``ASYNC_LINGER_S``). The background reader keeps polling 20 ms after the
+# 2. Linger (``ASYNC_LINGER_S``). The background reader keeps reading 20 ms after the
 #    last asynchronous reply instead of going back to sleep on a condition, so a caller
 #    that issues asynchronous calls one after another (Raft heartbeats, replication)
 #    does not pay a condition wake-up each time. ``--async-linger-s 0`` against the
 #    default, "distlab-async", 3 interleaved runs: 59 -> 51 us of client CPU per call and
 #    a median latency of 78 -> 62 us; the rate moved within noise (0.16 -> 0.17 of the
 #    raw echo's).
+# 3. A receive timeout instead of a poll (``read_wait_s`` in calls.py). A reader used to
+#    poll() with the caller's deadline before every recv. Now the socket's own receive
+#    timeout (SO_RCVTIMEO, at most ``READ_WAIT_S``, changed only when it must) bounds one
+#    blocking recv: a blocking call makes three system calls (the idle check's poll(0),
+#    sendall, recv) instead of four, and the server two. With a lighter reply path
+#    (the call table's dict operations, a reader's own reply taken without a wake-up,
+#    numbers checked inline) and the server's one-set-test dispatch: rpc_bench, 10,000
+#    calls x 3 reps, two interleaved runs each on a quiet machine (7 Dec 2026), against
+#    the commit before: --pin same 0.54-0.55 -> 0.59-0.61 of the raw echo's rate, 35 ->
+#    33 us of CPU per call (client + server); --pin split 0.63-0.68 -> 0.78-0.79.
 #
 # Every wait has a timeout; the race between a reply and a deadline is settled by
 # ``CallTable.take`` (calls.py): whoever takes the slot ends the call, the other sees None.
