@@ -1,6 +1,10 @@
 """Raft on three real local processes: throughput and failover, next to PySyncObj.
 
 Run:  .venv/bin/python benchmarks/raft_bench.py [--trials 20] [--writes 500] [--quick]
+      [--scheduling batch|normal]
+
+Every node process, ours and PySyncObj's, runs under the same OS scheduling policy:
+``batch`` (distlab's default, see `distlab.cluster.node.schedule`) or ``normal``.
 
 A benchmark, not a test: it prints a table and a final JSON line; it asserts nothing. The
 machine is shared and has two cores, so run it more than once and read the ratios rather
@@ -46,6 +50,9 @@ from distlab.replicated import RaftClient, decode_reply
 from distlab.replicated.raft_peer import RaftPeer
 
 TIMEOUTS_MS = (150, 300)
+# How the OS schedules every node process, ours and PySyncObj's alike (--scheduling):
+# "batch" is distlab's default (distlab.cluster.node.schedule says why).
+SCHEDULING = {"kind": "batch"}
 HEARTBEAT_MS = 50
 PYSYNCOBJ_HEARTBEAT_MS = 40
 
@@ -136,7 +143,9 @@ def _measured(cluster: Cluster, run: Any) -> float:
 
 def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> dict[str, float]:
     options = dict(election_timeout_ms=TIMEOUTS_MS, heartbeat_ms=HEARTBEAT_MS, fsync=fsync)
-    with Cluster.start(3, program=BenchPeer, seed=11, **options) as cluster:
+    with Cluster.start(
+        3, program=BenchPeer, seed=11, scheduling=SCHEDULING["kind"], **options
+    ) as cluster:
 
         def bench(leader: str) -> Any:
             return cluster.client(leader, client_name="controller")
@@ -191,7 +200,9 @@ def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> 
 def ours_failover(trials: int, fsync: bool) -> list[float]:
     options = dict(election_timeout_ms=TIMEOUTS_MS, heartbeat_ms=HEARTBEAT_MS, fsync=fsync)
     times = []
-    with Cluster.start(3, program=RaftPeer, seed=12, **options) as cluster:
+    with Cluster.start(
+        3, program=RaftPeer, seed=12, scheduling=SCHEDULING["kind"], **options
+    ) as cluster:
         client = RaftClient(cluster)
         for trial in range(trials):
             leader = _wait_settled(cluster)
@@ -215,9 +226,13 @@ def ours_failover(trials: int, fsync: bool) -> list[float]:
 # ==============================================================================================
 
 
-def _pysyncobj_node(index: int, ports: list[int], batch: bool, conn: Any) -> None:
+def _pysyncobj_node(index: int, ports: list[int], batch: bool, scheduling: str, conn: Any) -> None:
+    import logging
     import traceback
 
+    from distlab.cluster.node import schedule
+
+    schedule(scheduling, logging.getLogger("pysyncobj"))  # as ours: like for like
     try:
         _pysyncobj_serve(index, ports, batch, conn)
     except Exception:  # report it to the parent instead of dying silently
@@ -327,7 +342,9 @@ class PySyncObjCluster:
     def start(self, i: int) -> None:
         parent, child = self.ctx.Pipe()
         process = self.ctx.Process(
-            target=_pysyncobj_node, args=(i, self.ports, self.batch, child), daemon=True
+            target=_pysyncobj_node,
+            args=(i, self.ports, self.batch, SCHEDULING["kind"], child),
+            daemon=True,
         )
         process.start()
         self.nodes[i] = (process, parent)
@@ -435,7 +452,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small run (5 trials, 200 writes)")
     parser.add_argument("--no-pysyncobj", action="store_true", help="skip the baseline")
     parser.add_argument("--repeat", type=int, default=2, help="throughput runs (best is kept)")
+    parser.add_argument(
+        "--scheduling",
+        choices=["batch", "normal"],
+        default="batch",
+        help="how the OS schedules every node process, ours and PySyncObj's (default batch)",
+    )
     args = parser.parse_args()
+    SCHEDULING["kind"] = args.scheduling
     if args.quick:
         args.trials, args.writes, args.rounds, args.repeat = 5, 200, 2, 1
 
@@ -464,6 +488,7 @@ def main() -> None:
         ("1000 outstanding, in leader", "pipelined_inproc", "pipelined"),
         ("1000 outstanding, over RPC", "pipelined_rpc", "pipelined"),
     ]
+    print(f"node scheduling: {args.scheduling} (ours and PySyncObj's alike)")
     print(f"{'writes/s':32} {'fsync on':>10} {'fsync off':>10} {'PySyncObj':>10} {'off/PSO':>8}")
     for label, key, base_key in rows:
         reference = base.get(base_key)
@@ -488,6 +513,7 @@ def main() -> None:
         print(f"({DISTURBED_RUNS} throughput runs were disturbed by a leader change and repeated)")
     summary = {
         "repeat": args.repeat,
+        "scheduling": args.scheduling,
         "disturbed_runs": DISTURBED_RUNS,
         "ours_fsync": ours["fsync"],
         "ours_nofsync": ours["nofsync"],

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from distlab.cluster.node import load_program, node_main
+from distlab.cluster.node import SCHEDULING, load_program, node_main
 from distlab.cluster.program import Address, NodeProgram
 from distlab.cluster.system import find_system
 from distlab.core import StatusMap, derive_seed
@@ -126,6 +126,7 @@ class Cluster:
         secret: str | None = None,
         start_timeout_s: float = 60.0,
         rpc_timeout_s: float = 2.0,
+        scheduling: str = "batch",
         **options: Any,
     ) -> None:
         if n < 1:
@@ -157,6 +158,9 @@ class Cluster:
         self.options = options
         self.start_timeout_s = start_timeout_s
         self.rpc_timeout_s = rpc_timeout_s
+        if scheduling not in SCHEDULING:
+            raise ValueError(f"scheduling must be one of {SCHEDULING}, got {scheduling!r}")
+        self.scheduling = scheduling
         self._owns_root = root is None
         if root is None:
             _remove_abandoned_roots()
@@ -219,6 +223,11 @@ class Cluster:
           (required beyond loopback);
         - ``start_timeout_s`` (60): how long a node may take to report ready;
           ``rpc_timeout_s`` (2): the controller's control calls;
+        - ``scheduling`` ("batch"): how the OS schedules node processes. ``"batch"``
+          (Linux's SCHED_BATCH; elsewhere the same as ``"normal"``): a node that a message
+          wakes does not preempt the process running on that CPU, so a leader sends to
+          every follower before they run (see `distlab.cluster.node.schedule`);
+          ``"normal"``: the default policy, to compare;
         - any other keyword: an option of the program (``ctx.options`` in each node).
         """
         cluster = cls(n, program, **kwargs)
@@ -245,6 +254,7 @@ class Cluster:
             "control_secret": self.control_secret,
             "seed": derive_seed(self.seed, node.name),
             "policy": self._policy_config(node.name),
+            "scheduling": self.scheduling,
             "options": self.options,
         }
 
