@@ -34,9 +34,15 @@ def test_buttons_append_crash_and_restart_and_the_replicas_are_drawn() -> None:
         panel = GFSPanel(cluster, "/log", client=client)
         panel.append_ten.click()
         assert panel.wait_idle(60)
-        panel.refresh()
         assert "appended 10 record(s)" in panel.message.value
-        assert panel.replicas.value.count("class='distlab-gfs-replica'") >= 3
+
+        def three_replicas_drawn() -> bool:
+            # A refresh draws the nodes whose status came back within its 1 s budget; on
+            # a loaded machine one may miss it, so look again rather than once.
+            panel.refresh()
+            return panel.replicas.value.count("class='distlab-gfs-replica'") >= 3
+
+        assert cluster.wait_for(three_replicas_drawn, timeout_s=60)
         assert "data-kind='record'" in panel.replicas.value
         panel.cards["n2"].crash.click()
         assert "data-state='crashed'" in panel.cards["n2"].info.value
