@@ -29,6 +29,7 @@ import signal
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,7 @@ class Job:
         self.restart_workers = restart_workers
         self.poll_s = poll_s
         self._own_dir = work_dir is None
+        self._remove_work_dir: weakref.finalize | None = None
         self._work_dir = Path(work_dir) if work_dir is not None else None
         self._wait_for_workers = wait_for_workers
         self.service = CoordinatorService(
@@ -230,6 +232,11 @@ class Job:
         try:
             if self._work_dir is None:
                 self._work_dir = Path(tempfile.mkdtemp(prefix="distlab-mr-"))
+                # Removed by close(), or when the interpreter exits without it (a notebook
+                # whose kernel is shut down with the job still open).
+                self._remove_work_dir = weakref.finalize(
+                    self, shutil.rmtree, self._work_dir, ignore_errors=True
+                )
             self._work_dir.mkdir(parents=True, exist_ok=True)
             self._server = Server(host="127.0.0.1", port=0, name="coordinator")
             self._server.register(self.service.endpoint(), name="Coordinator")
@@ -493,8 +500,8 @@ class Job:
         for temp in self._work_dir.glob(TEMP_GLOB):  # left by writers killed mid-write
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
-        if self._own_dir:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
+        if self._remove_work_dir is not None:
+            self._remove_work_dir()  # runs once: removes the folder start() made
 
 
 def run_job(

@@ -31,7 +31,9 @@ CELLS = [
     "from distlab.mapreduce import Job, corpus_paths, slow_word_count\n"
     "from distlab.widgets.mapreduce_progress import MapReduceProgress\n"
     "job = Job(slow_word_count(map_delay_s=0.4, reduce_delay_s=0.003), corpus_paths(),\n"
-    "          n_reduce=3, workers=2).start()\n"
+    # (its files in the working copy, which the session removes: the kernel is stopped
+    # with the job still open)
+    "          n_reduce=3, workers=2, work_dir='gallery-mapreduce').start()\n"
     "panel = MapReduceProgress(job).watch()\n"
     "panel",
     "job.wait_for_task_running(after_done=2)",

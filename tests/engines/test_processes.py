@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.engines, pytest.mark.cluster]
 _STARTER = """
 import json, sys, time
 from distlab.engines.redis import RedisReplicaSet
-rs = RedisReplicaSet.start()
+rs = RedisReplicaSet.start(root=sys.argv[1])  # the test's folder: a killed starter leaves it
 print(json.dumps([s.pid for s in rs.servers.values()]), flush=True)
 time.sleep(60)
 """
@@ -40,9 +40,11 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux setpriv not installed")
-def test_servers_die_when_the_python_that_started_them_is_killed(redis_binary):
+def test_servers_die_when_the_python_that_started_them_is_killed(redis_binary, tmp_path):
     starter = subprocess.Popen(
-        [sys.executable, "-c", _STARTER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", _STARTER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         line = starter.stdout.readline()
