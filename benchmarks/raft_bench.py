@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/raft_bench.py [--trials 20] [--writes 500] [--
       [--scheduling batch|normal]
 
 Every node process, ours and PySyncObj's, runs under the same OS scheduling policy:
-``batch`` (distlab's default, see `distlab.cluster.node.schedule`) or ``normal``.
+``normal`` (distlab's default) or ``batch`` (see `distlab.cluster.node.schedule`).
 
 A benchmark, not a test: it prints a table and a final JSON line; it asserts nothing. The
 machine is shared and has two cores, so run it more than once and read the ratios rather
@@ -51,8 +51,8 @@ from distlab.replicated.raft_peer import RaftPeer
 
 TIMEOUTS_MS = (150, 300)
 # How the OS schedules every node process, ours and PySyncObj's alike (--scheduling):
-# "batch" is distlab's default (distlab.cluster.node.schedule says why).
-SCHEDULING = {"kind": "batch"}
+# "normal" is distlab's default; distlab.cluster.node.schedule says what "batch" buys.
+SCHEDULING = {"kind": "normal"}
 HEARTBEAT_MS = 50
 PYSYNCOBJ_HEARTBEAT_MS = 40
 
@@ -455,8 +455,8 @@ def main() -> None:
     parser.add_argument(
         "--scheduling",
         choices=["batch", "normal"],
-        default="batch",
-        help="how the OS schedules every node process, ours and PySyncObj's (default batch)",
+        default="normal",
+        help="how the OS schedules every node process, ours and PySyncObj's (default normal)",
     )
     args = parser.parse_args()
     SCHEDULING["kind"] = args.scheduling

@@ -1,8 +1,9 @@
 """Batch or normal scheduling for node processes: one blocking Raft writer, interleaved A/B.
 
-distlab runs its node processes as batch work (``distlab.cluster.node.schedule``): a node that
-a message wakes does not preempt the process running on its CPU. This script measures what that
-buys one blocking writer, and whether it is our gain or the machine's, in the fairest way this
+distlab can run its node processes as batch work (``Cluster.start(scheduling="batch")``, see
+``distlab.cluster.node.schedule``; the default is normal work): a node that a message wakes does
+not preempt the process running on its CPU. This script measures what that buys one blocking
+writer, and whether it is our gain or the machine's, in the fairest way this
 2-core machine allows: on *one* running 3-node cluster, the scheduling policy of every thread of
 every node is switched back and forth between runs of ``--writes`` blocking writes in the
 leader (fsync off), so both policies see the same processes, connections and leader. The same

@@ -126,7 +126,7 @@ class Cluster:
         secret: str | None = None,
         start_timeout_s: float = 60.0,
         rpc_timeout_s: float = 2.0,
-        scheduling: str = "batch",
+        scheduling: str = "normal",
         **options: Any,
     ) -> None:
         if n < 1:
@@ -223,11 +223,12 @@ class Cluster:
           (required beyond loopback);
         - ``start_timeout_s`` (60): how long a node may take to report ready;
           ``rpc_timeout_s`` (2): the controller's control calls;
-        - ``scheduling`` ("batch"): how the OS schedules node processes. ``"batch"``
+        - ``scheduling`` ("normal"): how the OS schedules node processes. ``"batch"``
           (Linux's SCHED_BATCH; elsewhere the same as ``"normal"``): a node that a message
-          wakes does not preempt the process running on that CPU, so a leader sends to
-          every follower before they run (see `distlab.cluster.node.schedule`);
-          ``"normal"``: the default policy, to compare;
+          wakes does not preempt the process running on that CPU, so a Raft leader sends to
+          every follower before they run -- faster for one blocking writer on an idle
+          machine, but fragile when other processes keep the CPUs busy (see
+          `distlab.cluster.node.schedule`); ``"normal"``: the OS's default policy;
         - any other keyword: an option of the program (``ctx.options`` in each node).
         """
         cluster = cls(n, program, **kwargs)

@@ -78,7 +78,7 @@ SCHEDULING = ("batch", "normal")
 def schedule(kind: str, log: logging.Logger) -> None:
     """Ask the OS to schedule this node process as ``kind`` work ("batch" or "normal").
 
-    Why batch: a node spends its life waiting for messages. When one arrives, Linux wakes
+    What batch buys: a node spends its life waiting for messages. When one arrives, Linux wakes
     the node and, under the normal policy, lets it preempt whatever runs on that CPU --
     often the very process that sent the message. A Raft leader that sends an entry to
     two followers is then descheduled after its first send while that follower runs, and
@@ -86,6 +86,11 @@ def schedule(kind: str, log: logging.Logger) -> None:
     writer). Under SCHED_BATCH a woken node waits for the running process to block or use
     up its time slice (a few ms at most) -- here, for the leader to finish sending. It
     changes no priority: batch and normal processes share the CPUs alike.
+    Why not by default: when other processes keep both CPUs busy, every wake-up of a batch
+    node waits out a time slice, and a protocol with many small exchanges crawls -- GFS's
+    re-replication after a corrupt block missed its 30 s in 2 of 4 runs beside two busy
+    loops (0 of 4 as normal work). A course machine runs notebooks and tests beside its
+    clusters, so batch is an option for measuring, not the default.
     Call it before starting threads: they inherit it. Elsewhere than Linux it does nothing.
     """
     if kind not in SCHEDULING:

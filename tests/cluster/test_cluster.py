@@ -281,18 +281,18 @@ def test_bad_program_fails_fast_with_a_clear_error() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
-def test_nodes_run_as_batch_work_unless_asked_otherwise() -> None:
+def test_nodes_run_as_normal_work_or_as_batch_work_when_asked() -> None:
     def policies(cluster: Cluster) -> set[int]:
         pid = cluster.pid("n0")
         assert pid is not None
         return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
 
-    with Cluster.start(1, program=Echo) as cluster:
+    with Cluster.start(1, program=Echo, scheduling="batch") as cluster:
         assert policies(cluster) == {os.SCHED_BATCH}  # every thread inherits it
         cluster.crash("n0")
         cluster.restart("n0")
         assert policies(cluster) == {os.SCHED_BATCH}
-    with Cluster.start(1, program=Echo, scheduling="normal") as cluster:
+    with Cluster.start(1, program=Echo) as cluster:
         assert policies(cluster) == {os.SCHED_OTHER}
 
 
