@@ -58,10 +58,14 @@ class PeerSender:
     """The outgoing queue to one peer, and who sends it.
 
     ``put`` and ``flush`` never block on the network. When the way is clear -- nothing
-    being sent, every earlier call answered and none failed since (the peer is alive and
-    reading), a connection open, no snapshot in the batch -- the thread that flushes sends
-    the batch itself: one thread hand-over less on the path of every write, which on a busy
-    2-core machine is a good part of a write's latency. Otherwise the messages wait in the
+    being sent, at most ``inline_in_flight`` earlier calls unanswered and none failed since
+    (the peer is alive and reading), a connection open, no snapshot in the batch -- the
+    thread that flushes sends the batch itself: one thread hand-over less on the path of
+    every write, which on a busy 2-core machine is a good part of a write's latency. One
+    unanswered call is allowed because a leader commits on the first follower's answer and
+    starts the next write while the other follower's is on its way; a frozen peer still
+    gets at most two small batches inline, far less than a socket buffer holds. Otherwise
+    the messages wait in the
     queue for the sender thread, so a slow, frozen or unreachable peer only ever delays its
     own queue. Either way one batch at a time leaves, oldest first, as one asynchronous
     ``Raft.step`` call whose answer nobody waits for. If the queue grows beyond
@@ -79,6 +83,7 @@ class PeerSender:
         max_queued: int = 10_000,
         on_reply: Callable[[str, Any], None] | None = None,
         keepalive_s: float = 0.2,
+        inline_in_flight: int = 1,
     ) -> None:
         self._ctx = ctx
         self.peer = peer
@@ -87,6 +92,7 @@ class PeerSender:
         self.max_queued = max_queued
         self._on_reply = on_reply
         self.keepalive_s = keepalive_s
+        self.inline_in_flight = inline_in_flight
         self._queue: deque[Message] = deque()
         # ``with self._lock`` where nothing waits or notifies: the condition's own lock,
         # without its Python-level wrapper (this is on the path of every write).
@@ -121,11 +127,12 @@ class PeerSender:
         with self._lock:
             if not self._queue:
                 return
-            # Only to a peer whose every call was answered: a frozen peer's socket buffer
-            # may be full, and a send into it would block this thread (often a driver).
+            # Only to a peer that keeps answering: a frozen peer's socket buffer may be
+            # full, and a send into it would block this thread (often a driver).
             inline = (
                 self._healthy
-                and not (self._closed or self._sending or self._in_flight)
+                and not (self._closed or self._sending)
+                and self._in_flight <= self.inline_in_flight
                 and not any(type(message) is InstallSnapshot for message in self._queue)
             )
             if inline:

@@ -79,24 +79,25 @@ def test_caller_sends_while_the_peer_keeps_up_and_the_thread_takes_over_when_it_
 ) -> None:
     (sender, peer), me = sender_to_n1, threading.current_thread().name
     sender.put([vote(1)])
-    peer.wait_sent(1)
-    assert peer.sent[0][0] == me and terms(peer.sent[0][1]) == [1]
-    # The first call is unanswered: the next batches go through the sender thread, in order.
-    sender.put([vote(2)])
+    sender.put([vote(2)])  # one call unanswered: the caller still sends
+    peer.wait_sent(2)
+    assert [(thread, terms(batch)) for thread, batch in peer.sent] == [(me, [1]), (me, [2])]
+    # Two calls unanswered: the next batches go through the sender thread, in order.
     sender.put([vote(3)])
-    wait_messages_sent(sender, 3)
-    assert [term for _, batch in peer.sent[1:] for term in terms(batch)] == [2, 3]
-    assert all(thread == "raft-send-n0-n1" for thread, _ in peer.sent[1:])
+    sender.put([vote(4)])
+    wait_messages_sent(sender, 4)
+    assert [term for _, batch in peer.sent[2:] for term in terms(batch)] == [3, 4]
+    assert all(thread == "raft-send-n0-n1" for thread, _ in peer.sent[2:])
     # Every call answered: the caller sends again.
     for future in list(peer.futures):
         future.set_result([])
     count = len(peer.sent)
-    sender.put([vote(4)])
+    sender.put([vote(5)])
     peer.wait_sent(count + 1)
-    assert peer.sent[-1][0] == me and terms(peer.sent[-1][1]) == [4]
+    assert peer.sent[-1][0] == me and terms(peer.sent[-1][1]) == [5]
     stats = sender.statistics()
-    assert stats.batches_sent == len(peer.sent) and stats.batches_sent_inline == 2
-    assert stats.messages_sent == 4
+    assert stats.batches_sent == len(peer.sent) and stats.batches_sent_inline == 3
+    assert stats.messages_sent == 5
 
 
 def test_after_a_failed_call_or_without_a_connection_only_the_thread_sends(

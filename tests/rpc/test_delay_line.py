@@ -45,6 +45,29 @@ def test_cancelling_the_front_drops_it_and_every_cancelled_timer_behind_it() -> 
         line.close()
 
 
+def test_a_timer_due_after_the_next_wakeup_does_not_wake_the_thread() -> None:
+    line = DelayLine("test-line")
+    ran = threading.Event()
+    try:
+        far = line.schedule(60.0, ran.set)
+        deadline = time.monotonic() + 10.0
+        while line._wakes_at != far.entry[0]:  # wait until the thread sleeps until then
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        line.cancel(far)  # the queue is empty now, but the thread still sleeps until then
+        signalled = line.signals
+        for i in range(100):  # a call's deadline, answered at once: scheduled, cancelled
+            timer = line.schedule(61.0 + i, ran.set)
+            assert timer is not None
+            line.cancel(timer)
+        assert line.signals == signalled  # the thread slept through all of them
+        line.schedule(0.01, ran.set)  # sooner than it would wake: it is woken for this one
+        assert ran.wait(10.0)
+        assert line.signals == signalled + 1
+    finally:
+        line.close()
+
+
 def test_answered_async_calls_leave_no_deadlines_behind_but_unanswered_ones_expire() -> None:
     server = Server(name="n1").start()
     server.register(Echo())
