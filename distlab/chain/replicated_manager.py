@@ -323,19 +323,27 @@ class ManagerPeer(RaftPeer):
 
 
 class _HeartbeatRPC:
-    """``Core.step`` on a manager node: chain nodes' heartbeats (nothing else)."""
+    """``Core.step`` on a manager node: chain nodes' heartbeats (nothing else); chain nodes
+    send them in batches, ``Core.step_many``, as every CoreNode sends."""
 
     def __init__(self, peer: ManagerPeer) -> None:
         self._peer = peer
 
     def step(self, sender: str, message: Any) -> None:
+        self.step_many(sender, [message])
+
+    def step_many(self, sender: str, messages: Any) -> None:
         peer = self._peer
         if sender not in peer.chain_nodes:
             raise ValueError(f"Core.step from {sender!r}, which is not a chain node")
-        decoded = CODEC.decode(message)
-        if not isinstance(decoded, Heartbeat):
-            raise ValueError(f"a manager node takes heartbeats, not {type(decoded).__name__}")
-        peer.heartbeat(sender, decoded)
+        if type(messages) is not list:
+            raise ValueError(f"Core.step_many expects a list, got {type(messages).__name__}")
+        beats = [CODEC.decode(message) for message in messages]  # all checked before any counts
+        for beat in beats:
+            if not isinstance(beat, Heartbeat):
+                raise ValueError(f"a manager node takes heartbeats, not {type(beat).__name__}")
+        for beat in beats:
+            peer.heartbeat(sender, beat)
 
 
 class _ConfigRPC:

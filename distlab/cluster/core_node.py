@@ -9,14 +9,17 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
 - client requests reach the core through `run(operation)`;
 - after every input, each `Ready` is handled in the contract's order: **persist** (your
   `persist`, which must make it durable -- fsync -- before returning), **send** (each
-  envelope as an asynchronous ``Core.step`` to its peer; lost messages are the protocol's
-  problem, as on any network), **outputs** (your `output`).
-- a message to a peer with no open connection waits in that peer's **outbox**, which the
-  peer's own sender thread drains in order: making a connection blocks (up to
-  ``step_timeout_s`` when the peer is stalled), and it must block neither the caller nor the
-  messages to the other peers. Aurora's writer counts on this: a commit goes to six storage
-  nodes and waits for four, so a stalled fifth or sixth must not hold up the others' copies.
-  A peer that cannot be reached loses its backlog (a lost message, again).
+  envelope queued for its peer; lost messages are the protocol's problem, as on any
+  network), **outputs** (your `output`).
+- each peer has a `PeerSender` (`distlab.cluster.peer_sender`, the one Raft uses too): the
+  messages for it leave as batches, ``Core.step_many(sender, [message, ...])``, sent by the
+  thread that ran the core while the peer keeps up, else by the peer's own sender thread.
+  Making a connection blocks (up to ``step_timeout_s`` when the peer is stalled), and it
+  must block neither the caller nor the messages to the other peers. Aurora's writer counts
+  on this: a commit goes to six storage nodes and waits for four, so a stalled fifth or
+  sixth must not hold up the others' copies. A peer that cannot be reached loses its
+  backlog (a lost message, again). ``Core.step(sender, message)`` takes one message, for
+  tests and tools that send by hand.
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from
 ``self.ctx.data_dir``), `persist`, `output`, `status` (and, if its core knows several
@@ -34,9 +37,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import deque
 from typing import Any, ClassVar, TypeVar
 
+from distlab.cluster.peer_sender import PeerSender
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Core, MessageCodec, Ready
 
@@ -52,9 +55,10 @@ class CoreNode(NodeProgram):
     codec: ClassVar[MessageCodec]
     #: How often the core ticks, in milliseconds of real time.
     tick_ms: ClassVar[float] = 50.0
-    #: How long one ``Core.step`` to a peer may take, in seconds (nobody waits for it).
+    #: How long one ``Core.step_many`` to a peer may take, in seconds (nobody waits for it).
     step_timeout_s: ClassVar[float] = 1.0
-    #: Messages an outbox holds for a peer it is still connecting to; beyond, the oldest go.
+    #: Messages a peer's queue holds while the peer lags (or is being connected to);
+    #: beyond, the oldest go.
     outbox_limit: ClassVar[int] = 1000
 
     def __init__(self, ctx: NodeContext) -> None:
@@ -63,8 +67,8 @@ class CoreNode(NodeProgram):
         self.core: Core = self.boot()
         self.steps_refused = 0
         self._stop = threading.Event()
-        self._outboxes: dict[str, _Outbox] = {}
-        self._outboxes_lock = threading.Lock()
+        self._senders: dict[str, PeerSender] = {}
+        self._senders_lock = threading.Lock()
         self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
         self._ticker.start()
 
@@ -106,53 +110,40 @@ class CoreNode(NodeProgram):
         return result
 
     def _send(self, peer: str, message: Any) -> None:
-        try:
-            encoded = self.codec.encode(message)
-            client = self.ctx.client(peer)
-        except Exception as error:  # an unknown peer: the message is lost
-            self.ctx.log.debug("message to %s not sent: %r", peer, error)
-            return
-        outbox = self._outboxes.get(peer)
-        if client.connected and (outbox is None or not outbox.busy()):
-            self._step(peer, client, encoded)  # the usual case: it only writes to a socket
-        else:
-            self._outbox(peer).put(encoded)
+        sender = self._senders.get(peer)
+        if sender is None:
+            sender = self._sender(peer)
+        if sender is not None:
+            sender.put([message])
 
-    def _step(self, peer: str, client: Any, encoded: bytes) -> None:
-        try:
-            client.call_async("Core.step", self.ctx.name, encoded, timeout=self.step_timeout_s)
-        except Exception as error:  # an unreachable peer: the protocol copes with loss
-            self.ctx.log.debug("message to %s not sent: %r", peer, error)
-
-    def _outbox(self, peer: str) -> _Outbox:
-        with self._outboxes_lock:
-            outbox = self._outboxes.get(peer)
-            if outbox is None:
-                outbox = self._outboxes[peer] = _Outbox(self.outbox_limit)
-                outbox.thread = threading.Thread(
-                    target=self._drain, args=(peer, outbox), name=f"core-send-{peer}", daemon=True
+    def _sender(self, peer: str) -> PeerSender | None:
+        """Peer ``peer``'s sender, made at its first message; None for a name that is no
+        peer (the message is lost, as the protocol must expect)."""
+        if peer not in self.ctx.peers:
+            self.ctx.log.debug("message to %s not sent: not a peer of %s", peer, self.ctx.name)
+            return None
+        with self._senders_lock:
+            sender = self._senders.get(peer)
+            if sender is None and not self._stop.is_set():
+                sender = self._senders[peer] = PeerSender(
+                    self.ctx,
+                    peer,
+                    "Core.step_many",
+                    encode=self.codec.encode,
+                    rpc_timeout=self.step_timeout_s,
+                    max_queued=self.outbox_limit,
+                    thread_name=f"core-send-{peer}",
                 )
-                outbox.thread.start()
-            return outbox
-
-    def _drain(self, peer: str, outbox: _Outbox) -> None:
-        """A peer's sender thread: connect and send what waits, in order."""
-        while (encoded := outbox.take(self._stop)) is not None:
-            try:
-                client = self.ctx.client(peer)
-                self._step(peer, client, encoded)  # connects first: may block
-                if not client.connected:  # unreachable now: what waits would only go stale
-                    outbox.lose_backlog(also_this_one=True)
-            finally:
-                outbox.sent()
+            return sender
 
     def outbox_statistics(self) -> dict[str, int]:
-        """Messages that waited in a peer's outbox (no connection yet), and those it lost."""
-        with self._outboxes_lock:
-            outboxes = list(self._outboxes.values())
+        """Messages the peers' sender threads carried because their peer lagged or was
+        being connected to, and messages lost (dropped, or in a call that failed)."""
+        with self._senders_lock:
+            stats = [sender.statistics() for sender in self._senders.values()]
         return {
-            "sends_deferred": sum(o.deferred for o in outboxes),
-            "sends_lost": sum(o.lost for o in outboxes),
+            "sends_deferred": sum(s.messages_deferred for s in stats),
+            "sends_lost": sum(s.messages_dropped + s.messages_in_failed_calls for s in stats),
         }
 
     def _tick_loop(self) -> None:
@@ -167,62 +158,10 @@ class CoreNode(NodeProgram):
     def close(self) -> None:
         self._stop.set()
         self._ticker.join(timeout=5)
-        with self._outboxes_lock:
-            outboxes = list(self._outboxes.values())
-        for outbox in outboxes:
-            outbox.wake()
-        for outbox in outboxes:  # one may be connecting: that ends within step_timeout_s
-            if outbox.thread is not None:
-                outbox.thread.join(timeout=self.step_timeout_s + 1.0)
-
-
-class _Outbox:
-    """The messages waiting for one peer's connection, oldest first (see the module
-    docstring). ``busy`` while any is queued or being sent, so later ones queue behind."""
-
-    def __init__(self, limit: int) -> None:
-        self._cond = threading.Condition()
-        self._queue: deque[bytes] = deque()
-        self._limit = limit
-        self._sending = False
-        self.thread: threading.Thread | None = None
-        self.deferred = 0
-        self.lost = 0
-
-    def busy(self) -> bool:
-        return bool(self._queue) or self._sending
-
-    def put(self, encoded: bytes) -> None:
-        with self._cond:
-            if len(self._queue) >= self._limit:
-                self._queue.popleft()
-                self.lost += 1
-            self._queue.append(encoded)
-            self.deferred += 1
-            self._cond.notify()
-
-    def take(self, stop: threading.Event) -> bytes | None:
-        """The oldest message (marked as being sent), or None once ``stop`` is set."""
-        with self._cond:
-            while not self._queue and not stop.is_set():
-                self._cond.wait()
-            if stop.is_set():
-                return None
-            self._sending = True
-            return self._queue.popleft()
-
-    def sent(self) -> None:
-        with self._cond:
-            self._sending = False
-
-    def lose_backlog(self, *, also_this_one: bool) -> None:
-        with self._cond:
-            self.lost += len(self._queue) + also_this_one
-            self._queue.clear()
-
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        with self._senders_lock:
+            senders = list(self._senders.values())
+        for sender in senders:  # one may be connecting: that ends within step_timeout_s
+            sender.close()
 
 
 class _CoreRPC:
@@ -233,16 +172,33 @@ class _CoreRPC:
 
     def step(self, sender: str, message: Any) -> None:
         """Deliver one encoded message from peer ``sender`` to the core."""
+        self.step_many(sender, [message])
+
+    def step_many(self, sender: str, messages: Any) -> None:
+        """Deliver a batch of encoded messages from peer ``sender``, in order. Every one is
+        decoded and checked before any reaches the core: a bad batch changes nothing."""
         node = self._node
         if sender not in node.ctx.peers:
             node.steps_refused += 1
             raise ValueError(f"Core.step from {sender!r}, which is not a peer of {node.ctx.name}")
-        decoded = node.codec.decode(message)
-        if type(decoded) not in node.codec.types:
+        if type(messages) is not list:
             node.steps_refused += 1
-            raise ValueError(f"Core.step expects a message, got {type(decoded).__name__}")
+            raise ValueError(f"Core.step_many expects a list, got {type(messages).__name__}")
+        decoded = [node.codec.decode(message) for message in messages]
+        for position, message in enumerate(decoded):
+            if type(message) not in node.codec.types:
+                node.steps_refused += 1
+                raise ValueError(
+                    f"Core.step expects a message, got {type(message).__name__}"
+                    + (f" (message {position} of the batch)" if len(decoded) > 1 else "")
+                )
         source = node.core_sender(sender)
-        node.run(lambda core: core.receive(source, decoded))
+
+        def receive_all(core: Core) -> None:
+            for message in decoded:
+                core.receive(source, message)
+
+        node.run(receive_all)
 
 
 class Answers:

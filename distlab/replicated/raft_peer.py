@@ -124,7 +124,7 @@ from distlab.replicated.replies import (
     TimedOut,
 )
 from distlab.replicated.service import load_service
-from distlab.replicated.transport import PeerSender, SenderStatistics, decode_batch
+from distlab.replicated.transport import SenderStatistics, decode_batch, raft_sender
 
 __all__ = ["NOOP", "PeerStatistics", "RaftPeer", "raft_peers"]
 
@@ -270,7 +270,7 @@ class RaftPeer(NodeProgram):
         self._applied_index = 0
         self._readies = self._ticks = self._proposals = self._applied = self._bad = 0
         self._senders = {
-            peer: PeerSender(
+            peer: raft_sender(
                 ctx,
                 peer,
                 rpc_timeout=float(options["peer_rpc_timeout_s"]),

@@ -1,18 +1,20 @@
-"""CoreNode's sending, with stand-in peers and no processes: a peer that is slow to connect
-holds up neither the caller nor the messages to the other peers (its own go later, in order,
-or are lost when it cannot be reached)."""
+"""CoreNode's sending (through a PeerSender per peer), with stand-in peers and no processes:
+a peer that is slow to connect holds up neither the caller nor the messages to the other
+peers (its own go later, in order, or are lost when it cannot be reached)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from distlab.cluster.core_node import CoreNode
 from distlab.cluster.program import NodeContext
 from distlab.core import Envelope, MessageCodec, Ready
+from distlab.rpc import ConnectionLost
 
 DEADLINE_S = 30.0  # generous: nothing here should take more than milliseconds
 
@@ -62,15 +64,19 @@ class StandInPeer:
         self.delivered: list[str] = []
         self.connect_attempts = 0
 
-    def call_async(self, method: str, sender: str, encoded: bytes, timeout: float) -> None:
-        assert method == "Core.step"
+    def call_async(self, method: str, sender: str, batch: list[Any], timeout: float) -> Future:
+        assert method == "Core.step_many"
+        future: Future = Future()
         if not self.connected:
             self.connect_attempts += 1
             self.released.wait(DEADLINE_S)
-            if not self.reachable:
-                return  # the call's future fails: the message is lost
+            if not self.reachable:  # the call fails: its messages are lost
+                future.set_exception(ConnectionLost("cannot connect", definite=True))
+                return future
             self.connected = True
-        self.delivered.append(CODEC.decode(encoded).text)
+        self.delivered.extend(CODEC.decode(encoded).text for encoded in batch)
+        future.set_result(None)
+        return future
 
 
 class StandInContext(NodeContext):
@@ -165,6 +171,6 @@ def test_a_full_outbox_drops_its_oldest_messages(tmp_path: Any) -> None:
             node.run(lambda core, t=text: core.say(t))  # type: ignore[misc]
         stalled.released.set()
         assert wait_until(lambda: stalled.delivered == ["first", "2", "3"])
-        assert node.outbox_statistics() == {"sends_deferred": 4, "sends_lost": 1}
+        assert node.outbox_statistics() == {"sends_deferred": 3, "sends_lost": 1}
     finally:
         node.close()

@@ -85,5 +85,15 @@ def test_a_core_node_refuses_bad_steps_clearly_and_keeps_serving() -> None:
         for sender, message, complaint in bad:
             with pytest.raises(RemoteError, match=complaint):
                 rpc.call("Core.step", sender, message, timeout=5.0)
+        # Batches (what nodes send each other): all checked before any reaches the core.
+        good = {"__msg__": "Counts", "fields": [[["n1", 5]]]}
+        bad_batches = [
+            (good, "expects a list"),
+            ([good, {"__msg__": "Exec", "fields": []}], "unknown message type"),
+            ([good, [1, 2]], "message 1 of the batch"),
+        ]
+        for batch, complaint in bad_batches:
+            with pytest.raises(RemoteError, match=complaint):
+                rpc.call("Core.step_many", "n1", batch, timeout=5.0)
         counter = cluster.client()
         assert counter.increment("n0") == 1  # still serving, nothing was merged

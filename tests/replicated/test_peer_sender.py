@@ -1,4 +1,5 @@
-"""PeerSender: sends from the caller's thread while the peer keeps up, queues otherwise."""
+"""PeerSender, as Raft uses it: sends from the caller's thread while the peer keeps up,
+queues otherwise."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from distlab.cluster.peer_sender import PeerSender
 from distlab.raft import InstallSnapshot, RequestVote, codec
-from distlab.replicated.transport import PeerSender
+from distlab.replicated.transport import raft_sender
 
 
 class FakeClient:
@@ -67,7 +69,7 @@ def wait_messages_sent(sender: PeerSender, count: int) -> None:
 @pytest.fixture
 def sender_to_n1() -> Iterator[tuple[PeerSender, FakeClient]]:
     ctx = FakeContext()
-    sender = PeerSender(ctx, "n1", keepalive_s=60.0)
+    sender = raft_sender(ctx, "n1", keepalive_s=60.0)
     try:
         yield sender, ctx.peer
     finally:
