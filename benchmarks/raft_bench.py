@@ -24,6 +24,11 @@ Workloads (each on a fresh 3-node cluster, 150-300 ms election timeouts, 50 ms h
   ours with fsync on and off (an election persists the vote, and the new leader's first
   entries, before answering: a few fsyncs on the way).
 
+For the blocking writer in the leader (fsync off) and PySyncObj's, the table also gives the CPU
+one write costs, summed over the three node processes, and how many of the machine's cores the
+cluster kept busy while writing (Linux only: from /proc). Writes/s is about cores busy divided
+by CPU per write, so it shows which of the two limits a system.
+
 Ours runs with fsync on (every Ready batch is fsynced: group commit) and off; PySyncObj keeps
 its log in memory (no journal), so "ours, fsync off" is the like-for-like comparison.
 """
@@ -119,6 +124,36 @@ def _wait_settled(cluster: Cluster, timeout: float = 30.0) -> str:
     raise RuntimeError(f"cluster did not settle: {cluster.status()}")
 
 
+def cpu_seconds(pids: list[int]) -> float | None:
+    """CPU time used so far by processes ``pids``, all their threads, in nanoseconds'
+    precision (Linux's /proc/<pid>/task/<tid>/schedstat); None elsewhere."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                    total += int(stat.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def with_cpu(pids: list[int], writes: int, run: Any) -> dict[str, float]:
+    """``run()`` (writes/s), with the CPU the nodes spent per write and how many cores they
+    kept busy on average: a 3-node cluster on 2 cores is limited by both."""
+    before, start = cpu_seconds(pids), time.perf_counter()
+    rate = run()
+    after, wall = cpu_seconds(pids), time.perf_counter() - start
+    if before is None or after is None:
+        return {"rate": rate}
+    used = after - before
+    return {"rate": rate, "cpu_us": used / writes * 1e6, "busy": used / wall}
+
+
 class Disturbed(RuntimeError):
     """A run was cut short by a leader change (this shared machine starved a process for
     longer than an election timeout); the run is repeated."""
@@ -182,10 +217,19 @@ def ours_throughput(fsync: bool, writes: int, outstanding: int, rounds: int) -> 
             return batches * chunk * rounds / (time.perf_counter() - start)
 
         _measured(cluster, lambda leader: bench(leader).call("Bench.blocking", 50, timeout=60))
-        return {
-            "blocking_inproc": _measured(
-                cluster, lambda leader: bench(leader).call("Bench.blocking", writes, timeout=300)
+        pids = [pid for name in cluster.names if (pid := cluster.pid(name)) is not None]
+        blocking = _measured(
+            cluster,
+            lambda leader: with_cpu(
+                pids,
+                writes,
+                lambda: bench(leader).call("Bench.blocking", writes, timeout=300),
             ),
+        )
+        return {
+            "blocking_inproc": blocking["rate"],
+            "blocking_cpu_us": blocking.get("cpu_us", 0.0),
+            "blocking_busy": blocking.get("busy", 0.0),
             "blocking_rpc": _measured(cluster, blocking_rpc),
             "pipelined_inproc": _measured(
                 cluster,
@@ -396,7 +440,11 @@ def pysyncobj_throughput(writes: int, outstanding: int, rounds: int) -> dict[str
     try:
         leader = cluster.wait_leader()
         cluster.call(leader, "blocking", 50)
-        result["blocking"] = cluster.call(leader, "blocking", writes)
+        pids = [node[0].pid for node in cluster.nodes if node is not None]
+        blocking = with_cpu(pids, writes, lambda: cluster.call(leader, "blocking", writes))
+        result["blocking"] = blocking["rate"]
+        result["blocking_cpu_us"] = blocking.get("cpu_us", 0.0)
+        result["blocking_busy"] = blocking.get("busy", 0.0)
     finally:
         cluster.close()
     cluster = PySyncObjCluster(batch=True)  # its defaults, which batch: best for pipelining
@@ -440,7 +488,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _best(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: max(run[key] for run in runs) for key in runs[0]}
+    best = {key: max(run[key] for run in runs) for key in runs[0]}
+    # The CPU figures describe one run: the one whose blocking writer was fastest.
+    rate_key = "blocking_inproc" if "blocking_inproc" in runs[0] else "blocking"
+    fastest = max(runs, key=lambda run: run[rate_key])
+    for key in ("blocking_cpu_us", "blocking_busy"):
+        if key in fastest:
+            best[key] = fastest[key]
+    return best
 
 
 def main() -> None:
@@ -496,6 +551,16 @@ def main() -> None:
             f"{label:32} {ours['fsync'][key]:10.0f} {ours['nofsync'][key]:10.0f} "
             f"{reference or 0:10.0f} {ratio(ours['nofsync'][key], reference):>8}"
         )
+    if ours["nofsync"].get("blocking_cpu_us"):
+        # Why one blocking writer is what it is: the CPU a write costs (all three nodes),
+        # and how much of the two cores the cluster kept busy while writing.
+        print(f"{'blocking, in leader, fsync off':32} {'CPU us/write':>13} {'cores busy':>11}")
+        print(
+            f"{'ours':32} {ours['nofsync']['blocking_cpu_us']:13.0f} "
+            f"{ours['nofsync']['blocking_busy']:11.2f}"
+        )
+        if base.get("blocking_cpu_us"):
+            print(f"{'PySyncObj':32} {base['blocking_cpu_us']:13.0f} {base['blocking_busy']:11.2f}")
     med, p95 = statistics.median(failover), _percentile(failover, 0.95)
     med_off, p95_off = statistics.median(failover_nofsync), _percentile(failover_nofsync, 0.95)
     print(f"{'failover (s)':32} {'median':>10} {'p95':>10}")
