@@ -153,12 +153,10 @@ class ChainProcess(CoreNode):
             return MANAGERS
         return peer
 
-    def _send(self, peer: str, message: Any) -> None:
-        if peer == MANAGERS:  # heartbeats reach every manager node; the leader answers
-            for manager in self.managers:
-                super()._send(manager, message)
-        else:
-            super()._send(peer, message)
+    def destinations(self, dst: str) -> list[str]:
+        if dst == MANAGERS:  # heartbeats reach every manager node; the leader answers
+            return list(self.managers)
+        return [dst]
 
     def status(self) -> dict[str, Any]:
         with self.lock:

@@ -23,7 +23,7 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from
 ``self.ctx.data_dir``), `persist`, `output`, `status` (and, if its core knows several
-processes by one name, `core_sender`). docs/ADDING_A_SYSTEM.md shows one.
+processes by one name, `core_sender` and `destinations`). docs/ADDING_A_SYSTEM.md shows one.
 What it must never do: send before persisting, hold the core's lock while it sends, let one
 peer's connection hold up the messages to another, or know any protocol. Where it fits: in
 `distlab.cluster` beside `NodeProgram`; systems with their own performance needs (Raft's
@@ -90,6 +90,11 @@ class CoreNode(NodeProgram):
         manager)."""
         return peer
 
+    def destinations(self, dst: str) -> list[str]:
+        """The peers a message the core addresses to ``dst`` goes to: ``dst`` itself,
+        unless a system groups several processes as one (the other half of `core_sender`)."""
+        return [dst]
+
     # -- the driver -----------------------------------------------------------------------
 
     def run(self, operation: Any) -> Any:
@@ -102,19 +107,22 @@ class CoreNode(NodeProgram):
                 ready = self.core.take_ready()
                 self.persist(ready)  # 1. persist, still under the lock: in order
                 readies.append(ready)
+        # 2. send, outside the lock: queued per peer in order, then each peer's messages
+        #    leave as one batch (from this thread while that peer keeps up)
+        to_flush: dict[str, PeerSender] = {}
         for ready in readies:
-            for envelope in ready.messages:  # 2. send, outside the lock
-                self._send(envelope.dst, envelope.message)
-            for item in ready.outputs:  # 3. outputs
+            for envelope in ready.messages:
+                for peer in self.destinations(envelope.dst):
+                    sender = self._senders.get(peer) or self._sender(peer)
+                    if sender is not None:
+                        sender.put([envelope.message], send=False)
+                        to_flush[peer] = sender
+        for sender in to_flush.values():
+            sender.flush()
+        for ready in readies:  # 3. outputs
+            for item in ready.outputs:
                 self.output(item)
         return result
-
-    def _send(self, peer: str, message: Any) -> None:
-        sender = self._senders.get(peer)
-        if sender is None:
-            sender = self._sender(peer)
-        if sender is not None:
-            sender.put([message])
 
     def _sender(self, peer: str) -> PeerSender | None:
         """Peer ``peer``'s sender, made at its first message; None for a name that is no
