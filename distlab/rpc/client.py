@@ -888,7 +888,7 @@ class _Connector:
     the waiting attempts in the order they were handed over. A waiting attempt's deadline
     is kept on the client's DelayLine like a sent one's: its timeout bounds the whole
     attempt, waiting included. Whoever removes an attempt from ``_waiting`` (the thread,
-    its deadline, or ``close``) ends its wait; the others find it gone.
+    its deadline, or ``stop``) ends its wait; the others find it gone.
     """
 
     def __init__(self, client: Client) -> None:
