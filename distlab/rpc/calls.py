@@ -130,16 +130,23 @@ def outcome_of_reply(ok: bool, value: Any) -> Any:
     return value if ok else error_from_wire(*value)
 
 
-def timed_out(method: str, server_name: str, timeout_s: float, sent: bool) -> RpcTimeout:
+def timed_out(
+    method: str,
+    server_name: str,
+    timeout_s: float,
+    sent: bool,
+    unsent_because: str = "the fault policy dropped the request",
+) -> RpcTimeout:
     """The error of an attempt that got no reply in time.
 
-    Definite only when the request never left (the fault policy dropped it): then it
-    cannot have run. Otherwise the request, or only the reply, may have been lost.
+    Definite only when the request never left (the fault policy dropped it, or no
+    connection was made in time): then it cannot have run. Otherwise the request, or
+    only the reply, may have been lost.
     """
     if not sent:
         return RpcTimeout(
-            f"{method} to {server_name}: no reply in {timeout_s} s (the fault policy "
-            f"dropped the request, so it did not run)",
+            f"{method} to {server_name}: no reply in {timeout_s} s ({unsent_because}, "
+            f"so it did not run)",
             definite=True,
         )
     return RpcTimeout(

@@ -14,6 +14,14 @@ instead of waking it for every call.
 ``call_async`` returns a ``concurrent.futures.Future`` whose deadline is kept by one
 timer thread (``DelayLine``), never by a thread per call.
 
+An asynchronous call never connects on its caller's thread. A frozen peer's kernel still
+accepts the TCP connection, but nobody answers the handshake: a caller that must not block
+(a Raft driver) would wait out the connect timeout, and a retry connecting on the timer
+thread would hold up every other deadline of the client. So an attempt that finds no open
+connection is handed to the client's *connector* (``_Connector``), one thread that connects
+and then sends the waiting attempts in the order they were handed over. The blocking
+``call`` connects on its own thread, as a blocking call may.
+
 Failures are ``RpcError``s that say whether the call certainly did not run
 (``definite``). With ``retries=N`` a call is re-sent after a timeout or a lost
 connection: *at-least-once*, so a non-idempotent handler may run twice — unless the
@@ -266,8 +274,12 @@ class Client:
         self._ids = RequestIds()
         self._conn: _Connection | None = None
         self._connect_lock = threading.Lock()
+        # The socket whose handshake is under way, so that close() can cut it short.
+        self._handshaking: socket.socket | None = None
+        self._handshaking_lock = threading.Lock()
         self._readers: list[threading.Thread] = []
         self._delay_line = DelayLine(f"rpc-client-{name}-timer")
+        self._connector = _Connector(self)
         self._closed = False
         self._stats_lock = threading.Lock()
         self._counts = dict.fromkeys(("retries", "timeouts", "connects", "lost", "late"), 0)
@@ -336,11 +348,20 @@ class Client:
 
     def close(self) -> None:
         """Close the connection (pending calls fail with ConnectionLost); join threads."""
+        # Set before the handshake is cut short: a handshake that starts later sees it
+        # (``_connect``), and any later ``_connection`` refuses to connect.
+        self._closed = True
+        with self._handshaking_lock:
+            if self._handshaking is not None:
+                with contextlib.suppress(OSError):
+                    self._handshaking.shutdown(socket.SHUT_RDWR)
+        self._connector.stop()
         with self._connect_lock:
-            self._closed = True
             conn = self._conn
         if conn is not None:
+            # Before joining the connector: this also ends a send it may be blocked in.
             self._lose(conn, "the client was closed")
+        self._connector.join()
         for reader in list(self._readers):
             if reader is not threading.current_thread():
                 reader.join()
@@ -525,14 +546,26 @@ class Client:
             raise ConnectionLost(
                 f"cannot connect to {host}:{port}: {error}", definite=True
             ) from None
+        with self._handshaking_lock:
+            if self._closed:
+                sock.close()
+                raise ConnectionLost("the client was closed", definite=True)
+            self._handshaking = sock
         try:
-            server_name = self._handshake(sock, time.monotonic() + timeout)
+            try:
+                server_name = self._handshake(sock, time.monotonic() + timeout)
+            finally:
+                # Unpublished before it is closed: close() never shuts down a reused fd.
+                with self._handshaking_lock:
+                    self._handshaking = None
             sock.settimeout(None)
         except AuthenticationError:
             sock.close()
             raise
         except (OSError, EOFError, FrameError, BadMessage) as error:
             sock.close()
+            if self._closed:
+                raise ConnectionLost("the client was closed", definite=True) from None
             raise ConnectionLost(
                 f"handshake with {host}:{port} failed: {error or type(error).__name__}",
                 definite=True,
@@ -750,13 +783,25 @@ class _AsyncCall:
         self.deadline: Timer | None = None  # this attempt's expiry on the client's DelayLine
 
     def attempt(self) -> None:
+        """Send now on the open connection, or hand this attempt to the connector."""
+        client = self.client
+        conn = client._conn
+        if (
+            conn is None
+            or not conn.alive
+            or client._connector.busy  # attempts wait to be sent: queue behind them
+            or client._idle_connection_is_dead(conn)
+        ):
+            if not client._connector.hand_over(self):
+                closed = ConnectionLost("the client is closed", definite=True)
+                self._give_up(self.attempts.give_up(closed))
+            return
+        self.send_on(conn, self.timeout)
+
+    def send_on(self, conn: _Connection, wait_s: float) -> None:
+        """Send this attempt on ``conn``; it expires if no reply comes in ``wait_s``."""
         client = self.client
         self.sent = True
-        try:
-            conn = client._connection(self.timeout)
-        except RpcError as error:
-            self.fail(error)
-            return
         self.conn = conn
         with conn.async_lock:  # counted before sending, so a reader is sure to be there
             conn.async_outstanding += 1
@@ -773,7 +818,7 @@ class _AsyncCall:
             self._finish_error(error)
             return
         self.deadline = client._delay_line.schedule(
-            self.timeout, client._expire, conn, request_id, self, self.timeout
+            wait_s, client._expire, conn, request_id, self, self.timeout
         )
         if self.deadline is None:
             # Closed meanwhile: nobody would ever expire this attempt, so fail it now.
@@ -808,8 +853,9 @@ class _AsyncCall:
         decision = self.attempts.after_failure(error)
         if decision is RETRY:
             self.client._count("retries")
-            # Retry from the timer thread: never connect from a reader thread.
-            if self.client._delay_line.schedule(0.0, self.attempt):
+            # The connector sends the retry: a reader or the timer thread must never
+            # connect, and the connection is likely gone.
+            if self.client._connector.hand_over(self):
                 return
             closed = ConnectionLost("the client was closed", definite=error.definite)
             decision = self.attempts.give_up(closed)
@@ -832,3 +878,134 @@ class _AsyncCall:
             self.session.end(self.seq)
         if not self.future.done():
             self.future.set_exception(error)
+
+
+class _Connector:
+    """The one thread of a Client that connects for asynchronous calls, then sends them.
+
+    ``hand_over`` queues an attempt that found no open connection (or a retry); the
+    thread, started at the first hand-over, connects with ``Client._connection`` and sends
+    the waiting attempts in the order they were handed over. A waiting attempt's deadline
+    is kept on the client's DelayLine like a sent one's: its timeout bounds the whole
+    attempt, waiting included. Whoever removes an attempt from ``_waiting`` (the thread,
+    its deadline, or ``stop``) ends its wait; the others find it gone.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._cond = threading.Condition()
+        # Attempt -> the moment its timeout runs out; a dict keeps the hand-over order.
+        self._waiting: dict[_AsyncCall, float] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # Attempts are waiting or being sent: a new one must queue behind them, or it could
+        # overtake them. Read without the lock by ``_AsyncCall.attempt``: a caller that saw
+        # it set by its own hand-over sees it cleared only after that attempt was sent.
+        self.busy = False
+
+    def hand_over(self, call: _AsyncCall) -> bool:
+        """Queue ``call``'s attempt; False, and nothing queued, once closed."""
+        client = self._client
+        expires_at = time.monotonic() + call.timeout
+        with self._cond:
+            if self._closed:
+                return False
+            deadline = client._delay_line.schedule(call.timeout, self._expire, call)
+            if deadline is None:
+                return False
+            call.deadline = deadline
+            self._waiting[call] = expires_at
+            self.busy = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"rpc-client-{client.name}-connector", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._cond.notify()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._closed:
+                    self.busy = False
+                    self._cond.wait()
+                if self._closed:
+                    return
+                # Long enough for the most patient waiting attempt.
+                budget = max(self._waiting.values()) - time.monotonic()
+            try:
+                self._connect_and_send(budget)
+            except Exception:  # a bug must not stop the thread: later calls would queue forever
+                log.exception("%s: the connector failed", self._client.name)
+
+    def _connect_and_send(self, budget: float) -> None:
+        """Connect within ``budget`` seconds, then send (or fail) every waiting attempt."""
+        client = self._client
+        if budget <= 0:  # all of them are about to expire: no connect is worth it
+            for call, _ in self._take_all():
+                self._fail_unsent(call)
+            return
+        try:
+            conn = client._connection(budget)
+        except RpcError as error:
+            for call, _ in self._take_all():
+                call.fail(error)  # a retry is handed over again, behind the others
+            return
+        for call, expires_at in self._take_all():
+            remaining = expires_at - time.monotonic()
+            if remaining > 0:
+                call.send_on(conn, remaining)
+            else:
+                self._fail_unsent(call)
+
+    def _take_all(self) -> list[tuple[_AsyncCall, float]]:
+        """End the wait of every waiting attempt, oldest first."""
+        with self._cond:
+            taken = list(self._waiting.items())
+            self._waiting.clear()
+        delay_line = self._client._delay_line
+        for call, _ in taken:
+            if call.deadline is not None:
+                delay_line.cancel(call.deadline)  # a running expiry will find it gone
+                call.deadline = None
+        return taken
+
+    def _expire(self, call: _AsyncCall) -> None:
+        """A waiting attempt's deadline (runs on the timer thread)."""
+        with self._cond:
+            if self._waiting.pop(call, None) is None:
+                return  # taken by the thread or by close meanwhile
+        call.deadline = None
+        self._fail_unsent(call)
+
+    def _fail_unsent(self, call: _AsyncCall) -> None:
+        client = self._client
+        host, port = client.address
+        client._count("timeouts")
+        call.fail(
+            timed_out(
+                call.method,
+                client.server_name or f"{host}:{port}",
+                call.timeout,
+                sent=False,
+                unsent_because="no connection was made in time",
+            )
+        )
+
+    def stop(self) -> None:
+        """Fail the waiting attempts and refuse new ones; the thread ends soon after."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for call, _ in self._take_all():
+            closed = ConnectionLost("the client was closed", definite=True)
+            call._give_up(call.attempts.give_up(closed))
+
+    def join(self) -> None:
+        """Wait for the thread to end (after ``stop``)."""
+        with self._cond:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
