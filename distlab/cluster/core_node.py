@@ -14,11 +14,12 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
 - each peer has a `PeerSender` (`distlab.cluster.peer_sender`, the one Raft uses too): the
   messages for it leave as batches, ``Core.step_many(sender, [message, ...])``, sent by the
   thread that ran the core while the peer keeps up, else by the peer's own sender thread.
-  Making a connection blocks (up to ``step_timeout_s`` when the peer is stalled), and it
-  must block neither the caller nor the messages to the other peers. Aurora's writer counts
-  on this: a commit goes to six storage nodes and waits for four, so a stalled fifth or
-  sixth must not hold up the others' copies. A peer that cannot be reached loses its
-  backlog (a lost message, again). ``Core.step(sender, message)`` takes one message, for
+  A stalled peer (its kernel accepts a connection, nobody answers the handshake; or it
+  stopped reading) must block neither the caller nor the messages to the other peers: the
+  RPC client connects on its own connector thread, and a send that may block goes from the
+  peer's sender thread. Aurora's writer counts on this: a commit goes to six storage nodes
+  and waits for four, so a stalled fifth or sixth must not hold up the others' copies. A
+  failed call drops the backlog behind it (lost messages, again). ``Core.step(sender, message)`` takes one message, for
   tests and tools that send by hand.
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from

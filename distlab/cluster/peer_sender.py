@@ -62,11 +62,11 @@ class PeerSender:
     inline, far less than a socket buffer holds.
 
     Otherwise the messages wait for the sender thread, so a slow, frozen or unreachable peer
-    only ever delays its own queue: connecting to a stalled peer (whose kernel accepts the
-    connection while nobody answers the handshake) blocks only that thread. Either way one
-    batch at a time leaves, oldest first, as one asynchronous call whose answer nobody waits
-    for. If the queue grows beyond ``max_queued``, the oldest messages are dropped; if the
-    thread finds the peer unreachable, it drops what waits behind the failed batch too.
+    only ever delays its own queue: a send into a peer that stopped reading blocks only that
+    thread (and the RPC client's connector does the connecting, in call order). Either way
+    one batch at a time leaves, oldest first, as one asynchronous call whose answer nobody
+    waits for. If the queue grows beyond ``max_queued``, the oldest messages are dropped;
+    when a call fails (no connection, a timeout), what waits behind it is dropped too.
 
     ``keepalive_s`` (None: off) pings an idle peer that often, so the connection is warm
     when a message becomes urgent (a Raft follower standing for election, say).
@@ -196,8 +196,7 @@ class PeerSender:
                 if idle:
                     self._keep_alive()
                 continue
-            if self._transmit(batch, inline=False) and not self._reachable():
-                self._drop_backlog()
+            self._transmit(batch, inline=False)
 
     def _take_batch(self) -> list[Any]:
         # Caller holds _cond; the batch is ours to send until _transmit clears _sending.
@@ -205,13 +204,13 @@ class PeerSender:
         count = min(len(self._queue), self.max_batch)
         return [self._queue.popleft() for _ in range(count)]
 
-    def _transmit(self, batch: list[Any], *, inline: bool) -> bool:
-        """Send one batch as one asynchronous call; False if it could not even be sent."""
+    def _transmit(self, batch: list[Any], *, inline: bool) -> None:
+        """Send one batch as one asynchronous call (its answer comes to `_done`)."""
         try:
             payload = [self._encode(message) for message in batch]
-            # call_async returns at once once connected; connecting to a frozen peer can
-            # take up to rpc_timeout, which only delays this peer's queue (putters send
-            # only on an open connection).
+            # call_async never blocks to connect (the client's connector does that), but
+            # a send can block on a peer that stopped reading: putters send only to a
+            # peer that keeps answering.
             future = self._ctx.client(self.peer).call_async(
                 self.method, self._ctx.name, payload, timeout=self.rpc_timeout
             )
@@ -223,7 +222,7 @@ class PeerSender:
             self._ctx.log.warning(
                 "%s: dropped %d messages to %s: %r", self.method, len(batch), self.peer, error
             )
-            return False
+            return
         with self._lock:
             self._batches += 1
             self._messages += len(batch)
@@ -235,19 +234,6 @@ class PeerSender:
             if self._queue:
                 self._cond.notify()  # what arrived meanwhile goes with the thread
         future.add_done_callback(functools.partial(self._done, len(batch)))
-        return True
-
-    def _reachable(self) -> bool:
-        with contextlib.suppress(Exception):
-            return bool(self._ctx.client(self.peer).connected)
-        return False
-
-    def _drop_backlog(self) -> None:
-        # The connection failed (or the peer is not there): what waits would only arrive
-        # stale, after another wait for a connection each. The next message tries again.
-        with self._lock:
-            self._dropped += len(self._queue)
-            self._queue.clear()
 
     def _keep_alive(self) -> None:
         # A Raft follower sends nothing for a long time (its replies ride on the leader's
@@ -265,6 +251,10 @@ class PeerSender:
             if error is not None:
                 self._failed += 1
                 self._unconfirmed += messages
+                # What waits behind a failed call would only arrive stale, after another
+                # wait for a connection each; the next message tries again.
+                self._dropped += len(self._queue)
+                self._queue.clear()
         if error is None:
             self._healthy = True
             answer = future.result()
