@@ -19,8 +19,8 @@ What it is: a `NodeProgram` that drives one core of the contract in `distlab.cor
   RPC client connects on its own connector thread, and a send that may block goes from the
   peer's sender thread. Aurora's writer counts on this: a commit goes to six storage nodes
   and waits for four, so a stalled fifth or sixth must not hold up the others' copies. A
-  failed call drops the backlog behind it (lost messages, again). ``Core.step(sender, message)`` takes one message, for
-  tests and tools that send by hand.
+  failed call drops the backlog behind it (lost messages, again).
+  ``Core.step(sender, message)`` takes one message, for tests and tools that send by hand.
 
 A system subclasses it and says only what is its own: `codec`, `boot` (rebuild the core from
 ``self.ctx.data_dir``), `persist`, `output`, `status` (and, if its core knows several

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 import time
 
 from distlab.rpc.codec import BadMessage
@@ -28,3 +30,29 @@ def recv_one_frame(sock: socket.socket, decoder: FrameDecoder, deadline: float) 
             if len(frames) > 1 or decoder.partial:
                 raise BadMessage("peer sent more than one frame during the handshake")
             return frames[0]
+
+
+#: How long one send may make no progress before the connection counts as gone.
+SEND_STALL_S = 10.0
+
+
+def timeval(seconds: float) -> bytes:
+    """SO_RCVTIMEO's and SO_SNDTIMEO's value: a struct timeval (a DWORD of milliseconds on
+    Windows)."""
+    if os.name == "nt":
+        return struct.pack("I", max(1, int(seconds * 1000)))
+    whole = int(seconds)
+    return struct.pack("ll", whole, max(1, int((seconds - whole) * 1_000_000)))
+
+
+def bound_send_stalls(sock: socket.socket, seconds: float = SEND_STALL_S) -> None:
+    """Make a send that cannot move a byte for ``seconds`` fail instead of block.
+
+    A blocking socket's sendall waits for as long as the peer does not read: a frozen
+    peer, or a hostile one that never reads its replies, would pin the sending thread
+    forever once the socket buffers are full, whatever the call's own timeout. With the
+    socket's send timeout (SO_SNDTIMEO) the send fails with EAGAIN instead, and the caller
+    drops the connection: its calls end as "may have run", a frame was half sent. A peer
+    that reads slowly keeps the connection (every byte it takes restarts the timeout).
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(seconds))

@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import select
 import socket
-import struct
 import threading
 import time
 from _thread import allocate_lock
@@ -49,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.rpc import auth, codec
-from distlab.rpc._io import recv_one_frame
+from distlab.rpc._io import SEND_STALL_S, bound_send_stalls, recv_one_frame, timeval
 from distlab.rpc.at_most_once import ClientSession
 from distlab.rpc.calls import (
     READ_WAIT_S,
@@ -115,14 +113,6 @@ DEFAULT_TIMEOUT = 10.0
 _PEEK_NOW = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)  # or-ing the enums costs a microsecond
 _RECV_BYTES = 65536  # below malloc's mmap threshold: a bigger buffer costs an mmap per recv
 ASYNC_LINGER_S = 0.02  # how long the background reader keeps reading after the last reply
-
-
-def _timeval(seconds: float) -> bytes:
-    """SO_RCVTIMEO's value: a struct timeval (a DWORD of milliseconds on Windows)."""
-    if os.name == "nt":
-        return struct.pack("I", max(1, int(seconds * 1000)))
-    whole = int(seconds)
-    return struct.pack("ll", whole, max(1, int((seconds - whole) * 1_000_000)))
 
 
 @dataclass(frozen=True)
@@ -221,7 +211,7 @@ class _Connection:
 
     def set_read_wait(self, seconds: float) -> None:
         """Bound the next blocking recv to ``seconds`` (caller holds ``read_lock``)."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
         self.read_wait = seconds
 
     def shutdown(self) -> None:
@@ -243,6 +233,8 @@ class Client:
 
     ``name`` identifies this side to the server and to the fault policy; ``policy``
     (usually the node's, shared with its Server) faults the requests this client sends.
+    A send that cannot move a byte for ``send_stall_s`` seconds (a peer that stopped
+    reading) drops the connection: its calls fail as "may have run".
     """
 
     def __init__(
@@ -258,7 +250,10 @@ class Client:
         connect_timeout: float = 5.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         control_secret: str | bytes | None = None,
+        send_stall_s: float = SEND_STALL_S,
     ) -> None:
+        if not send_stall_s > 0:
+            raise ValueError(f"send_stall_s must be > 0 seconds, got {send_stall_s!r}")
         self.address = (str(address[0]), int(address[1]))
         self.name = name
         self._key = auth.as_key(secret)
@@ -271,6 +266,7 @@ class Client:
         self._session = ClientSession() if at_most_once else None
         self.connect_timeout = connect_timeout
         self.max_frame_bytes = max_frame_bytes
+        self.send_stall_s = send_stall_s  # see distlab.rpc._io.bound_send_stalls
         self._ids = RequestIds()
         self._conn: _Connection | None = None
         self._connect_lock = threading.Lock()
@@ -559,6 +555,7 @@ class Client:
                 with self._handshaking_lock:
                     self._handshaking = None
             sock.settimeout(None)
+            bound_send_stalls(sock, self.send_stall_s)
         except AuthenticationError:
             sock.close()
             raise
@@ -688,6 +685,9 @@ class Client:
                         waiter.ok, waiter.value, waiter.done = ok, value, True
                     else:
                         slot.deliver(ok, value)
+            # The connection died without a read noticing (a send failed and shut it
+            # down): fail its calls now, or their callers would wait out their deadlines.
+            self._lose(conn, f"connection to {conn.server_name} was lost")
         except (OSError, EOFError, FrameError, BadMessage) as error:
             self._lose(conn, f"connection to {conn.server_name} broke: {error}")
         except Exception as error:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.rpc import auth, codec
-from distlab.rpc._io import recv_one_frame
+from distlab.rpc._io import SEND_STALL_S, bound_send_stalls, recv_one_frame
 from distlab.rpc.at_most_once import (
     Cached,
     DuplicateTable,
@@ -178,8 +178,8 @@ class _Connection:
         try:
             with self.send_lock:
                 self.sock.sendall(frame)
-        except OSError:
-            self.alive = False
+        except OSError:  # the client is gone or stopped reading (a stalled send, _io.py):
+            self.shutdown()  # the reading thread's recv ends, and the connection with it
 
     def shutdown(self) -> None:
         self.alive = False
@@ -268,7 +268,11 @@ class Server:
         idle_timeout_s: float | None = 600.0,
         control_secret: str | bytes | None = None,
         control_methods: tuple[str, ...] = ("Fault.set", "Fault.reset", "Node.set_peers"),
+        send_stall_s: float = SEND_STALL_S,
     ) -> None:
+        if not send_stall_s > 0:
+            raise ValueError(f"send_stall_s must be > 0 seconds, got {send_stall_s!r}")
+        self.send_stall_s = send_stall_s  # a reply that cannot move drops its connection
         self._key = auth.as_key(secret)
         # With a control secret, `control_methods` are served only on connections that
         # proved it (a cluster's per-run secret: another local user cannot cut its network).
@@ -509,8 +513,10 @@ class Server:
             # Blocking, no timeout: a socket with a timeout polls before every recv and
             # send (two more system calls per call: +1 us of CPU per recv/send pair in a
             # socketpair loop, about 5% of the server's share of a call). The watchdog
-            # closes idle connections instead (_close_idle).
+            # closes idle connections instead (_close_idle). A client that stops reading
+            # its replies does not pin a thread here: a stalled send fails (_io.py).
             sock.settimeout(None)
+            bound_send_stalls(sock, self.send_stall_s)
             connection.last_active = time.monotonic()
             self._reader_loop(connection, 0)
         else:

@@ -88,3 +88,59 @@ def is_closed_by_peer(sock: socket.socket, timeout: float = 20.0) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+class HandMadeServer:
+    """A listening socket whose connections the test answers by hand, or never."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(20)
+        self.address = self.listener.getsockname()
+        self.peers: list[HandMadePeer] = []
+
+    def accept(self) -> HandMadePeer:
+        sock, _ = self.listener.accept()
+        sock.settimeout(20)
+        peer = HandMadePeer(sock)
+        self.peers.append(peer)
+        return peer
+
+    def __enter__(self) -> HandMadeServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for peer in self.peers:
+            peer.close()
+        self.listener.close()
+
+
+class HandMadePeer:
+    """The server's end of one accepted connection."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = FrameDecoder()
+
+    def answer_handshake(self) -> None:
+        send(self.sock, [codec.WELCOME, VERSION, "hand-made", None])
+        hello = codec.unpack(read_frames(self.sock, self.decoder, 1)[0])
+        assert hello[0] == codec.HELLO
+        send(self.sock, [codec.READY, None])
+
+    def read_requests(self, count: int) -> list[list]:
+        """The next ``count`` requests: [REQUEST, request_id, lamport, method, args]."""
+        frames = read_frames(self.sock, self.decoder, count)
+        return [codec.unpack(frame) for frame in frames]
+
+    def reply(self, request: list, value: object) -> None:
+        send(self.sock, [codec.REPLY, request[1], 0, True, value])
+
+    def is_closed_by_client(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.sock.close()
