@@ -684,6 +684,7 @@ class Writer:
             "commits": self.commits,
             "write_quorum": self.write_quorum,
             "read_quorum": self.read_quorum,
+            "alive": len(self.alive()),  # storage nodes heard from lately
             "shipping": self.shipping,
         }
 

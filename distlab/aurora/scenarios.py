@@ -28,12 +28,17 @@ PAGES = ("p1", "p2", "p3", "p4")
 
 
 def wait_open(cluster: Any, timeout_s: float = 30.0) -> bool:
-    """Wait until the writer has recovered and takes writes."""
-    return bool(
-        cluster.wait_for(
-            lambda: cluster.status()[WRITER].fields.get("phase") == "open", timeout_s=timeout_s
+    """Wait until the writer has recovered and takes writes: it is open, and has heard
+    lately from a write quorum of storage nodes (recovery needs only a read quorum, so with
+    W=6 the last node may answer a moment after the writer opens)."""
+
+    def takes_writes() -> bool:
+        fields = cluster.status()[WRITER].fields
+        return fields.get("phase") == "open" and fields.get("alive", 0) >= fields.get(
+            "write_quorum", 0
         )
-    )
+
+    return bool(cluster.wait_for(takes_writes, timeout_s=timeout_s))
 
 
 def durable_lsns(cluster: Any) -> dict[str, int | None]:
