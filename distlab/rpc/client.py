@@ -105,6 +105,14 @@ log = logging.getLogger("distlab.rpc")
 #    calls x 3 reps, two interleaved runs each on a quiet machine (7 Dec 2026), against
 #    the commit before: --pin same 0.54-0.55 -> 0.59-0.61 of the raw echo's rate, 35 ->
 #    33 us of CPU per call (client + server); --pin split 0.63-0.68 -> 0.78-0.79.
+# 4. No timer wake-up per asynchronous call (delay_line.py: a new deadline signals the
+#    timer thread only if due before it wakes anyway). "distlab-async", 10,000 calls x 3
+#    reps, interleaved with the commit before (8 Dec 2026): --pin same 0.27-0.30 ->
+#    0.31-0.35 of the raw echo's rate, client CPU 50 -> 43-45 us per call. With --pin
+#    split the rate *fell*, 13,500-13,800 -> 10,500-10,700 calls/s (5,000 calls, 3 runs),
+#    while client CPU fell too (60 -> 54 us): the timer thread's useless wake-up kept the
+#    client's virtual CPU from halting while it waited for the reply, and waking a halted
+#    one costs this VM some 25 us. We keep the CPU saved rather than that accident.
 #
 # Every wait has a timeout; the race between a reply and a deadline is settled by
 # ``CallTable.take`` (calls.py): whoever takes the slot ends the call, the other sees None.
