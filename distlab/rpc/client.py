@@ -110,9 +110,10 @@ log = logging.getLogger("distlab.rpc")
 #    reps, interleaved with the commit before (8 Dec 2026): --pin same 0.27-0.30 ->
 #    0.31-0.35 of the raw echo's rate, client CPU 50 -> 43-45 us per call. With --pin
 #    split the rate *fell*, 13,500-13,800 -> 10,500-10,700 calls/s (5,000 calls, 3 runs),
-#    while client CPU fell too (60 -> 54 us): the timer thread's useless wake-up kept the
-#    client's virtual CPU from halting while it waited for the reply, and waking a halted
-#    one costs this VM some 25 us. We keep the CPU saved rather than that accident.
+#    and the median round trip rose 68 -> 93 us, while client CPU fell (60 -> 54 us).
+#    Most likely the timer thread's useless wake-up kept the client's virtual CPU from
+#    halting while it waited for the reply, and a halted one wakes slowly on this VM. We
+#    keep the CPU saved rather than that accident.
 #
 # Every wait has a timeout; the race between a reply and a deadline is settled by
 # ``CallTable.take`` (calls.py): whoever takes the slot ends the call, the other sees None.
