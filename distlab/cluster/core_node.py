@@ -169,7 +169,7 @@ class CoreNode(NodeProgram):
         self._ticker.join(timeout=5)
         with self._senders_lock:
             senders = list(self._senders.values())
-        for sender in senders:  # one may be connecting: that ends within step_timeout_s
+        for sender in senders:  # a thread blocked on a stalled peer is waited for briefly
             sender.close()
 
 
