@@ -55,6 +55,7 @@ from typing import Any
 from distlab.chain.manager import ConfigManager, ManagerReady, Reconfiguration
 from distlab.chain.messages import CODEC, Heartbeat, Members, NewConfig
 from distlab.chain.node import REAL_TIMING, ChainClient, ChainProcess, manager_names
+from distlab.cluster.core_node import decode_steps
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.raft import NotLeader
 from distlab.replicated.raft_peer import RaftPeer
@@ -336,13 +337,7 @@ class _HeartbeatRPC:
         peer = self._peer
         if sender not in peer.chain_nodes:
             raise ValueError(f"Core.step from {sender!r}, which is not a chain node")
-        if type(messages) is not list:
-            raise ValueError(f"Core.step_many expects a list, got {type(messages).__name__}")
-        beats = [CODEC.decode(message) for message in messages]  # all checked before any counts
-        for beat in beats:
-            if not isinstance(beat, Heartbeat):
-                raise ValueError(f"a manager node takes heartbeats, not {type(beat).__name__}")
-        for beat in beats:
+        for beat in decode_steps(CODEC, messages, (Heartbeat,), "a manager node takes heartbeats"):
             peer.heartbeat(sender, beat)
 
 

@@ -44,7 +44,7 @@ from distlab.cluster.peer_sender import PeerSender
 from distlab.cluster.program import NodeContext, NodeProgram
 from distlab.core import Core, MessageCodec, Ready
 
-__all__ = ["Answers", "CoreNode"]
+__all__ = ["Answers", "CoreNode", "decode_steps"]
 
 _T = TypeVar("_T")
 
@@ -173,6 +173,24 @@ class CoreNode(NodeProgram):
             sender.close()
 
 
+def decode_steps(
+    codec: MessageCodec, messages: Any, accepted: tuple[type, ...], expected: str
+) -> list[Any]:
+    """The messages of a ``Core.step_many`` batch, every one decoded and checked to be of an
+    ``accepted`` type before the caller lets any reach a core; ValueError (``expected``,
+    and which message) for a batch that is not a list or holds anything else."""
+    if type(messages) is not list:
+        raise ValueError(f"Core.step_many expects a list, got {type(messages).__name__}")
+    decoded = [codec.decode(message) for message in messages]
+    for position, message in enumerate(decoded):
+        if type(message) not in accepted:
+            raise ValueError(
+                f"{expected}, got {type(message).__name__}"
+                + (f" (message {position} of the batch)" if len(decoded) > 1 else "")
+            )
+    return decoded
+
+
 class _CoreRPC:
     """``Core.step``: a message from a peer (internal to the cluster)."""
 
@@ -190,17 +208,13 @@ class _CoreRPC:
         if sender not in node.ctx.peers:
             node.steps_refused += 1
             raise ValueError(f"Core.step from {sender!r}, which is not a peer of {node.ctx.name}")
-        if type(messages) is not list:
+        try:
+            decoded = decode_steps(
+                node.codec, messages, node.codec.types, "Core.step expects a message"
+            )
+        except ValueError:
             node.steps_refused += 1
-            raise ValueError(f"Core.step_many expects a list, got {type(messages).__name__}")
-        decoded = [node.codec.decode(message) for message in messages]
-        for position, message in enumerate(decoded):
-            if type(message) not in node.codec.types:
-                node.steps_refused += 1
-                raise ValueError(
-                    f"Core.step expects a message, got {type(message).__name__}"
-                    + (f" (message {position} of the batch)" if len(decoded) > 1 else "")
-                )
+            raise
         source = node.core_sender(sender)
 
         def receive_all(core: Core) -> None:
