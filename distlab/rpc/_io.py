@@ -45,6 +45,13 @@ def timeval(seconds: float) -> bytes:
     return struct.pack("ll", whole, max(1, int((seconds - whole) * 1_000_000)))
 
 
+def checked_send_stall(seconds: float) -> float:
+    """``seconds`` as a send-stall bound (see `bound_send_stalls`); ValueError unless > 0."""
+    if not seconds > 0:
+        raise ValueError(f"send_stall_s must be > 0 seconds, got {seconds!r}")
+    return seconds
+
+
 def bound_send_stalls(sock: socket.socket, seconds: float = SEND_STALL_S) -> None:
     """Make a send that cannot move a byte for ``seconds`` fail instead of block.
 

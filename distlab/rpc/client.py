@@ -47,7 +47,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.rpc import auth, codec
-from distlab.rpc._io import SEND_STALL_S, bound_send_stalls, recv_one_frame, timeval
+from distlab.rpc._io import (
+    SEND_STALL_S,
+    bound_send_stalls,
+    checked_send_stall,
+    recv_one_frame,
+    timeval,
+)
 from distlab.rpc.at_most_once import ClientSession
 from distlab.rpc.calls import (
     READ_WAIT_S,
@@ -261,8 +267,6 @@ class Client:
         control_secret: str | bytes | None = None,
         send_stall_s: float = SEND_STALL_S,
     ) -> None:
-        if not send_stall_s > 0:
-            raise ValueError(f"send_stall_s must be > 0 seconds, got {send_stall_s!r}")
         self.address = (str(address[0]), int(address[1]))
         self.name = name
         self._key = auth.as_key(secret)
@@ -275,7 +279,7 @@ class Client:
         self._session = ClientSession() if at_most_once else None
         self.connect_timeout = connect_timeout
         self.max_frame_bytes = max_frame_bytes
-        self.send_stall_s = send_stall_s  # see distlab.rpc._io.bound_send_stalls
+        self.send_stall_s = checked_send_stall(send_stall_s)  # see _io.bound_send_stalls
         self._ids = RequestIds()
         self._conn: _Connection | None = None
         self._connect_lock = threading.Lock()

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.rpc import auth, codec
-from distlab.rpc._io import SEND_STALL_S, bound_send_stalls, recv_one_frame
+from distlab.rpc._io import SEND_STALL_S, bound_send_stalls, checked_send_stall, recv_one_frame
 from distlab.rpc.at_most_once import (
     Cached,
     DuplicateTable,
@@ -270,9 +270,8 @@ class Server:
         control_methods: tuple[str, ...] = ("Fault.set", "Fault.reset", "Node.set_peers"),
         send_stall_s: float = SEND_STALL_S,
     ) -> None:
-        if not send_stall_s > 0:
-            raise ValueError(f"send_stall_s must be > 0 seconds, got {send_stall_s!r}")
-        self.send_stall_s = send_stall_s  # a reply that cannot move drops its connection
+        # A reply that cannot move drops its connection (_io.bound_send_stalls).
+        self.send_stall_s = checked_send_stall(send_stall_s)
         self._key = auth.as_key(secret)
         # With a control secret, `control_methods` are served only on connections that
         # proved it (a cluster's per-run secret: another local user cannot cut its network).
